@@ -1,0 +1,259 @@
+//! Domain events (schema version 1) and their payloads.
+//!
+//! Every event is a past-tense variant of [`MeetingEvent`] with an explicit
+//! snake_case name; that name is the log's `event_type` and the last token of
+//! the NATS subject. Payloads are typed structs. New fields are added with
+//! `#[serde(default)]`; a change of meaning needs a new schema version and an
+//! upcaster.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{MeetingId, ParticipantId, RoomCode, UserId};
+
+/// Schema version written with every event of this catalogue.
+pub const SCHEMA_VERSION: i16 = 1;
+
+/// The room settings a host controls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingSettings {
+    /// Nobody but the host may join while set.
+    pub lock_room: bool,
+    pub enable_transcription: bool,
+    pub enable_chat: bool,
+    pub enable_screen_share: bool,
+    pub enable_recording: bool,
+    pub waiting_room: bool,
+    pub mute_on_entry: bool,
+}
+
+impl Default for MeetingSettings {
+    /// Open, chat and screen share on, everything that records or gates off.
+    fn default() -> Self {
+        Self {
+            lock_room: false,
+            enable_transcription: false,
+            enable_chat: true,
+            enable_screen_share: true,
+            enable_recording: false,
+            waiting_room: false,
+            mute_on_entry: false,
+        }
+    }
+}
+
+/// A partial set of room settings: the fields present are the ones changed.
+/// Used for the config command and in `room_config_updated`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_room: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_transcription: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_chat: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_screen_share: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_recording: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_room: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mute_on_entry: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_participants: Option<u32>,
+}
+
+impl ConfigChange {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A participant's role inside one meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Host,
+    CoHost,
+    Participant,
+    Guest,
+}
+
+/// Why a seat was freed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    Left,
+    Removed,
+    MeetingEnded,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeetingScheduled {
+    pub meeting_id: MeetingId,
+    pub room_code: RoomCode,
+    pub host_id: UserId,
+    pub host_name: String,
+    pub title: String,
+    pub description: String,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub max_participants: u32,
+    pub settings: MeetingSettings,
+    pub scheduled_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeetingStarted {
+    pub meeting_id: MeetingId,
+    pub started_by: UserId,
+    pub started_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeetingEnded {
+    pub meeting_id: MeetingId,
+    pub ended_by: UserId,
+    pub ended_at: DateTime<Utc>,
+    /// round((ended_at - started_at) / 60 s)
+    pub duration_minutes: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomConfigUpdated {
+    pub meeting_id: MeetingId,
+    pub updated_by: UserId,
+    /// Only the settings this update changed.
+    pub settings: ConfigChange,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParticipantJoined {
+    pub meeting_id: MeetingId,
+    pub participant_id: ParticipantId,
+    pub user_id: UserId,
+    pub user_name: String,
+    pub role: Role,
+    #[serde(default)]
+    pub device_type: Option<String>,
+    pub is_muted: bool,
+    pub is_video_enabled: bool,
+    pub joined_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParticipantLeft {
+    pub meeting_id: MeetingId,
+    pub participant_id: ParticipantId,
+    pub user_id: UserId,
+    pub reason: LeaveReason,
+    pub left_at: DateTime<Utc>,
+}
+
+/// Everything that can happen to a meeting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum MeetingEvent {
+    MeetingScheduled(MeetingScheduled),
+    MeetingStarted(MeetingStarted),
+    MeetingEnded(MeetingEnded),
+    RoomConfigUpdated(RoomConfigUpdated),
+    ParticipantJoined(ParticipantJoined),
+    ParticipantLeft(ParticipantLeft),
+}
+
+/// An event payload that could not be decoded from the log.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot decode {event_type} v{schema_version}: {source}")]
+pub struct DecodeError {
+    pub event_type: String,
+    pub schema_version: i16,
+    #[source]
+    pub source: serde_json::Error,
+}
+
+impl MeetingEvent {
+    /// The log's `event_type`: the variant's snake_case name.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::MeetingScheduled(_) => "meeting_scheduled",
+            Self::MeetingStarted(_) => "meeting_started",
+            Self::MeetingEnded(_) => "meeting_ended",
+            Self::RoomConfigUpdated(_) => "room_config_updated",
+            Self::ParticipantJoined(_) => "participant_joined",
+            Self::ParticipantLeft(_) => "participant_left",
+        }
+    }
+
+    /// The meeting every event belongs to.
+    pub fn meeting_id(&self) -> MeetingId {
+        match self {
+            Self::MeetingScheduled(e) => e.meeting_id,
+            Self::MeetingStarted(e) => e.meeting_id,
+            Self::MeetingEnded(e) => e.meeting_id,
+            Self::RoomConfigUpdated(e) => e.meeting_id,
+            Self::ParticipantJoined(e) => e.meeting_id,
+            Self::ParticipantLeft(e) => e.meeting_id,
+        }
+    }
+
+    /// Splits the event into the log's `event_type` and `data` columns.
+    pub fn to_parts(&self) -> (&'static str, serde_json::Value) {
+        let data = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut map)) => {
+                map.remove("data").unwrap_or(serde_json::Value::Null)
+            }
+            // Every variant is a struct of plain fields; serialising it cannot
+            // fail and always yields the adjacently tagged object.
+            _ => unreachable!("events serialise to a tagged object"),
+        };
+        (self.event_type(), data)
+    }
+
+    /// Rebuilds an event from the log's columns (upcasting old schema
+    /// versions here when there are any).
+    pub fn from_parts(
+        event_type: &str,
+        schema_version: i16,
+        data: &serde_json::Value,
+    ) -> Result<Self, DecodeError> {
+        let tagged = serde_json::json!({ "type": event_type, "data": data });
+        serde_json::from_value(tagged).map_err(|source| DecodeError {
+            event_type: event_type.to_owned(),
+            schema_version,
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_round_trips_through_the_log_columns() {
+        let event = MeetingEvent::MeetingStarted(MeetingStarted {
+            meeting_id: MeetingId::new(),
+            started_by: UserId("alice".into()),
+            started_at: Utc::now(),
+        });
+        let (event_type, data) = event.to_parts();
+        assert_eq!(event_type, "meeting_started");
+        assert!(data.get("type").is_none(), "the tag is a column, not data");
+        let back = MeetingEvent::from_parts(event_type, SCHEMA_VERSION, &data).unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn a_config_change_serialises_only_changed_fields() {
+        let change = ConfigChange {
+            lock_room: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(change).unwrap(),
+            serde_json::json!({"lock_room": true})
+        );
+    }
+}

@@ -1,0 +1,28 @@
+//! The vocabulary and the log.
+//!
+//! This crate owns everything that every other part of Meetings agrees on:
+//! typed ids ([`ids`]), the domain events and their payloads ([`event`]),
+//! the envelope that wraps an event in the log ([`envelope`]), the
+//! tamper-evident hash chain ([`hash`]) and the [`store::EventStore`] port.
+//!
+//! Adapters sit behind cargo features so that the write model builds and
+//! tests without a database: `postgres` (the production event log) and
+//! `nats` (the JetStream publisher used by the relay).
+
+pub mod envelope;
+pub mod event;
+pub mod hash;
+pub mod ids;
+pub mod store;
+
+#[cfg(feature = "nats")]
+pub mod nats;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+
+pub use envelope::{Actor, ActorKind, Metadata, NewEvent, RecordedEvent};
+pub use event::MeetingEvent;
+pub use ids::{EventId, MeetingId, ParticipantId, RoomCode, StreamId, UserId};
+pub use store::{
+    Append, AppendError, Appended, EventStore, IdempotencyRecord, StoreError, StoredReply,
+};

@@ -1,0 +1,110 @@
+//! The NATS JetStream side of the log: where committed events are published
+//! (`<prefix>.events.<meeting_id>.<event_type>` in stream `<PREFIX>_EVENTS`)
+//! and how far a stream has got.
+//!
+//! Every message carries `Nats-Msg-Id` = event id (JetStream drops a
+//! re-publish inside the duplicate window), `Meetings-Position` and
+//! `Meetings-Event-Type`; the payload is the [`RecordedEvent`] as JSON.
+
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, context::PublishAckFuture, stream};
+
+use crate::envelope::RecordedEvent;
+use crate::ids::MeetingId;
+
+pub const HEADER_POSITION: &str = "Meetings-Position";
+pub const HEADER_EVENT_TYPE: &str = "Meetings-Event-Type";
+pub const HEADER_MSG_ID: &str = "Nats-Msg-Id";
+
+/// How long JetStream remembers message ids to drop re-publishes.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+#[derive(Debug, thiserror::Error)]
+#[error("nats: {0}")]
+pub struct BusError(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+fn bus<E: std::error::Error + Send + Sync + 'static>(e: E) -> BusError {
+    BusError(Box::new(e))
+}
+
+impl BusError {
+    pub fn from_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> Self {
+        bus(e)
+    }
+}
+
+/// The events stream of one deployment on JetStream.
+#[derive(Clone)]
+pub struct JetStreamLog {
+    js: jetstream::Context,
+    prefix: String,
+}
+
+impl JetStreamLog {
+    pub fn new(client: async_nats::Client, prefix: &str) -> Self {
+        Self {
+            js: jetstream::new(client),
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// `<PREFIX>_EVENTS`
+    pub fn stream_name(&self) -> String {
+        format!("{}_EVENTS", self.prefix.to_uppercase())
+    }
+
+    /// `<prefix>.events.<meeting_id>.<event_type>`
+    pub fn subject(&self, event: &RecordedEvent) -> String {
+        let meeting = MeetingId::from_stream_id(&event.stream_id)
+            .map(|id| id.to_string())
+            .unwrap_or_else(|| event.stream_id.0.replace(['.', '*', '>', ' '], "_"));
+        format!("{}.events.{}.{}", self.prefix, meeting, event.event_type)
+    }
+
+    /// Creates the stream if it does not exist (file storage, 2 min
+    /// duplicate window) and returns it.
+    pub async fn ensure_stream(&self) -> Result<stream::Stream, BusError> {
+        self.js
+            .get_or_create_stream(stream::Config {
+                name: self.stream_name(),
+                subjects: vec![format!("{}.events.>", self.prefix)],
+                storage: stream::StorageType::File,
+                duplicate_window: DUPLICATE_WINDOW,
+                ..Default::default()
+            })
+            .await
+            .map_err(bus)
+    }
+
+    /// Sends one event; the returned future resolves when JetStream has
+    /// stored it (or dropped it as a duplicate).
+    pub async fn publish(&self, event: &RecordedEvent) -> Result<PublishAckFuture, BusError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(HEADER_MSG_ID, event.event_id.to_string().as_str());
+        headers.insert(HEADER_POSITION, event.position.to_string().as_str());
+        headers.insert(HEADER_EVENT_TYPE, event.event_type.as_str());
+        let payload = serde_json::to_vec(event).map_err(bus)?;
+        self.js
+            .publish_with_headers(self.subject(event), headers, payload.into())
+            .await
+            .map_err(bus)
+    }
+
+    /// The log position of the last message in the stream (0 if empty).
+    pub async fn last_position(&self) -> Result<i64, BusError> {
+        let mut stream = self.ensure_stream().await?;
+        let last = stream.info().await.map_err(bus)?.state.last_sequence;
+        if last == 0 {
+            return Ok(0);
+        }
+        let message = stream.get_raw_message(last).await.map_err(bus)?;
+        Ok(position_header(&message.headers).unwrap_or(0))
+    }
+}
+
+/// The `Meetings-Position` header of a message.
+pub fn position_header(headers: &HeaderMap) -> Option<i64> {
+    headers.get(HEADER_POSITION)?.as_str().parse().ok()
+}

@@ -1,0 +1,162 @@
+//! The `EventStore` port: the one narrow interface every log backend
+//! implements (PostgreSQL now, SQLite for the embedded default).
+//!
+//! Contract, checked by the store contract tests for every backend:
+//! - `append` is atomic: all events of an [`Append`] commit or none do;
+//! - the stream must be at `expected_version` (0 = must not exist), else
+//!   [`AppendError::Conflict`], detected by an explicit version check;
+//! - positions are global, 1-based, gapless and in commit order: a reader
+//!   that has seen position N never later finds an unseen event below N;
+//! - an append whose event ids are already in the log writes nothing and
+//!   answers with the positions they already have;
+//! - an append carrying an [`IdempotencyRecord`] whose key was used before
+//!   writes nothing and answers with the first reply;
+//! - an alias (a unique secondary name for a stream, such as a room code)
+//!   can be claimed once, atomically with the append.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use crate::envelope::{NewEvent, RecordedEvent};
+use crate::ids::StreamId;
+
+/// One atomic append to one stream.
+#[derive(Debug, Clone)]
+pub struct Append {
+    pub stream_id: StreamId,
+    /// The stream's current version as the caller saw it; 0 = no stream yet.
+    pub expected_version: i64,
+    pub events: Vec<NewEvent>,
+    /// A unique alias to claim for the stream in the same transaction.
+    pub alias: Option<String>,
+    /// The reply to remember under a client's idempotency key.
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+impl Append {
+    pub fn new(stream_id: StreamId, expected_version: i64, events: Vec<NewEvent>) -> Self {
+        Self {
+            stream_id,
+            expected_version,
+            events,
+            alias: None,
+            idempotency: None,
+        }
+    }
+}
+
+/// A client's idempotency key and the reply it must get on every retry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyRecord {
+    /// Who owns the key (keys of different callers never collide).
+    pub scope: String,
+    pub key: String,
+    /// A digest of the request; a retry with another request is refused.
+    pub fingerprint: String,
+    pub reply: serde_json::Value,
+}
+
+/// A reply remembered under an idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredReply {
+    pub fingerprint: String,
+    pub reply: serde_json::Value,
+    /// The position of the last event the first request appended.
+    pub position: i64,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Appended {
+    /// The events were written.
+    Committed {
+        first_position: i64,
+        last_position: i64,
+        stream_version: i64,
+        recorded_at: DateTime<Utc>,
+    },
+    /// Every event id was already in the log; nothing was written.
+    AlreadyCommitted {
+        last_position: i64,
+        stream_version: i64,
+    },
+    /// The idempotency key was used before; nothing was written.
+    Replayed(StoredReply),
+}
+
+impl Appended {
+    /// The position a reader must reach to see this append's effect.
+    pub fn last_position(&self) -> i64 {
+        match self {
+            Self::Committed { last_position, .. }
+            | Self::AlreadyCommitted { last_position, .. } => *last_position,
+            Self::Replayed(reply) => reply.position,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("stream {stream_id} is at version {actual}, not {expected}")]
+    Conflict {
+        stream_id: StreamId,
+        expected: i64,
+        actual: i64,
+    },
+    #[error("alias {0} is taken")]
+    AliasTaken(String),
+    #[error("an append needs at least one event")]
+    Empty,
+    #[error("payload refused by the log: {0}")]
+    InvalidPayload(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A failure of the backend itself (I/O, a broken row): never a rule.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("event log backend: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("event log writer stopped")]
+    WriterGone,
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends atomically; see the module contract.
+    async fn append(&self, append: Append) -> Result<Appended, AppendError>;
+
+    /// The stream's events with a version above `after_version`, in order.
+    async fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        after_version: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// At most `limit` events with a position above `after_position`, in order.
+    async fn read_all(
+        &self,
+        after_position: i64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The stream an alias names.
+    async fn resolve_alias(&self, alias: &str) -> Result<Option<StreamId>, StoreError>;
+
+    /// The reply remembered under an idempotency key.
+    async fn idempotent_reply(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<StoredReply>, StoreError>;
+
+    /// The last committed position, read from the log.
+    async fn head_position(&self) -> Result<i64, StoreError>;
+
+    /// Follows the last committed position this process knows of: its own
+    /// commits at once, other processes' commits as the backend signals them.
+    /// A hint for waking readers, never a substitute for reading the log.
+    fn watch_head(&self) -> watch::Receiver<i64>;
+}

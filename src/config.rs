@@ -1,0 +1,73 @@
+//! Configuration from the environment (a public contract: DESIGN section 9)
+//! with command-line flags that override it.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+
+/// Settings of `meetings serve` (and the parts it can run alone).
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Listen address; port 0 picks a free port (printed at start).
+    #[arg(long, env = "MEETINGS_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// The event log and read models: `postgres://...`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/meetings.db"
+    )]
+    pub database_url: String,
+
+    /// Connections in the database pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+
+    /// NATS server; unset = no bus (the in-process bus is a later step).
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: Option<String>,
+
+    /// Subjects `<prefix>.events.>`, stream `<PREFIX>_EVENTS`; one per deployment.
+    #[arg(long, env = "NATS_PREFIX", default_value = "meetings")]
+    pub nats_prefix: String,
+
+    /// HS256 key for bearer tokens.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Checked against the token's `iss` when set.
+    #[arg(long, env = "JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Checked against the token's `aud` when set.
+    #[arg(long, env = "JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Base of meeting links; `http://<addr>` when unset.
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+impl Config {
+    /// A configuration for tests and benchmarks: any free port, the given
+    /// database and bus.
+    pub fn for_tests(
+        database_url: String,
+        nats_url: Option<String>,
+        nats_prefix: String,
+        jwt_secret: String,
+    ) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url,
+            database_max_connections: 8,
+            nats_url,
+            nats_prefix,
+            jwt_secret: Some(jwt_secret),
+            jwt_issuer: None,
+            jwt_audience: None,
+            public_url: None,
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The one mapping from every failure to an HTTP status and a stable code
+//! (DESIGN section 5), and the error body
+//! `{"status":"error","code","message","details","timestamp"}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use command::AppError;
+use command::meeting::MeetingError;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{field}: {reason}")]
+    Validation { field: String, reason: String },
+    #[error("no such route")]
+    RouteNotFound,
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Validation {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Status, code, client message and details.
+    fn parts(&self) -> (StatusCode, &'static str, String, Value) {
+        use StatusCode as S;
+        let plain = |status, code| (status, code, self.to_string(), json!({}));
+        match self {
+            Self::Unauthorized => plain(S::UNAUTHORIZED, "UNAUTHORIZED"),
+            Self::RouteNotFound => plain(S::NOT_FOUND, "ROUTE_NOT_FOUND"),
+            Self::Validation { field, reason } => (
+                S::UNPROCESSABLE_ENTITY,
+                "VALIDATION_FAILED",
+                format!("{field}: {reason}"),
+                json!({ "field": field, "reason": reason }),
+            ),
+            Self::App(app) => match app {
+                AppError::NotFound => plain(S::NOT_FOUND, "MEETING_NOT_FOUND"),
+                AppError::Conflict => plain(S::CONFLICT, "VERSION_CONFLICT"),
+                AppError::IdempotencyKeyReused => (
+                    S::UNPROCESSABLE_ENTITY,
+                    "VALIDATION_FAILED",
+                    "Idempotency-Key was already used for a different request".into(),
+                    json!({ "field": "Idempotency-Key", "reason": "reused for a different request" }),
+                ),
+                AppError::Infra(_) => (
+                    S::INTERNAL_SERVER_ERROR,
+                    "INTERNAL",
+                    "internal error".into(),
+                    json!({}),
+                ),
+                AppError::Domain(domain) => match domain {
+                    MeetingError::Validation { field, reason } => (
+                        S::UNPROCESSABLE_ENTITY,
+                        "VALIDATION_FAILED",
+                        domain.to_string(),
+                        json!({ "field": field, "reason": reason }),
+                    ),
+                    MeetingError::NotFound => plain(S::NOT_FOUND, "MEETING_NOT_FOUND"),
+                    MeetingError::AlreadyExists => plain(S::CONFLICT, "VERSION_CONFLICT"),
+                    MeetingError::NotHost => plain(S::FORBIDDEN, "INSUFFICIENT_PERMISSION"),
+                    MeetingError::AlreadyActive => plain(S::CONFLICT, "MEETING_ALREADY_ACTIVE"),
+                    MeetingError::Ended => plain(S::GONE, "MEETING_ENDED"),
+                    MeetingError::NotActive => plain(S::BAD_REQUEST, "ROOM_NOT_ACTIVE"),
+                    MeetingError::Locked => plain(S::FORBIDDEN, "MEETING_LOCKED"),
+                    MeetingError::Full => plain(S::FORBIDDEN, "MAX_PARTICIPANTS_REACHED"),
+                    MeetingError::ParticipantNotFound => {
+                        plain(S::NOT_FOUND, "PARTICIPANT_NOT_FOUND")
+                    }
+                },
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, details) = self.parts();
+        if status.is_server_error() {
+            // The request span carries the request id.
+            tracing::error!(error = ?self, "request failed");
+        }
+        let body = json!({
+            "status": "error",
+            "code": code,
+            "message": message,
+            "details": details,
+            "timestamp": Utc::now(),
+        });
+        (status, axum::Json(body)).into_response()
+    }
+}

@@ -1,0 +1,127 @@
+//! Extractors: who calls ([`AuthUser`]), which request this is
+//! ([`RequestId`]), the JSON body with errors in our format ([`JsonBody`]),
+//! and the client's `Idempotency-Key` ([`IdempotencyHeader`]).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use command::IdempotencyKey;
+use command::meeting::Caller;
+
+use super::{ApiError, AppState};
+use crate::auth::bearer;
+
+/// The authenticated caller; a route that takes it answers 401 without a
+/// valid bearer token.
+pub struct AuthUser(pub Caller);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let caller = bearer(header)
+            .and_then(|token| state.keys.verify(token))
+            .map_err(|e| {
+                tracing::debug!(error = %e, "token refused");
+                ApiError::Unauthorized
+            })?;
+        Ok(Self(caller))
+    }
+}
+
+/// The id of the current request (set by the request-id layer).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestId>()
+            .copied()
+            .unwrap_or_else(|| RequestId(Uuid::now_v7())))
+    }
+}
+
+/// A JSON body. An empty body is the type's default (every field absent);
+/// malformed JSON, a wrong type or an unknown field is 422
+/// VALIDATION_FAILED naming the field.
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::invalid("body", e.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de).map(Self).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { "body".to_owned() } else { path };
+            ApiError::invalid(field, e.into_inner().to_string())
+        })
+    }
+}
+
+/// The client's `Idempotency-Key` header (1 to 255 visible ASCII characters).
+pub struct IdempotencyHeader(pub String);
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for IdempotencyHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, ApiError> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(None);
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "Idempotency-Key",
+                    "must be 1 to 255 visible ASCII characters",
+                )
+            })?;
+        Ok(Some(Self(key.to_owned())))
+    }
+}
+
+impl IdempotencyHeader {
+    /// The key scoped to its caller, with a fingerprint of the request so
+    /// a reuse for another request is refused.
+    pub fn for_request(
+        self,
+        caller: &Caller,
+        route: &str,
+        body: &impl serde::Serialize,
+    ) -> IdempotencyKey {
+        let mut digest = Sha256::new();
+        digest.update(route.as_bytes());
+        digest.update([0]);
+        digest.update(serde_json::to_vec(body).unwrap_or_default());
+        IdempotencyKey {
+            scope: caller.user_id.to_string(),
+            key: self.0,
+            fingerprint: hex::encode(digest.finalize()),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The HTTP API (axum): routes, shared state, and the request-id layer.
+//! Handlers are thin: extract, build the command, dispatch, map the result.
+
+mod error;
+mod extract;
+mod meetings;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, patch, post};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use command::CommandHandler;
+
+use crate::auth::JwtKeys;
+pub use error::ApiError;
+pub use extract::RequestId;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub commands: Arc<CommandHandler>,
+    pub keys: Arc<JwtKeys>,
+    /// Base of meeting links, without a trailing slash.
+    pub public_url: Arc<str>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/meetings", post(meetings::create))
+        .route("/meetings/{meeting}/start", post(meetings::start))
+        .route("/meetings/{meeting}/join", post(meetings::join))
+        .route("/meetings/{meeting}/leave", post(meetings::leave))
+        .route("/meetings/{meeting}/end", post(meetings::end))
+        .route("/meetings/{meeting}/config", patch(meetings::configure));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .fallback(|| async { ApiError::RouteNotFound })
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<&'static str, ApiError> {
+    state
+        .commands
+        .store()
+        .head_position()
+        .await
+        .map_err(|e| ApiError::App(e.into()))?;
+    Ok("ready")
+}
+
+/// Gives every request an id (the client's `X-Request-Id` if it is a UUID),
+/// runs it in a span carrying that id, and echoes it in the response.
+async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .unwrap_or_else(Uuid::now_v7);
+    request.extensions_mut().insert(RequestId(id));
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let mut response = next.run(request).instrument(span).await;
+    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}

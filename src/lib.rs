@@ -1,0 +1,13 @@
+//! The `meetings` service: configuration, the HTTP API, authentication and
+//! the wiring of the event log, the command handler and the relay.
+//!
+//! `main.rs` only parses the command line and calls into [`app`]; tests and
+//! benchmarks start the same [`app::App`] in-process.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod relay;

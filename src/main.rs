@@ -1,0 +1,78 @@
+//! `meetings`: parses the command line and runs the chosen part.
+
+use anyhow::Context as _;
+use clap::Parser;
+use tokio::sync::watch;
+
+use meetings::app::{self, App};
+use meetings::cli::{Cli, Command, TokenArgs};
+use meetings::config::Config;
+use meetings::db;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Serve(config)) => serve(config).await,
+        None => serve(cli.serve).await,
+        Some(Command::Migrate(config)) => migrate(config).await,
+        Some(Command::Relay(config)) => relay(config).await,
+        Some(Command::Token(args)) => token(args),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = App::start(config).await?;
+    // The one line scripts and tests read to find the port.
+    println!("meetings listening on http://{}", app.addr);
+    tracing::info!(addr = %app.addr, public_url = %app.public_url, "serving");
+    app::shutdown_signal().await;
+    tracing::info!("shutting down: draining in-flight requests");
+    app.stop().await
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let pool = db::connect(&config.database_url, 1)
+        .await
+        .context("connecting to PostgreSQL")?;
+    db::migrate(&pool).await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+async fn relay(config: Config) -> anyhow::Result<()> {
+    let store = app::open_store(&config).await?;
+    let log = app::open_bus(&config)
+        .await?
+        .context("the relay needs NATS_URL")?;
+    let (stop, stopped) = watch::channel(false);
+    let relay = tokio::spawn(meetings::relay::run(store, log, stopped));
+    app::shutdown_signal().await;
+    let _ = stop.send(true);
+    relay.await?;
+    Ok(())
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let keys = app::jwt_keys(
+        args.jwt_secret.as_deref(),
+        args.jwt_issuer,
+        args.jwt_audience,
+    )?;
+    let token = keys.issue(
+        &args.sub,
+        &args.name,
+        args.email.as_deref(),
+        &args.roles,
+        chrono::Duration::hours(args.hours),
+    )?;
+    println!("{token}");
+    Ok(())
+}
