@@ -110,7 +110,7 @@ async fn lead(
             acks.push(log.publish(event).await?);
         }
         for ack in acks {
-            ack.await.map_err(|e| BusError::from_error(e))?;
+            ack.await.map_err(BusError::from_error)?;
         }
         lease.save_checkpoint(last).await?;
         published = last;

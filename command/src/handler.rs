@@ -100,7 +100,7 @@ impl CommandHandler {
                 .run(command.meeting_id, ctx, schedule, idempotency.clone())
                 .await?
             {
-                Outcome::Done(done) => return Ok(done),
+                Outcome::Done(done) => return Ok(*done),
                 Outcome::AliasTaken => command.room_code = RoomCode::random(&mut rng),
             }
         }
@@ -116,7 +116,7 @@ impl CommandHandler {
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Executed, AppError> {
         match self.run(meeting_id, ctx, command, idempotency).await? {
-            Outcome::Done(done) => Ok(done),
+            Outcome::Done(done) => Ok(*done),
             // Only a schedule claims an alias, and it goes through `schedule`.
             Outcome::AliasTaken => Err(AppError::Conflict),
         }
@@ -129,11 +129,6 @@ impl CommandHandler {
         command: Command,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Outcome, AppError> {
-        if let Some(key) = &idempotency
-            && let Some(done) = self.replay(key).await?
-        {
-            return Ok(Outcome::Done(done));
-        }
         let slot = self.slot(meeting_id);
         let mut slot = slot.lock().await;
         let stream_id = meeting_id.stream_id();
@@ -143,26 +138,29 @@ impl CommandHandler {
         };
 
         for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0
-                && let Some(key) = &idempotency
-                && let Some(done) = self.replay(key).await?
-            {
-                return Ok(Outcome::Done(done));
-            }
             if let Err(e) = self.catch_up(&stream_id, &mut slot).await {
                 *slot = Slot::default();
                 return Err(e);
+            }
+            // After catching up: if a request with this key has committed,
+            // its reply is visible now (it commits with the events), and a
+            // request that commits later conflicts with our version and
+            // brings us back here.
+            if let Some(key) = &idempotency
+                && let Some(done) = self.replay(key).await?
+            {
+                return Ok(Outcome::Done(Box::new(done)));
             }
             let events = decide(&slot.state, ctx, &command)?;
             let after = events.iter().fold(slot.state.clone(), evolve);
             let answer = reply(&slot.state, &after, ctx, &command, &events)
                 .ok_or(AppError::Domain(MeetingError::NotFound))?;
             if events.is_empty() {
-                return Ok(Outcome::Done(Executed {
+                return Ok(Outcome::Done(Box::new(Executed {
                     reply: answer,
                     position: slot.position,
                     replayed: false,
-                }));
+                })));
             }
 
             let metadata = metadata(ctx);
@@ -189,25 +187,25 @@ impl CommandHandler {
                         version: stream_version,
                         position: last_position,
                     };
-                    return Ok(Outcome::Done(Executed {
+                    return Ok(Outcome::Done(Box::new(Executed {
                         reply: answer,
                         position: last_position,
                         replayed: false,
-                    }));
+                    })));
                 }
                 Ok(Appended::Replayed(stored)) => {
                     let key = idempotency.as_ref().ok_or(AppError::IdempotencyKeyReused)?;
-                    return replayed(key, stored).map(Outcome::Done);
+                    return replayed(key, stored).map(|done| Outcome::Done(Box::new(done)));
                 }
                 Ok(Appended::AlreadyCommitted { last_position, .. }) => {
                     // Fresh event ids never exist; if they do, the cache
                     // cannot be trusted to reflect them.
                     *slot = Slot::default();
-                    return Ok(Outcome::Done(Executed {
+                    return Ok(Outcome::Done(Box::new(Executed {
                         reply: answer,
                         position: last_position,
                         replayed: false,
-                    }));
+                    })));
                 }
                 Err(AppendError::Conflict { .. }) => {
                     tracing::debug!(%meeting_id, attempt, "version conflict, retrying");
@@ -296,7 +294,7 @@ fn metadata(ctx: &Context) -> Metadata {
 
 /// How one run of a command ended, before it is told to the caller.
 enum Outcome {
-    Done(Executed),
+    Done(Box<Executed>),
     /// The room code the schedule tried to claim is taken.
     AliasTaken,
 }

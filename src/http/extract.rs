@@ -75,7 +75,11 @@ where
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(de).map(Self).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." { "body".to_owned() } else { path };
+            let field = if path == "." || path == "?" {
+                "body".to_owned()
+            } else {
+                path
+            };
             ApiError::invalid(field, e.into_inner().to_string())
         })
     }

@@ -1,6 +1,7 @@
 //! Meeting commands over HTTP: create, start, join, leave, end, config.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -8,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use command::Executed;
-use command::meeting::{Command, ConfigUpdate, Context, JoinMeeting, Reply, ScheduleMeeting};
+use command::meeting::{
+    Caller, Command, ConfigUpdate, Context, JoinMeeting, Reply, ScheduleMeeting,
+};
 use events::event::ConfigChange;
 use events::{MeetingId, ParticipantId, RoomCode};
 
@@ -77,7 +80,7 @@ pub struct ConfigBody {
     pub max_participants: Option<i64>,
 }
 
-fn context(caller: command::meeting::Caller, request: RequestId) -> Context {
+fn context(caller: Caller, request: RequestId) -> Context {
     Context {
         caller,
         // The log keeps microseconds; so do the events' own timestamps.
@@ -116,92 +119,77 @@ pub async fn create(
     Ok(respond(&state, done))
 }
 
-/// Runs a command that takes no body on the meeting named in the path.
-async fn simple(
+/// A call on the meeting named in the path: who calls, which request,
+/// which meeting, and the client's idempotency key.
+pub struct MeetingCall {
     state: AppState,
-    caller: command::meeting::Caller,
+    caller: Caller,
     request: RequestId,
     meeting: String,
-    route: &str,
     idempotency: Option<IdempotencyHeader>,
-    command: Command,
-    body: &impl Serialize,
-) -> Result<Response, ApiError> {
-    let meeting_id = state.commands.resolve(&meeting).await?;
-    let key = idempotency.map(|k| k.for_request(&caller, &format!("{route} {meeting_id}"), body));
-    let done = state
-        .commands
-        .execute(meeting_id, &context(caller, request), command, key)
-        .await?;
-    Ok(respond(&state, done))
 }
 
-pub async fn start(
-    State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
-    request: RequestId,
-    Path(meeting): Path<String>,
-    idempotency: Option<IdempotencyHeader>,
-) -> Result<Response, ApiError> {
-    simple(
-        state,
-        caller,
-        request,
-        meeting,
-        "start",
-        idempotency,
-        Command::Start,
-        &(),
-    )
-    .await
+impl FromRequestParts<AppState> for MeetingCall {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthUser(caller) = AuthUser::from_request_parts(parts, state).await?;
+        let request = RequestId::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let Path(meeting) =
+            <Path<String> as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::App(command::AppError::NotFound))?;
+        let idempotency =
+            <IdempotencyHeader as OptionalFromRequestParts<AppState>>::from_request_parts(
+                parts, state,
+            )
+            .await?;
+        Ok(Self {
+            state: state.clone(),
+            caller,
+            request,
+            meeting,
+            idempotency,
+        })
+    }
 }
 
-pub async fn end(
-    State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
-    request: RequestId,
-    Path(meeting): Path<String>,
-    idempotency: Option<IdempotencyHeader>,
-) -> Result<Response, ApiError> {
-    simple(
-        state,
-        caller,
-        request,
-        meeting,
-        "end",
-        idempotency,
-        Command::End,
-        &(),
-    )
-    .await
+impl MeetingCall {
+    /// Resolves the meeting, runs the command and shapes the response.
+    /// `body` is what the idempotency fingerprint covers.
+    async fn run(
+        self,
+        route: &str,
+        command: Command,
+        body: &impl Serialize,
+    ) -> Result<Response, ApiError> {
+        let commands = &self.state.commands;
+        let meeting_id = commands.resolve(&self.meeting).await?;
+        let key = self
+            .idempotency
+            .map(|k| k.for_request(&self.caller, &format!("{route} {meeting_id}"), body));
+        let ctx = context(self.caller, self.request);
+        let done = commands.execute(meeting_id, &ctx, command, key).await?;
+        Ok(respond(&self.state, done))
+    }
 }
 
-pub async fn leave(
-    State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
-    request: RequestId,
-    Path(meeting): Path<String>,
-    idempotency: Option<IdempotencyHeader>,
-) -> Result<Response, ApiError> {
-    simple(
-        state,
-        caller,
-        request,
-        meeting,
-        "leave",
-        idempotency,
-        Command::Leave,
-        &(),
-    )
-    .await
+pub async fn start(call: MeetingCall) -> Result<Response, ApiError> {
+    call.run("start", Command::Start, &()).await
+}
+
+pub async fn end(call: MeetingCall) -> Result<Response, ApiError> {
+    call.run("end", Command::End, &()).await
+}
+
+pub async fn leave(call: MeetingCall) -> Result<Response, ApiError> {
+    call.run("leave", Command::Leave, &()).await
 }
 
 pub async fn join(
-    State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
-    request: RequestId,
-    Path(meeting): Path<String>,
-    idempotency: Option<IdempotencyHeader>,
+    call: MeetingCall,
     JsonBody(body): JsonBody<JoinBody>,
 ) -> Result<Response, ApiError> {
     let command = Command::Join(JoinMeeting {
@@ -210,34 +198,21 @@ pub async fn join(
         join_muted: body.join_muted,
         join_without_video: body.join_without_video,
     });
-    simple(
-        state,
-        caller,
-        request,
-        meeting,
-        "join",
-        idempotency,
-        command,
-        &body,
-    )
-    .await
+    call.run("join", command, &body).await
 }
 
+/// `PATCH .../config` takes no idempotency key: setting values twice is
+/// naturally idempotent.
 pub async fn configure(
-    State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
-    request: RequestId,
-    Path(meeting): Path<String>,
+    mut call: MeetingCall,
     JsonBody(body): JsonBody<ConfigBody>,
 ) -> Result<Response, ApiError> {
+    call.idempotency = None;
     let command = Command::UpdateConfig(ConfigUpdate {
         settings: (&body.settings).into(),
         max_participants: body.max_participants,
     });
-    simple(
-        state, caller, request, meeting, "config", None, command, &body,
-    )
-    .await
+    call.run("config", command, &body).await
 }
 
 /// The response to a command: its reply with `position`, the

@@ -21,3 +21,6 @@ pub use reply::{
     ConfigView, EndedView, LeftView, MeetingView, Reply, RoomSettings, SeatView, StartedView, reply,
 };
 pub use state::{Meeting, Seat, Status, evolve, fold};
+
+#[cfg(test)]
+mod tests;

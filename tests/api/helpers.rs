@@ -1,0 +1,352 @@
+//! `spawn_app()` and friends: a fresh database, a fresh NATS prefix, the
+//! app on 127.0.0.1:0, and small HTTP helpers.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use events::{EventStore, RecordedEvent};
+use meetings::app::App;
+use meetings::auth::JwtKeys;
+use meetings::config::Config;
+use rand::Rng;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use uuid::Uuid;
+
+pub const SECRET: &str = "test-secret-for-meetings";
+
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn nats_url() -> String {
+    std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// A lowercase prefix no other test uses.
+pub fn unique_prefix() -> String {
+    let mut rng = rand::thread_rng();
+    let tail: String = (0..10)
+        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
+        .collect();
+    format!("t{tail}")
+}
+
+/// A database of its own, dropped when the test ends.
+pub struct TestDb {
+    pub url: String,
+    name: String,
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        let name = format!("mt_{}", Uuid::new_v4().simple());
+        let admin = admin_url();
+        let pool = meetings::db::connect(&admin, 1)
+            .await
+            .expect("admin connection");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await
+            .expect("create test database");
+        pool.close().await;
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        Self {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    /// A migrated pool on this database.
+    pub async fn pool(&self) -> sqlx::PgPool {
+        let pool = meetings::db::connect(&self.url, 8)
+            .await
+            .expect("test pool");
+        meetings::db::migrate(&pool).await.expect("migrate");
+        pool
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop needs async work; run it on a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(pool) = meetings::db::connect(&admin_url(), 1).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&pool)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The test's JetStream stream, deleted when the test ends.
+pub struct TestStream {
+    pub prefix: String,
+}
+
+impl TestStream {
+    pub fn new() -> Self {
+        Self {
+            prefix: unique_prefix(),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        format!("{}_EVENTS", self.prefix.to_uppercase())
+    }
+
+    /// Every message in the stream: (position header, msg id header,
+    /// subject, payload), in stream order.
+    pub async fn messages(&self) -> Vec<Published> {
+        let client = async_nats::connect(nats_url()).await.expect("nats");
+        let js = jetstream::new(client);
+        let Ok(mut stream) = js.get_stream(self.name()).await else {
+            return vec![];
+        };
+        let last = stream
+            .info()
+            .await
+            .expect("stream info")
+            .state
+            .last_sequence;
+        let mut out = Vec::new();
+        for seq in 1..=last {
+            let message = stream.get_raw_message(seq).await.expect("message");
+            let header = |name: &str| {
+                message
+                    .headers
+                    .get(name)
+                    .map(|v| v.as_str().to_owned())
+                    .unwrap_or_default()
+            };
+            out.push(Published {
+                position: header("Meetings-Position").parse().unwrap_or(-1),
+                msg_id: header("Nats-Msg-Id"),
+                event_type: header("Meetings-Event-Type"),
+                subject: message.subject.to_string(),
+                payload: serde_json::from_slice(&message.payload).unwrap_or(Value::Null),
+            });
+        }
+        out
+    }
+
+    /// Waits until the stream holds a message for `position`.
+    pub async fn wait_for_position(&self, position: i64) -> Vec<Published> {
+        eventually(Duration::from_secs(30), || async {
+            let messages = self.messages().await;
+            let last = messages.last().map(|m| m.position).unwrap_or(0);
+            (last >= position).then_some(messages)
+        })
+        .await
+    }
+}
+
+impl Drop for TestStream {
+    fn drop(&mut self) {
+        let name = self.name();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(client) = async_nats::connect(nats_url()).await {
+                    let _ = jetstream::new(client).delete_stream(name).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub position: i64,
+    pub msg_id: String,
+    pub event_type: String,
+    pub subject: String,
+    pub payload: Value,
+}
+
+/// Polls `probe` until it answers `Some`, failing the test after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "condition not reached within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub keys: JwtKeys,
+    pub stream: TestStream,
+    /// Kept for its drop, which removes the database.
+    pub _db: TestDb,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    /// The `X-Event-Position` header.
+    pub fn position_header(&self) -> Option<i64> {
+        self.headers
+            .get("x-event-position")?
+            .to_str()
+            .ok()?
+            .parse()
+            .ok()
+    }
+}
+
+pub fn test_config(db: &TestDb, stream: &TestStream) -> Config {
+    Config::for_tests(
+        db.url.clone(),
+        Some(nats_url()),
+        stream.prefix.clone(),
+        SECRET.into(),
+    )
+}
+
+pub async fn spawn_app() -> TestApp {
+    let db = TestDb::create().await;
+    let stream = TestStream::new();
+    spawn_app_with(test_config(&db, &stream), db, stream).await
+}
+
+pub async fn spawn_app_with(config: Config, db: TestDb, stream: TestStream) -> TestApp {
+    let app = App::start(config).await.expect("app starts");
+    TestApp {
+        base: format!("http://{}", app.addr),
+        app,
+        client: reqwest::Client::new(),
+        keys: JwtKeys::new(SECRET.as_bytes(), None, None),
+        stream,
+        _db: db,
+    }
+}
+
+impl TestApp {
+    pub fn token(&self, user: &str) -> String {
+        let name = format!("{}{}", user[..1].to_uppercase(), &user[1..]);
+        self.keys
+            .issue(
+                user,
+                &name,
+                Some(&format!("{user}@example.com")),
+                &[],
+                chrono::Duration::hours(1),
+            )
+            .expect("token")
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post(&self, path: &str, user: &str, body: Option<&Value>) -> Response {
+        let token = self.token(user);
+        self.send(reqwest::Method::POST, path, Some(&token), body, &[])
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, user: &str, body: &Value) -> Response {
+        let token = self.token(user);
+        self.send(reqwest::Method::PATCH, path, Some(&token), Some(body), &[])
+            .await
+    }
+
+    /// Creates a meeting hosted by `host` and returns its body.
+    pub async fn create_meeting(&self, host: &str, body: Value) -> Value {
+        let response = self.post("/api/v1/meetings", host, Some(&body)).await;
+        assert_eq!(response.status, StatusCode::CREATED, "{:?}", response.body);
+        response.body
+    }
+
+    /// Creates an active meeting and returns its id.
+    pub async fn active_meeting(&self, host: &str, extra: Value) -> String {
+        let mut body = serde_json::json!({"title": "Standup", "start_now": true});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        self.create_meeting(host, body).await["meeting_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Every event in the log.
+    pub async fn log(&self) -> Vec<RecordedEvent> {
+        self.app
+            .store
+            .read_all(0, 1_000_000)
+            .await
+            .expect("read log")
+    }
+
+    pub async fn head(&self) -> i64 {
+        self.app.store.head_position().await.expect("head")
+    }
+}

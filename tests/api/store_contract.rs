@@ -1,0 +1,335 @@
+//! The `EventStore` contract on PostgreSQL: conflicts, gapless
+//! commit-ordered positions under concurrent appends, the hash chain,
+//! immutability, idempotent appends, aliases and idempotency keys.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use events::hash::Verifier;
+use events::postgres::PgStore;
+use events::{
+    Append, AppendError, Appended, EventId, EventStore, IdempotencyRecord, NewEvent, StreamId,
+};
+use serde_json::json;
+
+use crate::helpers::TestDb;
+
+async fn store() -> (PgStore, TestDb) {
+    let db = TestDb::create().await;
+    let store = PgStore::start(db.pool().await).await.expect("store");
+    (store, db)
+}
+
+fn event(n: usize) -> NewEvent {
+    NewEvent {
+        event_id: EventId::new(),
+        event_type: "test_happened".into(),
+        schema_version: 1,
+        data: json!({ "n": n, "text": "ünïcode \"quoted\"", "nested": {"b": 1, "a": [1, 2]} }),
+        metadata: json!({ "actor": {"user_id": "tester", "name": "T", "kind": "system"} }),
+    }
+}
+
+fn stream(name: &str) -> StreamId {
+    StreamId(format!("test-{name}"))
+}
+
+#[tokio::test]
+async fn appending_with_a_stale_version_is_a_typed_conflict() {
+    let (store, _db) = store().await;
+    let s = stream("a");
+    store
+        .append(Append::new(s.clone(), 0, vec![event(1), event(2)]))
+        .await
+        .unwrap();
+
+    let stale = store
+        .append(Append::new(s.clone(), 1, vec![event(3)]))
+        .await;
+    assert!(
+        matches!(
+            stale,
+            Err(AppendError::Conflict {
+                expected: 1,
+                actual: 2,
+                ..
+            })
+        ),
+        "{stale:?}"
+    );
+    let recreate = store
+        .append(Append::new(s.clone(), 0, vec![event(3)]))
+        .await;
+    assert!(matches!(
+        recreate,
+        Err(AppendError::Conflict {
+            expected: 0,
+            actual: 2,
+            ..
+        })
+    ));
+
+    let ok = store
+        .append(Append::new(s.clone(), 2, vec![event(3)]))
+        .await
+        .unwrap();
+    assert!(matches!(
+        ok,
+        Appended::Committed {
+            first_position: 3,
+            last_position: 3,
+            stream_version: 3,
+            ..
+        }
+    ));
+    assert_eq!(store.read_stream(&s, 0).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn concurrent_appends_get_gapless_positions_in_commit_order() {
+    const DISTINCT: usize = 50;
+    const SHARED: usize = 20;
+    const PER_TASK: usize = 10;
+    let (store, _db) = store().await;
+    let done = Arc::new(AtomicBool::new(false));
+
+    // The reader: every batch must continue exactly where the last ended.
+    let reader = {
+        let store = store.clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut last_seen = 0i64;
+            let mut reads = 0usize;
+            loop {
+                let finished = done.load(Ordering::SeqCst);
+                let batch = store.read_all(last_seen, 10_000).await.unwrap();
+                for e in &batch {
+                    assert_eq!(
+                        e.position,
+                        last_seen + 1,
+                        "a reader saw a gap that filled later"
+                    );
+                    last_seen = e.position;
+                }
+                reads += 1;
+                if finished && batch.is_empty() {
+                    return (last_seen, reads);
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+
+    let mut writers = Vec::new();
+    for task in 0..DISTINCT {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            let s = stream(&format!("distinct-{task}"));
+            for i in 0..PER_TASK {
+                let append = Append::new(s.clone(), i as i64, vec![event(i)]);
+                store.append(append).await.unwrap();
+            }
+        }));
+    }
+    for _ in 0..SHARED {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            let s = stream("shared");
+            let mut written = 0;
+            while written < PER_TASK {
+                let version = store.read_stream(&s, 0).await.unwrap().len() as i64;
+                match store
+                    .append(Append::new(s.clone(), version, vec![event(written)]))
+                    .await
+                {
+                    Ok(_) => written += 1,
+                    Err(AppendError::Conflict { .. }) => continue,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    let (last_seen, reads) = reader.await.unwrap();
+
+    let total = ((DISTINCT + SHARED) * PER_TASK) as i64;
+    assert_eq!(last_seen, total);
+    assert!(reads > 1, "the reader polled while writers appended");
+    let log = store.read_all(0, 100_000).await.unwrap();
+    let positions: Vec<i64> = log.iter().map(|e| e.position).collect();
+    assert_eq!(positions, (1..=total).collect::<Vec<_>>());
+    let shared = store.read_stream(&stream("shared"), 0).await.unwrap();
+    let versions: Vec<i64> = shared.iter().map(|e| e.stream_version).collect();
+    assert_eq!(
+        versions,
+        (1..=(SHARED * PER_TASK) as i64).collect::<Vec<_>>()
+    );
+
+    // The chain over everything the writers raced to append verifies.
+    let mut verifier = Verifier::default();
+    for e in &log {
+        verifier.check(e).unwrap();
+    }
+    assert_eq!(verifier.position(), total);
+}
+
+#[tokio::test]
+async fn the_hash_chain_verifies_and_detects_a_changed_payload() {
+    let (store, _db) = store().await;
+    for i in 0..5 {
+        store
+            .append(Append::new(stream("h"), i, vec![event(i as usize)]))
+            .await
+            .unwrap();
+    }
+    let log = store.read_all(0, 100).await.unwrap();
+    assert_eq!(log[0].prev_hash, vec![0u8; 32]);
+    let mut verifier = Verifier::default();
+    for e in &log {
+        verifier.check(e).unwrap();
+    }
+    let mut tampered = log.clone();
+    tampered[2].data = json!({"n": 999});
+    let mut verifier = Verifier::default();
+    let failure = tampered.iter().find_map(|e| verifier.check(e).err());
+    assert_eq!(failure, Some(events::hash::ChainError::BadHash(3)));
+}
+
+#[tokio::test]
+async fn the_database_refuses_to_update_or_delete_events() {
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    let store = PgStore::start(pool.clone()).await.unwrap();
+    store
+        .append(Append::new(stream("i"), 0, vec![event(1)]))
+        .await
+        .unwrap();
+
+    for statement in [
+        "UPDATE events SET data = '{}'::jsonb",
+        "DELETE FROM events",
+        "TRUNCATE events",
+    ] {
+        let error = sqlx::query(statement).execute(&pool).await.unwrap_err();
+        let code = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .map(|c| c.into_owned());
+        assert_eq!(code.as_deref(), Some("42501"), "{statement}: {error}");
+    }
+    assert_eq!(store.read_all(0, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn appending_an_event_id_that_exists_is_a_no_op() {
+    let (store, _db) = store().await;
+    let events = vec![event(1), event(2)];
+    let first = store
+        .append(Append::new(stream("d"), 0, events.clone()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        first,
+        Appended::Committed {
+            last_position: 2,
+            ..
+        }
+    ));
+
+    // The same append again, as a client retry would send it.
+    let again = store
+        .append(Append::new(stream("d"), 0, events.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        Appended::AlreadyCommitted {
+            last_position: 2,
+            stream_version: 2
+        }
+    );
+    // Even in one batch with other work.
+    let (a, b) = tokio::join!(
+        store.append(Append::new(stream("d"), 0, events.clone())),
+        store.append(Append::new(stream("e"), 0, vec![event(3)])),
+    );
+    assert!(matches!(a.unwrap(), Appended::AlreadyCommitted { .. }));
+    assert!(matches!(
+        b.unwrap(),
+        Appended::Committed {
+            last_position: 3,
+            ..
+        }
+    ));
+    assert_eq!(store.read_all(0, 10).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn an_alias_is_claimed_once_atomically_with_its_stream() {
+    let (store, _db) = store().await;
+    let mut first = Append::new(stream("one"), 0, vec![event(1)]);
+    first.alias = Some("room_code:abc-defg-hij".into());
+    store.append(first).await.unwrap();
+
+    let mut second = Append::new(stream("two"), 0, vec![event(2)]);
+    second.alias = Some("room_code:abc-defg-hij".into());
+    let refused = store.append(second).await;
+    assert!(matches!(refused, Err(AppendError::AliasTaken(_))));
+    assert!(
+        store
+            .read_stream(&stream("two"), 0)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing of the refused append"
+    );
+    assert_eq!(
+        store.resolve_alias("room_code:abc-defg-hij").await.unwrap(),
+        Some(stream("one"))
+    );
+    assert_eq!(
+        store.resolve_alias("room_code:zzz-zzzz-zzz").await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_reply_and_writes_nothing() {
+    let (store, _db) = store().await;
+    let record = |reply: serde_json::Value| IdempotencyRecord {
+        scope: "alice".into(),
+        key: "k-1".into(),
+        fingerprint: "f".into(),
+        reply,
+    };
+    let mut first = Append::new(stream("k"), 0, vec![event(1)]);
+    first.idempotency = Some(record(json!({"answer": 1})));
+    let mut retry = Append::new(stream("k2"), 0, vec![event(2)]);
+    retry.idempotency = Some(record(json!({"answer": 2})));
+
+    // Both in flight at once: exactly one writes.
+    let (a, b) = tokio::join!(store.append(first), store.append(retry.clone()));
+    let outcomes = [a.unwrap(), b.unwrap()];
+    let committed = outcomes
+        .iter()
+        .filter(|o| matches!(o, Appended::Committed { .. }))
+        .count();
+    assert_eq!(committed, 1, "{outcomes:?}");
+    assert_eq!(store.read_all(0, 10).await.unwrap().len(), 1);
+
+    let again = store.append(retry).await.unwrap();
+    let Appended::Replayed(stored) = again else {
+        panic!("{again:?}")
+    };
+    assert_eq!(stored.position, 1);
+    let remembered = store
+        .idempotent_reply("alice", "k-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(remembered.reply, stored.reply);
+    assert_eq!(store.idempotent_reply("bob", "k-1").await.unwrap(), None);
+}
