@@ -1,1 +1,472 @@
-fn main() {}
+//! `cargo run --release --bin bench -- <scenario> [--runs N] [--seconds S] [--json]`
+//!
+//! Each scenario starts what it needs (a fresh database, the app on port 0)
+//! and prints its figures next to a baseline measured in the same run, so
+//! ratios hold on a noisy machine. Scenarios:
+//!
+//! - `append`: join commands on distinct meetings through the in-process
+//!   command handler at concurrency 1, 8 and 64; baseline: a raw
+//!   single-row INSERT of a same-sized row at the same concurrency and pool
+//!   size.
+//! - `http`: the same joins over HTTP on loopback at 64 connections;
+//!   baseline: `append` at 64 in the same run.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use command::CommandHandler;
+use command::meeting::{Caller, Command, Context, JoinMeeting, ScheduleMeeting};
+use events::event::ConfigChange;
+use events::postgres::PgStore;
+use events::{MeetingId, ParticipantId, RoomCode, UserId};
+use serde_json::json;
+
+/// Joins per meeting before a worker moves to its next meeting (the limit
+/// is 1000 present).
+const JOINS_PER_MEETING: usize = 900;
+
+struct Options {
+    scenario: String,
+    runs: usize,
+    seconds: f64,
+    json: bool,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let mut args = std::env::args().skip(1);
+    let mut options = Options {
+        scenario: String::new(),
+        runs: 3,
+        seconds: 3.0,
+        json: false,
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--runs" => options.runs = args.next().context("--runs N")?.parse()?,
+            "--seconds" => options.seconds = args.next().context("--seconds S")?.parse()?,
+            "--json" => options.json = true,
+            scenario if options.scenario.is_empty() => options.scenario = scenario.to_owned(),
+            other => anyhow::bail!("unexpected argument {other}"),
+        }
+    }
+    if options.scenario.is_empty() {
+        anyhow::bail!("usage: bench <append|http|all> [--runs N] [--seconds S] [--json]");
+    }
+    Ok(options)
+}
+
+/// Throughput and latency of one measurement.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    ops_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Runs `op(worker, n)` from `concurrency` workers for `seconds` and
+/// measures it; errors abort the benchmark.
+async fn measure<F, Fut>(concurrency: usize, seconds: f64, op: F) -> anyhow::Result<Sample>
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let op = Arc::new(op);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|worker| {
+            let (op, stop) = (op.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(4096);
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    op(worker, n).await?;
+                    latencies.push(t.elapsed());
+                    n += 1;
+                }
+                anyhow::Ok(latencies)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1));
+        latencies
+            .get(i)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0)
+    };
+    Ok(Sample {
+        ops_per_sec: latencies.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    })
+}
+
+/// A database of the benchmark's own, dropped at the end.
+struct BenchDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl BenchDb {
+    async fn create() -> anyhow::Result<Self> {
+        let admin = std::env::var("BENCH_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+        let pool = meetings::db::connect(&admin, 1).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await?;
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        let url = format!("{base}/{name}");
+        Ok(Self { admin, name, url })
+    }
+
+    async fn drop_db(self) -> anyhow::Result<()> {
+        let pool = meetings::db::connect(&self.admin, 1).await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&pool)
+        .await?;
+        Ok(())
+    }
+}
+
+fn caller(user: String) -> Caller {
+    Caller {
+        name: user.clone(),
+        user_id: UserId(user),
+        email: None,
+        roles: vec![],
+    }
+}
+
+fn context(user: String) -> Context {
+    Context {
+        caller: caller(user),
+        at: chrono::Utc::now(),
+        request_id: None,
+    }
+}
+
+/// Creates `count` active meetings with room for 1000, concurrently.
+async fn active_meetings(handler: &CommandHandler, count: usize) -> anyhow::Result<Vec<MeetingId>> {
+    let create = |id: MeetingId| async move {
+        let command = ScheduleMeeting {
+            meeting_id: id,
+            room_code: RoomCode::random(&mut rand::thread_rng()),
+            title: "bench".into(),
+            description: None,
+            starts_at: None,
+            ends_at: None,
+            max_participants: Some(1000),
+            settings: ConfigChange::default(),
+            start_now: true,
+        };
+        handler
+            .schedule(&context("host".into()), command, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::Ok(id)
+    };
+    let ids: Vec<MeetingId> = (0..count).map(|_| MeetingId::new()).collect();
+    for chunk in ids.chunks(256) {
+        futures::future::try_join_all(chunk.iter().map(|id| create(*id))).await?;
+    }
+    Ok(ids)
+}
+
+/// Meetings for each worker, enough for `seconds` at a generous rate.
+async fn meetings_per_worker(
+    handler: &CommandHandler,
+    concurrency: usize,
+    seconds: f64,
+) -> anyhow::Result<Arc<Vec<Vec<MeetingId>>>> {
+    const CEILING_OPS_PER_SEC: f64 = 40_000.0;
+    let per_worker = (CEILING_OPS_PER_SEC * seconds / concurrency as f64 / JOINS_PER_MEETING as f64)
+        .ceil() as usize
+        + 1;
+    let all = active_meetings(handler, per_worker * concurrency).await?;
+    Ok(Arc::new(
+        all.chunks(per_worker).map(<[_]>::to_vec).collect(),
+    ))
+}
+
+fn meeting_for(meetings: &[Vec<MeetingId>], worker: usize, n: usize) -> anyhow::Result<MeetingId> {
+    meetings[worker]
+        .get(n / JOINS_PER_MEETING)
+        .copied()
+        .context("the benchmark ran out of prepared meetings")
+}
+
+/// One join of a new user, through the in-process command handler.
+async fn join_in_process(
+    handler: &CommandHandler,
+    meeting: MeetingId,
+    user: String,
+) -> anyhow::Result<()> {
+    let command = Command::Join(JoinMeeting {
+        participant_id: ParticipantId::new(),
+        device_type: Some("desktop".into()),
+        ..Default::default()
+    });
+    handler
+        .execute(meeting, &context(user), command, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("join failed: {e}"))?;
+    Ok(())
+}
+
+/// The event log with a pool of `connections`, on a fresh database.
+async fn open_store(url: &str, connections: u32) -> anyhow::Result<Arc<CommandHandler>> {
+    let pool = meetings::db::connect(url, connections).await?;
+    meetings::db::migrate(&pool).await?;
+    let store = PgStore::start(pool).await?;
+    Ok(Arc::new(CommandHandler::new(Arc::new(store))))
+}
+
+async fn append_sample(concurrency: usize, seconds: f64) -> anyhow::Result<Sample> {
+    let db = BenchDb::create().await?;
+    let handler = open_store(&db.url, concurrency.max(2) as u32).await?;
+    let meetings = meetings_per_worker(&handler, concurrency, seconds).await?;
+    let sample = measure(concurrency, seconds, move |worker, n| {
+        let (handler, meetings) = (handler.clone(), meetings.clone());
+        async move {
+            let meeting = meeting_for(&meetings, worker, n)?;
+            join_in_process(&handler, meeting, format!("u{worker}-{n}")).await
+        }
+    })
+    .await?;
+    db.drop_db().await?;
+    Ok(sample)
+}
+
+/// A raw single-row INSERT of a row the size of a `participant_joined`
+/// event, one transaction per row, with a pool of `concurrency`.
+async fn raw_insert_sample(concurrency: usize, seconds: f64) -> anyhow::Result<Sample> {
+    let db = BenchDb::create().await?;
+    let pool = meetings::db::connect(&db.url, concurrency.max(2) as u32).await?;
+    sqlx::query("CREATE TABLE bench_raw (id BIGSERIAL PRIMARY KEY, payload JSONB NOT NULL)")
+        .execute(&pool)
+        .await?;
+    let row = json!({
+        "data": {"meeting_id": uuid::Uuid::now_v7(), "participant_id": uuid::Uuid::now_v7(),
+                 "user_id": "u12-345", "user_name": "u12-345", "role": "participant",
+                 "device_type": "desktop", "is_muted": false, "is_video_enabled": true,
+                 "joined_at": chrono::Utc::now()},
+        "metadata": {"actor": {"user_id": "u12-345", "name": "u12-345", "kind": "user"},
+                     "correlation_id": uuid::Uuid::now_v7(), "causation_id": uuid::Uuid::now_v7()},
+        "hash": "0".repeat(128),
+    });
+    let sample = measure(concurrency, seconds, move |_, _| {
+        let (pool, row) = (pool.clone(), row.clone());
+        async move {
+            sqlx::query("INSERT INTO bench_raw (payload) VALUES ($1)")
+                .bind(row)
+                .execute(&pool)
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    db.drop_db().await?;
+    Ok(sample)
+}
+
+async fn http_sample(seconds: f64) -> anyhow::Result<Sample> {
+    const CONNECTIONS: usize = 64;
+    const SECRET: &str = "bench-secret";
+    let db = BenchDb::create().await?;
+    let mut config =
+        meetings::config::Config::for_tests(db.url.clone(), None, "bench".into(), SECRET.into());
+    config.database_max_connections = CONNECTIONS as u32;
+    let app = meetings::app::App::start(config).await?;
+    let meetings = meetings_per_worker(&app.commands, CONNECTIONS, seconds).await?;
+    let keys = Arc::new(meetings::auth::JwtKeys::new(SECRET.as_bytes(), None, None));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONNECTIONS)
+        .build()?;
+    let base = Arc::new(format!("http://{}", app.addr));
+    let sample = measure(CONNECTIONS, seconds, move |worker, n| {
+        let (client, keys, base, meetings) =
+            (client.clone(), keys.clone(), base.clone(), meetings.clone());
+        async move {
+            let meeting = meeting_for(&meetings, worker, n)?;
+            let user = format!("u{worker}-{n}");
+            let token = keys.issue(&user, &user, None, &[], chrono::Duration::hours(1))?;
+            let response = client
+                .post(format!("{base}/api/v1/meetings/{meeting}/join"))
+                .bearer_auth(token)
+                .json(&json!({"device_type": "desktop"}))
+                .send()
+                .await?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "join answered {}",
+                response.status()
+            );
+            Ok(())
+        }
+    })
+    .await?;
+    app.stop().await?;
+    db.drop_db().await?;
+    Ok(sample)
+}
+
+/// min, median and max of one figure over the runs.
+fn spread(samples: &[Sample], figure: fn(&Sample) -> f64) -> (f64, f64, f64) {
+    let mut values: Vec<f64> = samples.iter().map(figure).collect();
+    values.sort_by(f64::total_cmp);
+    (
+        values[0],
+        values[values.len() / 2],
+        values[values.len() - 1],
+    )
+}
+
+struct Row {
+    scenario: &'static str,
+    concurrency: usize,
+    measured: Vec<Sample>,
+    baseline_name: &'static str,
+    baseline: Vec<Sample>,
+}
+
+impl Row {
+    fn print(&self) {
+        let (lo, med, hi) = spread(&self.measured, |s| s.ops_per_sec);
+        let (blo, bmed, bhi) = spread(&self.baseline, |s| s.ops_per_sec);
+        let (_, p50, _) = spread(&self.measured, |s| s.p50_ms);
+        let (_, p99, _) = spread(&self.measured, |s| s.p99_ms);
+        let (_, bp99, _) = spread(&self.baseline, |s| s.p99_ms);
+        let ratios: Vec<f64> = self
+            .measured
+            .iter()
+            .zip(&self.baseline)
+            .map(|(m, b)| m.ops_per_sec / b.ops_per_sec)
+            .collect();
+        let (rlo, rmed, rhi) = {
+            let mut r = ratios.clone();
+            r.sort_by(f64::total_cmp);
+            (r[0], r[r.len() / 2], r[r.len() - 1])
+        };
+        println!(
+            "{:<7} c={:<3} {:>8.0} cmd/s (min {:>7.0} max {:>7.0})  p50 {:>6.2} ms  p99 {:>6.2} ms | {} {:>8.0}/s (min {:>7.0} max {:>7.0}) p99 {:>6.2} ms | ratio {:.2} (min {:.2} max {:.2})",
+            self.scenario,
+            self.concurrency,
+            med,
+            lo,
+            hi,
+            p50,
+            p99,
+            self.baseline_name,
+            bmed,
+            blo,
+            bhi,
+            bp99,
+            rmed,
+            rlo,
+            rhi
+        );
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let figures = |samples: &[Sample]| {
+            samples
+                .iter()
+                .map(|s| json!({"ops_per_sec": s.ops_per_sec, "p50_ms": s.p50_ms, "p99_ms": s.p99_ms}))
+                .collect::<Vec<_>>()
+        };
+        json!({
+            "scenario": self.scenario,
+            "concurrency": self.concurrency,
+            "runs": figures(&self.measured),
+            "baseline": self.baseline_name,
+            "baseline_runs": figures(&self.baseline),
+        })
+    }
+}
+
+async fn append(options: &Options) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for concurrency in [1, 8, 64] {
+        let (mut measured, mut baseline) = (Vec::new(), Vec::new());
+        for _ in 0..options.runs {
+            // Interleaved so that machine noise hits both alike.
+            measured.push(append_sample(concurrency, options.seconds).await?);
+            baseline.push(raw_insert_sample(concurrency, options.seconds).await?);
+        }
+        let row = Row {
+            scenario: "append",
+            concurrency,
+            measured,
+            baseline_name: "raw INSERT",
+            baseline,
+        };
+        if !options.json {
+            row.print();
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+async fn http(options: &Options) -> anyhow::Result<Vec<Row>> {
+    let (mut measured, mut baseline) = (Vec::new(), Vec::new());
+    for _ in 0..options.runs {
+        measured.push(http_sample(options.seconds).await?);
+        baseline.push(append_sample(64, options.seconds).await?);
+    }
+    let row = Row {
+        scenario: "http",
+        concurrency: 64,
+        measured,
+        baseline_name: "append@64",
+        baseline,
+    };
+    if !options.json {
+        row.print();
+    }
+    Ok(vec![row])
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = options()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut rows = Vec::new();
+        match options.scenario.as_str() {
+            "append" => rows.extend(append(&options).await?),
+            "http" => rows.extend(http(&options).await?),
+            "all" => {
+                rows.extend(append(&options).await?);
+                rows.extend(http(&options).await?);
+            }
+            other => anyhow::bail!("unknown scenario {other} (append, http, all)"),
+        }
+        if options.json {
+            println!(
+                "{}",
+                serde_json::Value::Array(rows.iter().map(Row::json).collect())
+            );
+        }
+        Ok(())
+    })
+}

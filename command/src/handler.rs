@@ -2,11 +2,12 @@
 //!
 //! For each command: take the meeting's slot (commands on one meeting run
 //! one at a time in this process, so they do not conflict with each other),
-//! bring the cached state up to date by reading the stream's tail (other
-//! processes may have appended), decide, and append with the expected
-//! version. A conflict (another process got there first) reloads the tail
-//! and decides again, up to [`MAX_ATTEMPTS`] times, then gives up with
-//! [`AppError::Conflict`]. Appends from all meetings meet in the store's
+//! decide on the cached state, and append with the expected version. The
+//! log is read only when the cache cannot be trusted: on a cache miss, on a
+//! conflict (another process appended; reload the tail and decide again, up
+//! to [`MAX_ATTEMPTS`] times, then [`AppError::Conflict`]), and before
+//! answering a refusal or a no-op decided on cached state, because those
+//! append nothing and so are never checked by the log. Appends from all meetings meet in the store's
 //! group committer, so throughput scales with concurrency.
 
 use std::collections::HashMap;
@@ -22,8 +23,11 @@ use uuid::Uuid;
 use crate::error::AppError;
 use crate::meeting::{Command, Context, Meeting, MeetingError, Reply, decide, evolve, reply};
 
-/// Attempts per command before a conflict is reported.
-pub const MAX_ATTEMPTS: usize = 8;
+/// Conflicts a command survives before a conflict is reported.
+pub const MAX_ATTEMPTS: usize = 16;
+/// First pause after a conflict; doubled per conflict (with jitter), so
+/// nodes contending for one meeting stop colliding in lockstep.
+const CONFLICT_BACKOFF: std::time::Duration = std::time::Duration::from_micros(500);
 /// Attempts to find a free room code.
 const ROOM_CODE_ATTEMPTS: usize = 8;
 /// Cached meetings kept before idle ones are dropped.
@@ -51,6 +55,8 @@ pub struct Executed {
 /// The state of one meeting as this process last saw it.
 #[derive(Default)]
 struct Slot {
+    /// False until the slot has been read from the log.
+    loaded: bool,
     state: Option<Meeting>,
     version: i64,
     position: i64,
@@ -137,21 +143,35 @@ impl CommandHandler {
             _ => None,
         };
 
-        for attempt in 0..MAX_ATTEMPTS {
-            if let Err(e) = self.catch_up(&stream_id, &mut slot).await {
-                *slot = Slot::default();
-                return Err(e);
-            }
-            // After catching up: if a request with this key has committed,
-            // its reply is visible now (it commits with the events), and a
-            // request that commits later conflicts with our version and
-            // brings us back here.
-            if let Some(key) = &idempotency
+        // Whether the slot has been checked against the log in this call.
+        let mut fresh = false;
+        if !slot.loaded {
+            self.refresh(&stream_id, &mut slot).await?;
+            fresh = true;
+        }
+        let mut conflicts = 0;
+        loop {
+            // Once caught up: if a request with this key has committed, its
+            // reply is visible now (it commits with the events); one that
+            // commits later conflicts with our version and brings us back.
+            if fresh
+                && let Some(key) = &idempotency
                 && let Some(done) = self.replay(key).await?
             {
                 return Ok(Outcome::Done(Box::new(done)));
             }
-            let events = decide(&slot.state, ctx, &command)?;
+            let decided = decide(&slot.state, ctx, &command);
+            // An append on a stale cache fails its version check, but a
+            // refusal or a no-op appends nothing: only the log can confirm
+            // those, so they are decided again on fresh state.
+            let unconfirmed =
+                matches!(&decided, Err(_)) || matches!(&decided, Ok(e) if e.is_empty());
+            if unconfirmed && !fresh {
+                self.refresh(&stream_id, &mut slot).await?;
+                fresh = true;
+                continue;
+            }
+            let events = decided?;
             let after = events.iter().fold(slot.state.clone(), evolve);
             let answer = reply(&slot.state, &after, ctx, &command, &events)
                 .ok_or(AppError::Domain(MeetingError::NotFound))?;
@@ -183,6 +203,7 @@ impl CommandHandler {
                     ..
                 }) => {
                     *slot = Slot {
+                        loaded: true,
                         state: after,
                         version: stream_version,
                         position: last_position,
@@ -208,8 +229,14 @@ impl CommandHandler {
                     })));
                 }
                 Err(AppendError::Conflict { .. }) => {
-                    tracing::debug!(%meeting_id, attempt, "version conflict, retrying");
-                    continue;
+                    conflicts += 1;
+                    tracing::debug!(%meeting_id, conflicts, "version conflict, retrying");
+                    if conflicts >= MAX_ATTEMPTS {
+                        return Err(AppError::Conflict);
+                    }
+                    tokio::time::sleep(backoff(conflicts)).await;
+                    self.refresh(&stream_id, &mut slot).await?;
+                    fresh = true;
                 }
                 Err(AppendError::AliasTaken(_)) => return Ok(Outcome::AliasTaken),
                 Err(AppendError::InvalidPayload(reason)) => {
@@ -226,7 +253,6 @@ impl CommandHandler {
                 }
             }
         }
-        Err(AppError::Conflict)
     }
 
     async fn replay(&self, key: &IdempotencyKey) -> Result<Option<Executed>, AppError> {
@@ -236,10 +262,23 @@ impl CommandHandler {
         }
     }
 
-    /// Applies the events appended since the slot was last synced.
-    async fn catch_up(&self, stream_id: &StreamId, slot: &mut Slot) -> Result<(), AppError> {
-        let tail = self.store.read_stream(stream_id, slot.version).await?;
-        apply_tail(slot, &tail)
+    /// Applies the events appended since the slot was last synced; on
+    /// failure the slot is forgotten.
+    async fn refresh(&self, stream_id: &StreamId, slot: &mut Slot) -> Result<(), AppError> {
+        let result = match self.store.read_stream(stream_id, slot.version).await {
+            Ok(tail) => apply_tail(slot, &tail),
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            Ok(()) => {
+                slot.loaded = true;
+                Ok(())
+            }
+            Err(e) => {
+                *slot = Slot::default();
+                Err(e)
+            }
+        }
     }
 
     fn slot(&self, meeting_id: MeetingId) -> Arc<tokio::sync::Mutex<Slot>> {
@@ -251,6 +290,13 @@ impl CommandHandler {
         }
         slots.entry(meeting_id).or_default().clone()
     }
+}
+
+/// A random pause in [0.5, 1.5) x 2^(conflicts-1) x the base, at most 64x.
+fn backoff(conflicts: usize) -> std::time::Duration {
+    use rand::Rng;
+    let factor = 1u32 << (conflicts.saturating_sub(1)).min(6);
+    CONFLICT_BACKOFF.mul_f64(f64::from(factor) * rand::thread_rng().gen_range(0.5..1.5))
 }
 
 fn apply_tail(slot: &mut Slot, tail: &[RecordedEvent]) -> Result<(), AppError> {

@@ -12,3 +12,4 @@ mod crash;
 mod idempotency;
 mod relay;
 mod store_contract;
+mod two_nodes;

@@ -1,11 +1,14 @@
 //! Group commit: one task turns every append waiting in its queue into one
 //! transaction.
 //!
-//! A batch takes the head row lock, reads what it must check (stream
-//! versions, existing event ids, aliases, idempotency keys) in a few set
-//! queries, decides each append in queue order against that state (so two
-//! appends to one stream in one batch see each other), writes every accepted
-//! event with one `INSERT ... UNNEST`, moves the head and commits. Appends
+//! A batch costs four round trips on the committer's own connection: BEGIN
+//! with the head row lock; one read of everything to check (stream
+//! versions, existing event ids, aliases; idempotency keys when there are
+//! any), which must follow the lock so its snapshot includes the previous
+//! holder's commit; one statement that writes the events (`INSERT ...
+//! UNNEST`), aliases, remembered replies and the new head and queues the
+//! NOTIFY; and COMMIT. Each append is decided in queue order against that
+//! state, so two appends to one stream in one batch see each other. Appends
 //! refused by a check get their own answer; the rest of the batch commits.
 //! If the transaction itself fails, every append in it gets the error, and
 //! none of them was written.
@@ -14,12 +17,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use super::advance;
-use super::sql::{self, EventColumns};
+use super::sql::{self, BatchWrites, EventColumns};
 use crate::hash::{HashInput, chain};
 use crate::store::{Append, AppendError, Appended, StoreError, StoredReply};
 
@@ -33,11 +36,20 @@ pub struct Request {
 
 pub async fn run(pool: PgPool, mut queue: mpsc::Receiver<Request>, head: Arc<watch::Sender<i64>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // The committer's own connection: no pool hand-off per batch.
+    let mut connection: Option<PgConnection> = None;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let requests = std::mem::take(&mut batch);
         let (appends, replies): (Vec<_>, Vec<_>) =
             requests.into_iter().map(|r| (r.append, r.reply)).unzip();
-        match commit(&pool, &appends).await {
+        let result = match connection.as_mut() {
+            Some(conn) => commit(conn, &appends).await,
+            None => match pool.acquire().await {
+                Ok(conn) => commit(connection.insert(conn.detach()), &appends).await,
+                Err(e) => Err(e),
+            },
+        };
+        match result {
             Ok((outcomes, last_position)) => {
                 advance(&head, last_position);
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
@@ -46,6 +58,13 @@ pub async fn run(pool: PgPool, mut queue: mpsc::Receiver<Request>, head: Arc<wat
             }
             Err(e) => {
                 tracing::error!(error = %e, appends = appends.len(), "group commit failed");
+                // Roll back if the connection still works; otherwise start
+                // the next batch on a new one.
+                if let Some(conn) = connection.as_mut()
+                    && sql::finish(conn, false).await.is_err()
+                {
+                    connection = None;
+                }
                 let message = e.to_string();
                 for reply in replies {
                     let error = StoreError::Backend(message.clone().into());
@@ -65,17 +84,15 @@ struct Known {
 }
 
 async fn commit(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     appends: &[Append],
 ) -> Result<(Vec<Result<Appended, AppendError>>, i64), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let (mut position, mut hash) = sql::lock_head(&mut tx).await?;
+    let (mut position, mut hash) = sql::begin_and_lock_head(conn).await?;
     let recorded_at = now_micros();
-    let mut known = read_known(&mut tx, appends).await?;
+    let mut known = read_known(conn, appends).await?;
 
     let mut rows = EventColumns::default();
-    let mut new_aliases: (Vec<String>, Vec<String>) = Default::default();
-    let mut new_replies = Vec::new();
+    let mut writes = BatchWrites::default();
     let mut outcomes = Vec::with_capacity(appends.len());
 
     for append in appends {
@@ -85,10 +102,6 @@ async fn commit(
             for event in &append.events {
                 position += 1;
                 version += 1;
-                let data =
-                    String::from_utf8(crate::hash::canonical_json(&event.data)).unwrap_or_default();
-                let metadata = String::from_utf8(crate::hash::canonical_json(&event.metadata))
-                    .unwrap_or_default();
                 let next = chain(
                     &hash,
                     &HashInput {
@@ -109,8 +122,8 @@ async fn commit(
                 rows.stream_version.push(version);
                 rows.event_type.push(event.event_type.clone());
                 rows.schema_version.push(event.schema_version);
-                rows.data.push(data);
-                rows.metadata.push(metadata);
+                rows.data.push(canonical_text(&event.data));
+                rows.metadata.push(canonical_text(&event.metadata));
                 rows.prev_hash
                     .push(std::mem::replace(&mut hash, next.to_vec()));
                 rows.hash.push(next.to_vec());
@@ -119,8 +132,8 @@ async fn commit(
             known.versions.insert(append.stream_id.0.clone(), version);
             if let Some(alias) = &append.alias {
                 known.aliases.insert(alias.clone());
-                new_aliases.0.push(alias.clone());
-                new_aliases.1.push(append.stream_id.0.clone());
+                writes.alias.push(alias.clone());
+                writes.alias_stream.push(append.stream_id.0.clone());
             }
             if let Some(record) = &append.idempotency {
                 let stored = StoredReply {
@@ -131,7 +144,11 @@ async fn commit(
                 known
                     .replies
                     .insert((record.scope.clone(), record.key.clone()), stored);
-                new_replies.push((record, position));
+                writes.idem_scope.push(record.scope.clone());
+                writes.idem_key.push(record.key.clone());
+                writes.idem_fingerprint.push(record.fingerprint.clone());
+                writes.idem_reply.push(canonical_text(&record.reply));
+                writes.idem_position.push(position);
             }
             Appended::Committed {
                 first_position,
@@ -143,29 +160,18 @@ async fn commit(
         outcomes.push(outcome.or_else(|refusal| refusal.into_outcome()));
     }
 
-    if !rows.position.is_empty() {
-        sql::insert_events(&mut tx, &rows, recorded_at).await?;
-        if !new_aliases.0.is_empty() {
-            sql::insert_aliases(&mut tx, &new_aliases.0, &new_aliases.1).await?;
-        }
-        for (record, at) in new_replies {
-            sql::insert_idempotency(
-                &mut tx,
-                &record.scope,
-                &record.key,
-                &record.fingerprint,
-                &record.reply,
-                at,
-            )
-            .await?;
-        }
-        sql::move_head(&mut tx, position, &hash).await?;
-        sql::notify_commit(&mut tx, position).await?;
-        tx.commit().await?;
-    } else {
-        tx.rollback().await?;
+    let wrote = !rows.position.is_empty();
+    if wrote {
+        sql::write_batch(conn, &rows, recorded_at, &writes, &hash).await?;
     }
+    sql::finish(conn, wrote).await?;
     Ok((outcomes, position))
+}
+
+/// JSON text for a `::jsonb` cast (canonical, so the stored value hashes
+/// the same when read back).
+fn canonical_text(value: &serde_json::Value) -> String {
+    String::from_utf8(crate::hash::canonical_json(value)).unwrap_or_default()
 }
 
 /// Why an append of the batch is not written.
@@ -245,7 +251,7 @@ fn contains_nul(value: &serde_json::Value) -> bool {
     }
 }
 
-async fn read_known(tx: &mut sqlx::PgConnection, appends: &[Append]) -> Result<Known, sqlx::Error> {
+async fn read_known(conn: &mut PgConnection, appends: &[Append]) -> Result<Known, sqlx::Error> {
     let stream_ids: Vec<String> = appends
         .iter()
         .map(|a| a.stream_id.0.clone())
@@ -256,18 +262,8 @@ async fn read_known(tx: &mut sqlx::PgConnection, appends: &[Append]) -> Result<K
         .iter()
         .flat_map(|a| a.events.iter().map(|e| e.event_id.0))
         .collect();
-    let versions = sql::stream_versions(tx, &stream_ids).await?;
-    let existing = sql::existing_events(tx, &event_ids).await?;
-
     let aliases: Vec<String> = appends.iter().filter_map(|a| a.alias.clone()).collect();
-    let aliases = if aliases.is_empty() {
-        HashSet::new()
-    } else {
-        sql::taken_aliases(tx, &aliases)
-            .await?
-            .into_iter()
-            .collect()
-    };
+    let checks = sql::read_checks(conn, &stream_ids, &event_ids, &aliases).await?;
 
     let (scopes, keys): (Vec<String>, Vec<String>) = appends
         .iter()
@@ -277,12 +273,12 @@ async fn read_known(tx: &mut sqlx::PgConnection, appends: &[Append]) -> Result<K
     let replies = if keys.is_empty() {
         HashMap::new()
     } else {
-        sql::idempotent_replies(tx, &scopes, &keys).await?
+        sql::idempotent_replies(conn, &scopes, &keys).await?
     };
     Ok(Known {
-        versions,
-        existing,
-        aliases,
+        versions: checks.versions,
+        existing: checks.existing,
+        aliases: checks.taken_aliases.into_iter().collect(),
         replies,
     })
 }

@@ -86,57 +86,70 @@ pub async fn head_position(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> 
         .await
 }
 
-/// Locks the head row for the rest of the transaction: the one point where
-/// appends from every process queue up.
-pub async fn lock_head(tx: &mut PgConnection) -> Result<(i64, Vec<u8>), sqlx::Error> {
-    sqlx::query_as("SELECT position, hash FROM event_log_head FOR UPDATE")
-        .fetch_one(tx)
-        .await
-}
-
-pub async fn move_head(
-    tx: &mut PgConnection,
-    position: i64,
-    hash: &[u8],
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE event_log_head SET position = $1, hash = $2")
-        .bind(position)
-        .bind(hash)
-        .execute(tx)
+/// Opens the append transaction and locks the head row for the rest of it
+/// (one round trip). Appends from every process queue up on this lock.
+pub async fn begin_and_lock_head(conn: &mut PgConnection) -> Result<(i64, Vec<u8>), sqlx::Error> {
+    use sqlx::{Executor, Row};
+    // A plain string runs as one simple query: both statements, one trip.
+    let rows = conn
+        .fetch_all("BEGIN; SELECT position, hash FROM event_log_head FOR UPDATE")
         .await?;
-    Ok(())
+    let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+    Ok((row.try_get("position")?, row.try_get("hash")?))
 }
 
-/// The current version of each stream that has events.
-pub async fn stream_versions(
-    tx: &mut PgConnection,
+/// What a batch must check, read in one round trip. It runs after the head
+/// lock is held, so its snapshot includes every earlier append.
+#[derive(Default)]
+pub struct Checks {
+    /// Current version of each stream that has events.
+    pub versions: HashMap<String, i64>,
+    /// Where already-written event ids sit: (position, stream_version).
+    pub existing: HashMap<Uuid, (i64, i64)>,
+    pub taken_aliases: Vec<String>,
+}
+
+pub async fn read_checks(
+    conn: &mut PgConnection,
     stream_ids: &[String],
-) -> Result<HashMap<String, i64>, sqlx::Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT stream_id, max(stream_version) FROM events \
-         WHERE stream_id = ANY($1) GROUP BY stream_id",
+    event_ids: &[Uuid],
+    aliases: &[String],
+) -> Result<Checks, sqlx::Error> {
+    let rows: Vec<(i16, String, i64, i64)> = sqlx::query_as(
+        // The latest version of each stream is one backward index probe,
+        // however long the stream.
+        "SELECT 0::int2, s.id, v.version, 0::int8 FROM UNNEST($1::text[]) AS s(id) \
+             CROSS JOIN LATERAL (SELECT stream_version AS version FROM events \
+                 WHERE stream_id = s.id ORDER BY stream_version DESC LIMIT 1) v \
+         UNION ALL \
+         SELECT 1::int2, event_id::text, position, stream_version FROM events \
+             WHERE event_id = ANY($2) \
+         UNION ALL \
+         SELECT 2::int2, alias, 0::int8, 0::int8 FROM stream_aliases WHERE alias = ANY($3)",
     )
     .bind(stream_ids)
-    .fetch_all(tx)
-    .await?;
-    Ok(rows.into_iter().collect())
-}
-
-/// Where the given event ids already sit in the log.
-pub async fn existing_events(
-    tx: &mut PgConnection,
-    event_ids: &[Uuid],
-) -> Result<HashMap<Uuid, (i64, i64)>, sqlx::Error> {
-    let rows: Vec<(Uuid, i64, i64)> = sqlx::query_as(
-        "SELECT event_id, position, stream_version FROM events WHERE event_id = ANY($1)",
-    )
     .bind(event_ids)
-    .fetch_all(tx)
+    .bind(aliases)
+    .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|(id, p, v)| (id, (p, v))).collect())
+    let mut checks = Checks::default();
+    for (kind, key, a, b) in rows {
+        match kind {
+            0 => {
+                checks.versions.insert(key, a);
+            }
+            1 => {
+                if let Ok(id) = Uuid::parse_str(&key) {
+                    checks.existing.insert(id, (a, b));
+                }
+            }
+            _ => checks.taken_aliases.push(key),
+        }
+    }
+    Ok(checks)
 }
 
-/// The rows of one batch, column by column, for one `INSERT ... UNNEST`.
+/// The events of one batch, column by column, for `INSERT ... UNNEST`.
 #[derive(Default)]
 pub struct EventColumns {
     pub position: Vec<i64>,
@@ -151,18 +164,47 @@ pub struct EventColumns {
     pub hash: Vec<Vec<u8>>,
 }
 
-pub async fn insert_events(
-    tx: &mut PgConnection,
+/// Everything one batch writes besides the events' columns.
+#[derive(Default)]
+pub struct BatchWrites {
+    pub alias: Vec<String>,
+    pub alias_stream: Vec<String>,
+    pub idem_scope: Vec<String>,
+    pub idem_key: Vec<String>,
+    pub idem_fingerprint: Vec<String>,
+    pub idem_reply: Vec<String>,
+    pub idem_position: Vec<i64>,
+}
+
+/// Writes a batch in one statement: the events, the claimed aliases, the
+/// remembered replies, the new head, and the commit notification (which
+/// PostgreSQL delivers only when the transaction commits).
+pub async fn write_batch(
+    conn: &mut PgConnection,
     rows: &EventColumns,
     recorded_at: DateTime<Utc>,
+    writes: &BatchWrites,
+    head_hash: &[u8],
 ) -> Result<(), sqlx::Error> {
+    let head = rows.position.last().copied().unwrap_or(0);
     sqlx::query(
-        "INSERT INTO events (position, event_id, stream_id, stream_version, event_type, \
-             schema_version, data, metadata, recorded_at, prev_hash, hash) \
-         SELECT p, e, s, v, t, sv, d::jsonb, m::jsonb, $9, ph, h \
-         FROM UNNEST($1::int8[], $2::uuid[], $3::text[], $4::int8[], $5::text[], \
-                     $6::int2[], $7::text[], $8::text[], $10::bytea[], $11::bytea[]) \
-              AS u(p, e, s, v, t, sv, d, m, ph, h)",
+        "WITH ins AS ( \
+             INSERT INTO events (position, event_id, stream_id, stream_version, event_type, \
+                 schema_version, data, metadata, recorded_at, prev_hash, hash) \
+             SELECT p, e, s, v, t, sv, d::jsonb, m::jsonb, $9, ph, h \
+             FROM UNNEST($1::int8[], $2::uuid[], $3::text[], $4::int8[], $5::text[], \
+                         $6::int2[], $7::text[], $8::text[], $10::bytea[], $11::bytea[]) \
+                  AS u(p, e, s, v, t, sv, d, m, ph, h)), \
+         al AS ( \
+             INSERT INTO stream_aliases (alias, stream_id) \
+             SELECT * FROM UNNEST($12::text[], $13::text[])), \
+         idem AS ( \
+             INSERT INTO idempotency_keys (scope, key, fingerprint, reply, position) \
+             SELECT sc, k, f, r::jsonb, p \
+             FROM UNNEST($14::text[], $15::text[], $16::text[], $17::text[], $18::int8[]) \
+                  AS u(sc, k, f, r, p)), \
+         hd AS (UPDATE event_log_head SET position = $19, hash = $20) \
+         SELECT pg_notify($21, $19::text)",
     )
     .bind(&rows.position)
     .bind(&rows.event_id)
@@ -175,30 +217,24 @@ pub async fn insert_events(
     .bind(recorded_at)
     .bind(&rows.prev_hash)
     .bind(&rows.hash)
-    .execute(tx)
+    .bind(&writes.alias)
+    .bind(&writes.alias_stream)
+    .bind(&writes.idem_scope)
+    .bind(&writes.idem_key)
+    .bind(&writes.idem_fingerprint)
+    .bind(&writes.idem_reply)
+    .bind(&writes.idem_position)
+    .bind(head)
+    .bind(head_hash)
+    .bind(super::NOTIFY_CHANNEL)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
-pub async fn taken_aliases(
-    tx: &mut PgConnection,
-    aliases: &[String],
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT alias FROM stream_aliases WHERE alias = ANY($1)")
-        .bind(aliases)
-        .fetch_all(tx)
-        .await
-}
-
-pub async fn insert_aliases(
-    tx: &mut PgConnection,
-    aliases: &[String],
-    stream_ids: &[String],
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO stream_aliases (alias, stream_id) SELECT * FROM UNNEST($1::text[], $2::text[])")
-        .bind(aliases)
-        .bind(stream_ids)
-        .execute(tx)
+pub async fn finish(conn: &mut PgConnection, commit: bool) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    conn.execute(if commit { "COMMIT" } else { "ROLLBACK" })
         .await?;
     Ok(())
 }
@@ -260,35 +296,4 @@ pub async fn idempotent_replies(
             )
         })
         .collect())
-}
-
-pub async fn insert_idempotency(
-    tx: &mut PgConnection,
-    scope: &str,
-    key: &str,
-    fingerprint: &str,
-    reply: &serde_json::Value,
-    position: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO idempotency_keys (scope, key, fingerprint, reply, position) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(scope)
-    .bind(key)
-    .bind(fingerprint)
-    .bind(reply)
-    .bind(position)
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
-pub async fn notify_commit(tx: &mut PgConnection, position: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(super::NOTIFY_CHANNEL)
-        .bind(position.to_string())
-        .execute(tx)
-        .await?;
-    Ok(())
 }

@@ -1,0 +1,128 @@
+//! Two nodes (each with its own command handler, cache and committer) on one
+//! event log: a stale cache never gives a wrong answer, and concurrent
+//! commands through both land.
+
+use std::sync::Arc;
+
+use command::meeting::{Caller, Command, Context, JoinMeeting, MeetingError, ScheduleMeeting};
+use command::{AppError, CommandHandler};
+use events::event::ConfigChange;
+use events::postgres::PgStore;
+use events::{EventStore, MeetingId, ParticipantId, RoomCode, UserId};
+
+use crate::helpers::TestDb;
+
+async fn node(db: &TestDb) -> Arc<CommandHandler> {
+    let store = PgStore::start(db.pool().await).await.unwrap();
+    Arc::new(CommandHandler::new(Arc::new(store)))
+}
+
+fn ctx(user: &str) -> Context {
+    Context {
+        caller: Caller {
+            user_id: UserId(user.into()),
+            name: user.into(),
+            email: None,
+            roles: vec![],
+        },
+        at: chrono::Utc::now(),
+        request_id: None,
+    }
+}
+
+fn join() -> Command {
+    Command::Join(JoinMeeting {
+        participant_id: ParticipantId::new(),
+        ..Default::default()
+    })
+}
+
+async fn schedule(node: &CommandHandler, start_now: bool) -> MeetingId {
+    let id = MeetingId::new();
+    let command = ScheduleMeeting {
+        meeting_id: id,
+        room_code: RoomCode::random(&mut rand::thread_rng()),
+        title: "two nodes".into(),
+        description: None,
+        starts_at: None,
+        ends_at: None,
+        max_participants: Some(1000),
+        settings: ConfigChange::default(),
+        start_now,
+    };
+    node.schedule(&ctx("host"), command, None).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn a_stale_cache_never_refuses_what_the_log_allows() {
+    let db = TestDb::create().await;
+    let (a, b) = (node(&db).await, node(&db).await);
+    let id = schedule(&a, false).await; // node A caches "scheduled"
+    b.execute(id, &ctx("host"), Command::Start, None)
+        .await
+        .unwrap();
+    let joined = a.execute(id, &ctx("bob"), join(), None).await;
+    assert!(joined.is_ok(), "A saw the start made on B: {joined:?}");
+}
+
+#[tokio::test]
+async fn a_stale_cache_never_accepts_what_the_log_refuses() {
+    let db = TestDb::create().await;
+    let (a, b) = (node(&db).await, node(&db).await);
+    let id = schedule(&a, true).await; // node A caches "active"
+    b.execute(id, &ctx("host"), Command::End, None)
+        .await
+        .unwrap();
+    let joined = a.execute(id, &ctx("bob"), join(), None).await;
+    assert!(
+        matches!(joined, Err(AppError::Domain(MeetingError::Ended))),
+        "{joined:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_seat_taken_on_one_node_is_the_same_seat_on_the_other() {
+    let db = TestDb::create().await;
+    let (a, b) = (node(&db).await, node(&db).await);
+    let id = schedule(&a, true).await;
+    a.execute(id, &ctx("bob"), join(), None).await.unwrap(); // A caches bob present
+    b.execute(id, &ctx("bob"), Command::Leave, None)
+        .await
+        .unwrap();
+    let head = b.store().head_position().await.unwrap();
+    // A's cache says bob is present (a no-op join), but the log says he left.
+    a.execute(id, &ctx("bob"), join(), None).await.unwrap();
+    assert_eq!(
+        a.store().head_position().await.unwrap(),
+        head + 1,
+        "a new seat was recorded"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_joins_through_two_nodes_all_land() {
+    let db = TestDb::create().await;
+    let (a, b) = (node(&db).await, node(&db).await);
+    let id = schedule(&a, true).await;
+    b.execute(id, &ctx("warmup"), join(), None).await.unwrap();
+    let joins = (0..40).map(|i| {
+        let node = if i % 2 == 0 { a.clone() } else { b.clone() };
+        async move {
+            node.execute(id, &ctx(&format!("user{i}")), join(), None)
+                .await
+        }
+    });
+    for result in futures::future::join_all(joins).await {
+        result.unwrap();
+    }
+    let joined = a
+        .store()
+        .read_stream(&id.stream_id(), 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "participant_joined")
+        .count();
+    assert_eq!(joined, 41);
+}
