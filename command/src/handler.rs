@@ -164,8 +164,7 @@ impl CommandHandler {
             // An append on a stale cache fails its version check, but a
             // refusal or a no-op appends nothing: only the log can confirm
             // those, so they are decided again on fresh state.
-            let unconfirmed =
-                matches!(&decided, Err(_)) || matches!(&decided, Ok(e) if e.is_empty());
+            let unconfirmed = decided.as_ref().map_or(true, Vec::is_empty);
             if unconfirmed && !fresh {
                 self.refresh(&stream_id, &mut slot).await?;
                 fresh = true;

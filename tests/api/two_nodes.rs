@@ -8,7 +8,7 @@ use command::meeting::{Caller, Command, Context, JoinMeeting, MeetingError, Sche
 use command::{AppError, CommandHandler};
 use events::event::ConfigChange;
 use events::postgres::PgStore;
-use events::{EventStore, MeetingId, ParticipantId, RoomCode, UserId};
+use events::{MeetingId, ParticipantId, RoomCode, UserId};
 
 use crate::helpers::TestDb;
 
