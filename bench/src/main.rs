@@ -1,4 +1,4 @@
-//! `cargo run --release --bin bench -- <scenario> [--runs N] [--seconds S] [--json]`
+//! `cargo run --release --bin bench -- <scenario> [--runs N] [--seconds S] [--levels 1,8,64] [--json]`
 //!
 //! Each scenario starts what it needs (a fresh database, the app on port 0)
 //! and prints its figures next to a baseline measured in the same run, so
@@ -32,6 +32,8 @@ struct Options {
     runs: usize,
     seconds: f64,
     json: bool,
+    /// Concurrency levels of `append`.
+    levels: Vec<usize>,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -41,18 +43,25 @@ fn options() -> anyhow::Result<Options> {
         runs: 3,
         seconds: 3.0,
         json: false,
+        levels: vec![1, 8, 64],
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => options.runs = args.next().context("--runs N")?.parse()?,
             "--seconds" => options.seconds = args.next().context("--seconds S")?.parse()?,
             "--json" => options.json = true,
+            "--levels" => {
+                let list = args.next().context("--levels 1,8,64")?;
+                options.levels = list.split(',').map(str::parse).collect::<Result<_, _>>()?;
+            }
             scenario if options.scenario.is_empty() => options.scenario = scenario.to_owned(),
             other => anyhow::bail!("unexpected argument {other}"),
         }
     }
     if options.scenario.is_empty() {
-        anyhow::bail!("usage: bench <append|http|all> [--runs N] [--seconds S] [--json]");
+        anyhow::bail!(
+            "usage: bench <append|http|all> [--runs N] [--seconds S] [--levels 1,8,64] [--json]"
+        );
     }
     Ok(options)
 }
@@ -404,7 +413,7 @@ impl Row {
 
 async fn append(options: &Options) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
-    for concurrency in [1, 8, 64] {
+    for &concurrency in &options.levels {
         let (mut measured, mut baseline) = (Vec::new(), Vec::new());
         for _ in 0..options.runs {
             // Interleaved so that machine noise hits both alike.

@@ -171,8 +171,7 @@ impl CommandHandler {
                 continue;
             }
             let events = decided?;
-            let after = events.iter().fold(slot.state.clone(), evolve);
-            let answer = reply(&slot.state, &after, ctx, &command, &events)
+            let answer = reply(&slot.state, ctx, &command, &events)
                 .ok_or(AppError::Domain(MeetingError::NotFound))?;
             if events.is_empty() {
                 return Ok(Outcome::Done(Box::new(Executed {
@@ -201,12 +200,11 @@ impl CommandHandler {
                     stream_version,
                     ..
                 }) => {
-                    *slot = Slot {
-                        loaded: true,
-                        state: after,
-                        version: stream_version,
-                        position: last_position,
-                    };
+                    // The cache moves only once the log has the events.
+                    let before = slot.state.take();
+                    slot.state = events.iter().fold(before, evolve);
+                    slot.version = stream_version;
+                    slot.position = last_position;
                     return Ok(Outcome::Done(Box::new(Executed {
                         reply: answer,
                         position: last_position,

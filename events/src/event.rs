@@ -42,6 +42,27 @@ impl Default for MeetingSettings {
     }
 }
 
+impl MeetingSettings {
+    /// Sets every boolean setting the change names (`max_participants` is
+    /// not a boolean setting and is left to the caller).
+    pub fn apply(&mut self, change: &ConfigChange) {
+        let fields = [
+            (&mut self.lock_room, change.lock_room),
+            (&mut self.enable_transcription, change.enable_transcription),
+            (&mut self.enable_chat, change.enable_chat),
+            (&mut self.enable_screen_share, change.enable_screen_share),
+            (&mut self.enable_recording, change.enable_recording),
+            (&mut self.waiting_room, change.waiting_room),
+            (&mut self.mute_on_entry, change.mute_on_entry),
+        ];
+        for (target, value) in fields {
+            if let Some(v) = value {
+                *target = v;
+            }
+        }
+    }
+}
+
 /// A partial set of room settings: the fields present are the ones changed.
 /// Used for the config command and in `room_config_updated`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -71,7 +71,7 @@ fn schedule(ctx: &Context, cmd: &ScheduleMeeting) -> Result<Vec<MeetingEvent>, M
         Some(n) => capacity(n)?,
     };
     let mut settings = MeetingSettings::default();
-    apply(&mut settings, &cmd.settings);
+    settings.apply(&cmd.settings);
 
     let mut events = vec![MeetingEvent::MeetingScheduled(MeetingScheduled {
         meeting_id: cmd.meeting_id,
@@ -106,29 +106,6 @@ fn capacity(n: i64) -> Result<u32, MeetingError> {
                 format!("must be between 1 and {MAX_PARTICIPANTS_LIMIT}"),
             )
         })
-}
-
-fn apply(settings: &mut MeetingSettings, change: &ConfigChange) {
-    let fields = [
-        (&mut settings.lock_room, change.lock_room),
-        (
-            &mut settings.enable_transcription,
-            change.enable_transcription,
-        ),
-        (&mut settings.enable_chat, change.enable_chat),
-        (
-            &mut settings.enable_screen_share,
-            change.enable_screen_share,
-        ),
-        (&mut settings.enable_recording, change.enable_recording),
-        (&mut settings.waiting_room, change.waiting_room),
-        (&mut settings.mute_on_entry, change.mute_on_entry),
-    ];
-    for (target, value) in fields {
-        if let Some(v) = value {
-            *target = v;
-        }
-    }
 }
 
 fn require_host(meeting: &Meeting, ctx: &Context) -> Result<(), MeetingError> {

@@ -1,17 +1,18 @@
 //! What a caller is told when a command succeeds.
 //!
-//! A reply is derived from the state before and after the command and the
-//! events it produced. It is stored with an idempotency key (as JSON) so a
+//! A reply is derived from the state before the command and the events it
+//! produced. It is stored with an idempotency key (as JSON) so a
 //! retried request gets exactly the first answer.
 
 use chrono::{DateTime, Utc};
+use events::event::ParticipantJoined;
 use events::event::{MeetingSettings, Role};
 use events::{MeetingEvent, MeetingId, ParticipantId, RoomCode, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::command::{Command, Context};
 use super::decide::minutes_between;
-use super::state::{Meeting, Seat, Status};
+use super::state::{Meeting, Seat, Status, fold};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeetingView {
@@ -132,31 +133,68 @@ impl SeatView {
     }
 }
 
-/// The reply to a command that succeeded. `before` and `after` are the
-/// states around the command's events (equal when it produced none).
+impl SeatView {
+    fn joined(e: &ParticipantJoined) -> Self {
+        Self {
+            participant_id: e.participant_id,
+            meeting_id: e.meeting_id,
+            user_id: e.user_id.clone(),
+            user_name: e.user_name.clone(),
+            role: e.role,
+            status: "joined".into(),
+            is_muted: e.is_muted,
+            is_video_enabled: e.is_video_enabled,
+            device_type: e.device_type.clone(),
+            joined_at: e.joined_at,
+        }
+    }
+}
+
+/// The reply to a command that succeeded, from the state before it and the
+/// events it produced (none when it was already satisfied). Built without
+/// materialising the state after, so a reply costs nothing like a copy of
+/// a large meeting.
 ///
-/// Returns `None` only for a combination `decide` never accepts (a reply
-/// about a meeting that does not exist).
+/// Returns `None` only for a combination `decide` never accepts.
 pub fn reply(
     before: &Option<Meeting>,
-    after: &Option<Meeting>,
     ctx: &Context,
     command: &Command,
     events: &[MeetingEvent],
 ) -> Option<Reply> {
-    let meeting = after.as_ref()?;
     let user = &ctx.caller.user_id;
     Some(match command {
-        Command::Schedule(_) => Reply::Scheduled(MeetingView::of(meeting)),
-        Command::Start => Reply::Started(StartedView {
-            meeting_id: meeting.id,
-            status: meeting.status,
-            started_by: user.clone(),
-            started_at: meeting.started_at?,
-        }),
-        Command::Join(_) => Reply::Joined(SeatView::of(meeting, meeting.present.get(user)?)),
+        // A new meeting: its whole state is a fold of these events.
+        Command::Schedule(_) => Reply::Scheduled(MeetingView::of(&fold(None, events)?)),
+        Command::Start => {
+            let started = events.iter().find_map(|e| match e {
+                MeetingEvent::MeetingStarted(started) => Some(started),
+                _ => None,
+            })?;
+            Reply::Started(StartedView {
+                meeting_id: started.meeting_id,
+                status: Status::Active,
+                started_by: started.started_by.clone(),
+                started_at: started.started_at,
+            })
+        }
+        Command::Join(_) => {
+            let joined = events.iter().find_map(|e| match e {
+                MeetingEvent::ParticipantJoined(joined) => Some(joined),
+                _ => None,
+            });
+            match joined {
+                Some(joined) => Reply::Joined(SeatView::joined(joined)),
+                // Already present: the seat they have.
+                None => {
+                    let meeting = before.as_ref()?;
+                    Reply::Joined(SeatView::of(meeting, meeting.present.get(user)?))
+                }
+            }
+        }
         Command::Leave => {
-            let seat = before.as_ref()?.present.get(user)?;
+            let meeting = before.as_ref()?;
+            let seat = meeting.present.get(user)?;
             let left_at = events.iter().find_map(|e| match e {
                 MeetingEvent::ParticipantLeft(left) => Some(left.left_at),
                 _ => None,
@@ -169,21 +207,35 @@ pub fn reply(
                 duration_minutes: minutes_between(seat.joined_at, left_at),
             })
         }
-        Command::UpdateConfig(_) => Reply::Configured(ConfigView {
-            meeting_id: meeting.id,
-            settings: RoomSettings {
-                settings: meeting.settings,
-                max_participants: meeting.max_participants,
-            },
-        }),
+        Command::UpdateConfig(_) => {
+            let meeting = before.as_ref()?;
+            let mut settings = meeting.settings;
+            let mut max_participants = meeting.max_participants;
+            for event in events {
+                if let MeetingEvent::RoomConfigUpdated(updated) = event {
+                    settings.apply(&updated.settings);
+                    max_participants = updated
+                        .settings
+                        .max_participants
+                        .unwrap_or(max_participants);
+                }
+            }
+            Reply::Configured(ConfigView {
+                meeting_id: meeting.id,
+                settings: RoomSettings {
+                    settings,
+                    max_participants,
+                },
+            })
+        }
         Command::End => {
             let ended = events.iter().find_map(|e| match e {
                 MeetingEvent::MeetingEnded(ended) => Some(ended),
                 _ => None,
             })?;
             Reply::Ended(EndedView {
-                meeting_id: meeting.id,
-                status: meeting.status,
+                meeting_id: ended.meeting_id,
+                status: Status::Ended,
                 ended_by: ended.ended_by.clone(),
                 ended_at: ended.ended_at,
                 duration_minutes: ended.duration_minutes,

@@ -93,21 +93,8 @@ pub fn evolve(state: Option<Meeting>, event: &MeetingEvent) -> Option<Meeting> {
             meeting.ended_at = Some(e.ended_at);
         }
         E::RoomConfigUpdated(e) => {
-            let c = &e.settings;
-            let s = &mut meeting.settings;
-            let set = |target: &mut bool, value: Option<bool>| {
-                if let Some(v) = value {
-                    *target = v;
-                }
-            };
-            set(&mut s.lock_room, c.lock_room);
-            set(&mut s.enable_transcription, c.enable_transcription);
-            set(&mut s.enable_chat, c.enable_chat);
-            set(&mut s.enable_screen_share, c.enable_screen_share);
-            set(&mut s.enable_recording, c.enable_recording);
-            set(&mut s.waiting_room, c.waiting_room);
-            set(&mut s.mute_on_entry, c.mute_on_entry);
-            if let Some(max) = c.max_participants {
+            meeting.settings.apply(&e.settings);
+            if let Some(max) = e.settings.max_participants {
                 meeting.max_participants = max;
             }
         }
