@@ -54,7 +54,12 @@ impl JwtKeys {
     pub fn new(secret: &[u8], issuer: Option<String>, audience: Option<String>) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // A configured issuer or audience must be present, not merely
+        // correct when present.
+        let mut required = vec!["exp", "sub"];
+        required.extend(issuer.as_ref().map(|_| "iss"));
+        required.extend(audience.as_ref().map(|_| "aud"));
+        validation.set_required_spec_claims(&required);
         validation.leeway = 5;
         if let Some(iss) = &issuer {
             validation.set_issuer(&[iss]);
@@ -119,4 +124,64 @@ pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
         return Err(AuthError::Missing);
     }
     Ok(token.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hours(n: i64) -> Duration {
+        Duration::hours(n)
+    }
+
+    #[test]
+    fn a_token_names_its_caller() {
+        let keys = JwtKeys::new(b"secret", None, None);
+        let roles = vec!["auditor".to_owned()];
+        let token = keys
+            .issue("alice", "Alice", Some("a@x.org"), &roles, hours(1))
+            .unwrap();
+        let caller = keys.verify(&token).unwrap();
+        assert_eq!(caller.user_id.as_str(), "alice");
+        assert_eq!(caller.name, "Alice");
+        assert_eq!(caller.email.as_deref(), Some("a@x.org"));
+        assert_eq!(caller.roles, roles);
+    }
+
+    #[test]
+    fn issuer_and_audience_are_checked_when_configured() {
+        let strict = JwtKeys::new(b"secret", Some("idp".into()), Some("meetings".into()));
+        let other_issuer =
+            JwtKeys::new(b"secret", Some("elsewhere".into()), Some("meetings".into()));
+        let other_audience = JwtKeys::new(b"secret", Some("idp".into()), Some("billing".into()));
+        let lax = JwtKeys::new(b"secret", None, None);
+
+        let good = strict.issue("alice", "A", None, &[], hours(1)).unwrap();
+        assert!(strict.verify(&good).is_ok());
+        for (name, keys) in [
+            ("issuer", &other_issuer),
+            ("audience", &other_audience),
+            ("neither", &lax),
+        ] {
+            let token = keys.issue("alice", "A", None, &[], hours(1)).unwrap();
+            assert!(strict.verify(&token).is_err(), "wrong {name} accepted");
+        }
+        // Without configuration, a token's own iss/aud do not matter.
+        assert!(lax.verify(&good).is_ok());
+    }
+
+    #[test]
+    fn a_bearer_header_needs_the_scheme_and_a_token() {
+        assert_eq!(bearer(Some("Bearer abc")).ok(), Some("abc"));
+        assert_eq!(bearer(Some("bearer  abc ")).ok(), Some("abc"));
+        for bad in [
+            None,
+            Some(""),
+            Some("Bearer"),
+            Some("Bearer "),
+            Some("Token abc"),
+        ] {
+            assert!(bearer(bad).is_err(), "{bad:?}");
+        }
+    }
 }
