@@ -14,7 +14,7 @@ use events::nats::JetStreamLog;
 use events::postgres::PgStore;
 
 use crate::auth::JwtKeys;
-use crate::config::Config;
+use crate::config::{Config, JwtConfig};
 use crate::{db, http, relay};
 
 /// A running node.
@@ -29,14 +29,14 @@ pub struct App {
     relay: Option<JoinHandle<()>>,
 }
 
-/// The JWT secret, refusing to run without one.
-pub fn jwt_keys(
-    secret: Option<&str>,
-    issuer: Option<String>,
-    audience: Option<String>,
-) -> anyhow::Result<JwtKeys> {
-    match secret {
-        Some(secret) if !secret.is_empty() => Ok(JwtKeys::new(secret.as_bytes(), issuer, audience)),
+/// The token keys, refusing to run without a secret.
+pub fn jwt_keys(config: &JwtConfig) -> anyhow::Result<JwtKeys> {
+    match config.secret.as_deref() {
+        Some(secret) if !secret.is_empty() => Ok(JwtKeys::new(
+            secret.as_bytes(),
+            config.issuer.clone(),
+            config.audience.clone(),
+        )),
         _ => bail!("JWT_SECRET is required (an HS256 key); Meetings never runs without one"),
     }
 }
@@ -76,11 +76,7 @@ impl App {
     /// Applies migrations, binds the listener, and starts the API and the
     /// relay.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
-        let keys = jwt_keys(
-            config.jwt_secret.as_deref(),
-            config.jwt_issuer.clone(),
-            config.jwt_audience.clone(),
-        )?;
+        let keys = jwt_keys(&config.jwt)?;
         let store = open_store(&config).await?;
         let commands = Arc::new(CommandHandler::new(Arc::new(store.clone())));
         let listener = tokio::net::TcpListener::bind(config.addr)

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{Config, JwtConfig};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,10 +47,6 @@ pub struct TokenArgs {
     /// Lifetime of the token in hours.
     #[arg(long, default_value_t = 24)]
     pub hours: i64,
-    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
-    #[arg(long, env = "JWT_ISSUER")]
-    pub jwt_issuer: Option<String>,
-    #[arg(long, env = "JWT_AUDIENCE")]
-    pub jwt_audience: Option<String>,
+    #[command(flatten)]
+    pub jwt: JwtConfig,
 }

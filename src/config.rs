@@ -32,21 +32,28 @@ pub struct Config {
     #[arg(long, env = "NATS_PREFIX", default_value = "meetings")]
     pub nats_prefix: String,
 
-    /// HS256 key for bearer tokens.
-    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
-
-    /// Checked against the token's `iss` when set.
-    #[arg(long, env = "JWT_ISSUER")]
-    pub jwt_issuer: Option<String>,
-
-    /// Checked against the token's `aud` when set.
-    #[arg(long, env = "JWT_AUDIENCE")]
-    pub jwt_audience: Option<String>,
+    #[command(flatten)]
+    pub jwt: JwtConfig,
 
     /// Base of meeting links; `http://<addr>` when unset.
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
+}
+
+/// How bearer tokens are signed and checked.
+#[derive(Debug, Clone, Default, Args)]
+pub struct JwtConfig {
+    /// HS256 key for bearer tokens.
+    #[arg(long = "jwt-secret", env = "JWT_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
+    /// Required in tokens and checked against their `iss` when set.
+    #[arg(long = "jwt-issuer", env = "JWT_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// Required in tokens and checked against their `aud` when set.
+    #[arg(long = "jwt-audience", env = "JWT_AUDIENCE")]
+    pub audience: Option<String>,
 }
 
 impl Config {
@@ -64,9 +71,10 @@ impl Config {
             database_max_connections: 8,
             nats_url,
             nats_prefix,
-            jwt_secret: Some(jwt_secret),
-            jwt_issuer: None,
-            jwt_audience: None,
+            jwt: JwtConfig {
+                secret: Some(jwt_secret),
+                ..Default::default()
+            },
             public_url: None,
         }
     }

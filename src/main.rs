@@ -61,11 +61,7 @@ async fn relay(config: Config) -> anyhow::Result<()> {
 }
 
 fn token(args: TokenArgs) -> anyhow::Result<()> {
-    let keys = app::jwt_keys(
-        args.jwt_secret.as_deref(),
-        args.jwt_issuer,
-        args.jwt_audience,
-    )?;
+    let keys = app::jwt_keys(&args.jwt)?;
     let token = keys.issue(
         &args.sub,
         &args.name,

@@ -73,24 +73,28 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
-        // Drop needs async work; run it on a runtime of its own.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(pool) = meetings::db::connect(&admin_url(), 1).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&pool)
-                        .await;
-                }
-            });
-        })
-        .join();
+        on_own_runtime(async move {
+            if let Ok(pool) = meetings::db::connect(&admin_url(), 1).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&pool)
+                    .await;
+            }
+        });
     }
+}
+
+/// Runs async clean-up from `Drop` (which cannot await) to completion on a
+/// runtime of its own, on a thread of its own.
+fn on_own_runtime(work: impl Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(work);
+        }
+    })
+    .join();
 }
 
 /// The test's JetStream stream, deleted when the test ends.
@@ -158,20 +162,11 @@ impl TestStream {
 impl Drop for TestStream {
     fn drop(&mut self) {
         let name = self.name();
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(client) = async_nats::connect(nats_url()).await {
-                    let _ = jetstream::new(client).delete_stream(name).await;
-                }
-            });
-        })
-        .join();
+        on_own_runtime(async move {
+            if let Ok(client) = async_nats::connect(nats_url()).await {
+                let _ = jetstream::new(client).delete_stream(name).await;
+            }
+        });
     }
 }
 
