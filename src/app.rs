@@ -10,11 +10,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use command::CommandHandler;
+use events::feed::Feed;
 use events::nats::JetStreamLog;
-use events::postgres::PgStore;
+use events::postgres::{PgLeases, PgStore};
+use sqlx::AnyPool;
+use std::time::Duration;
 
 use crate::auth::JwtKeys;
 use crate::config::{Config, JwtConfig};
+use crate::workers::{self, Progress};
 use crate::{db, http, relay};
 
 /// A running node.
@@ -24,9 +28,15 @@ pub struct App {
     pub public_url: String,
     pub store: PgStore,
     pub commands: Arc<CommandHandler>,
+    pub reads: AnyPool,
+    pub feed: Feed,
+    pub progress: Progress,
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
-    relay: Option<JoinHandle<()>>,
+    /// Relay and projection runners: they end when `stop` turns true.
+    workers: Vec<JoinHandle<()>>,
+    /// The hub's bus subscription: aborted at stop.
+    hub: Option<JoinHandle<()>>,
 }
 
 /// The token keys, refusing to run without a secret.
@@ -58,9 +68,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<PgStore> {
     Ok(PgStore::start(pool).await?)
 }
 
-/// Connects to NATS (retrying in the background if it is down) and returns
-/// the deployment's events stream.
-pub async fn open_bus(config: &Config) -> anyhow::Result<Option<JetStreamLog>> {
+/// Connects to NATS when configured (retrying in the background while it is
+/// down).
+pub async fn open_nats(config: &Config) -> anyhow::Result<Option<async_nats::Client>> {
     let Some(url) = &config.nats_url else {
         return Ok(None);
     };
@@ -69,7 +79,14 @@ pub async fn open_bus(config: &Config) -> anyhow::Result<Option<JetStreamLog>> {
         .connect(url.as_str())
         .await
         .with_context(|| format!("connecting to NATS at {url}"))?;
-    Ok(Some(JetStreamLog::new(client, &config.nats_prefix)))
+    Ok(Some(client))
+}
+
+/// The read-model pool on the configured database.
+pub async fn open_reads(config: &Config) -> anyhow::Result<AnyPool> {
+    db::connect_reads(&config.database_url, config.database_max_connections)
+        .await
+        .context("connecting the read-model pool")
 }
 
 impl App {
@@ -90,22 +107,35 @@ impl App {
             .trim_end_matches('/')
             .to_owned();
 
+        let reads = open_reads(&config).await?;
+        let nats = open_nats(&config).await?;
         let (stop, stopped) = watch::channel(false);
-        let relay = match open_bus(&config).await? {
-            Some(log) => Some(tokio::spawn(relay::run(
-                store.clone(),
-                log,
-                stopped.clone(),
-            ))),
-            None => {
-                tracing::warn!("NATS_URL is not set: committed events are not published");
-                None
+        let mut workers = Vec::new();
+        match &nats {
+            Some(client) => {
+                let log = JetStreamLog::new(client.clone(), &config.nats_prefix);
+                workers.push(tokio::spawn(relay::run(
+                    store.clone(),
+                    log,
+                    stopped.clone(),
+                )));
             }
-        };
+            None => tracing::warn!("NATS_URL is not set: committed events are not published"),
+        }
+        let (hub, hub_task) = workers::start_hub(nats, &config.nats_prefix);
+        let feed = Feed::new(Arc::new(store.clone()), hub);
+        let leases = Arc::new(PgLeases(store.pool().clone()));
+        let (progress, runners) =
+            workers::start_projections(reads.clone(), feed.clone(), leases, stopped.clone());
+        workers.extend(runners);
+
         let router = http::router(http::AppState {
             commands: commands.clone(),
             keys: Arc::new(keys),
             public_url: public_url.clone().into(),
+            reads: reads.clone(),
+            progress: progress.clone(),
+            min_position_wait: Duration::from_millis(config.min_position_wait_ms),
         });
         let mut shutdown = stopped;
         let server = tokio::spawn(async move {
@@ -120,19 +150,26 @@ impl App {
             public_url,
             store,
             commands,
+            reads,
+            feed,
+            progress,
             stop,
             server,
-            relay,
+            workers,
+            hub: hub_task,
         })
     }
 
     /// Stops accepting connections, lets in-flight requests finish, and
-    /// stops the relay.
+    /// stops the relay and the projection runners.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
         self.server.await??;
-        if let Some(relay) = self.relay {
-            relay.await?;
+        for worker in self.workers {
+            worker.await?;
+        }
+        if let Some(hub) = self.hub {
+            hub.abort();
         }
         Ok(())
     }

@@ -27,6 +27,10 @@ pub enum Command {
     Migrate(Config),
     /// Run only the relay that publishes the log to NATS.
     Relay(Config),
+    /// Run only the projection runners that keep the read models current.
+    Project(Config),
+    /// Rebuild read models from position 0.
+    Replay(ReplayArgs),
     /// Print a bearer token for local use (signed with JWT_SECRET).
     Token(TokenArgs),
 }
@@ -49,4 +53,13 @@ pub struct TokenArgs {
     pub hours: i64,
     #[command(flatten)]
     pub jwt: JwtConfig,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// A projection name (`meetings`, `participants`) or `all`.
+    #[arg(long)]
+    pub projection: String,
+    #[command(flatten)]
+    pub config: Config,
 }

@@ -38,6 +38,11 @@ pub struct Config {
     /// Base of meeting links; `http://<addr>` when unset.
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// How long a query with `X-Min-Position` waits for the read models
+    /// before answering 503 PROJECTION_LAGGING.
+    #[arg(long, env = "MEETINGS_MIN_POSITION_WAIT_MS", default_value_t = 5000)]
+    pub min_position_wait_ms: u64,
 }
 
 /// How bearer tokens are signed and checked.
@@ -76,6 +81,7 @@ impl Config {
                 ..Default::default()
             },
             public_url: None,
+            min_position_wait_ms: 5000,
         }
     }
 }

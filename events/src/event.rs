@@ -101,6 +101,18 @@ pub enum Role {
     Guest,
 }
 
+impl Role {
+    /// The wire name (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Host => "host",
+            Self::CoHost => "co_host",
+            Self::Participant => "participant",
+            Self::Guest => "guest",
+        }
+    }
+}
+
 /// Why a seat was freed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -108,6 +120,17 @@ pub enum LeaveReason {
     Left,
     Removed,
     MeetingEnded,
+}
+
+impl LeaveReason {
+    /// The wire name (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Left => "left",
+            Self::Removed => "removed",
+            Self::MeetingEnded => "meeting_ended",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -264,6 +287,20 @@ mod tests {
         assert!(data.get("type").is_none(), "the tag is a column, not data");
         let back = MeetingEvent::from_parts(event_type, SCHEMA_VERSION, &data).unwrap();
         assert_eq!(back, event);
+    }
+
+    #[test]
+    fn wire_names_match_serde() {
+        for role in [Role::Host, Role::CoHost, Role::Participant, Role::Guest] {
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+        }
+        for reason in [
+            LeaveReason::Left,
+            LeaveReason::Removed,
+            LeaveReason::MeetingEnded,
+        ] {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+        }
     }
 
     #[test]

@@ -11,8 +11,10 @@
 
 pub mod envelope;
 pub mod event;
+pub mod feed;
 pub mod hash;
 pub mod ids;
+pub mod lease;
 pub mod store;
 
 #[cfg(feature = "nats")]

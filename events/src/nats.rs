@@ -108,3 +108,27 @@ impl JetStreamLog {
 pub fn position_header(headers: &HeaderMap) -> Option<i64> {
     headers.get(HEADER_POSITION)?.as_str().parse().ok()
 }
+
+/// Feeds the node's [`crate::feed::Hub`] from one core NATS subscription to
+/// `<prefix>.events.>`: one bus subscription per node, however many feeds.
+/// Runs until the subscription ends.
+pub async fn feed_hub(client: async_nats::Client, prefix: String, hub: crate::feed::Hub) {
+    use futures::StreamExt;
+    let subject = format!("{prefix}.events.>");
+    loop {
+        match client.subscribe(subject.clone()).await {
+            Ok(mut subscription) => {
+                while let Some(message) = subscription.next().await {
+                    match serde_json::from_slice::<RecordedEvent>(&message.payload) {
+                        Ok(event) => hub.publish(std::sync::Arc::new(event)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, subject = %message.subject, "undecodable event on the bus")
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot subscribe to the bus"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

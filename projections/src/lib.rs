@@ -1,6 +1,65 @@
-//! Read-model builders (the read-side issue fills this crate).
+//! Read-model builders.
 //!
-//! This crate will own one module per read model and the runner that moves
-//! a feed of committed events into them, applying each batch and its
-//! checkpoint in one transaction. Until then the write side is complete on
-//! its own: nothing here is called.
+//! Each projection ([`meetings`], [`participants`]) folds events into its
+//! tables. The [`runner`] moves a feed of committed events into them in
+//! batches, applying each batch and the projection's checkpoint in one
+//! transaction; an event at or below the checkpoint is skipped, so a
+//! redelivered batch changes nothing. [`replay`] rebuilds from position 0.
+//!
+//! The SQL is portable (runs through `sqlx::Any` on PostgreSQL and SQLite):
+//! one copy of every statement for every read-model database.
+
+pub mod checkpoint;
+pub mod meetings;
+pub mod participants;
+pub mod runner;
+pub mod time;
+
+use events::{MeetingEvent, RecordedEvent};
+use sqlx::AnyConnection;
+
+/// The read models, by name (`meetings replay --projection <name>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Projection {
+    /// `rm_meetings` and `rm_meeting_attendees`: details, status, settings,
+    /// times, counts; history is a query over it.
+    Meetings,
+    /// `rm_participants`: present seats and every join/leave session.
+    Participants,
+}
+
+impl Projection {
+    pub const ALL: [Projection; 2] = [Projection::Meetings, Projection::Participants];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Meetings => "meetings",
+            Self::Participants => "participants",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// Folds one event into the read model (inside the batch transaction).
+    pub async fn apply(
+        self,
+        conn: &mut AnyConnection,
+        recorded: &RecordedEvent,
+        event: &MeetingEvent,
+    ) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Meetings => meetings::apply(conn, recorded, event).await,
+            Self::Participants => participants::apply(conn, event).await,
+        }
+    }
+
+    /// Empties the read model (before a replay).
+    pub async fn reset(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Meetings => meetings::reset(conn).await,
+            Self::Participants => participants::reset(conn).await,
+        }
+    }
+}

@@ -1,4 +1,11 @@
-//! Read-model queries and their DTOs (the read-side issue fills this crate).
-//!
-//! This crate will own the SELECTs that serve the query API, with paging and
-//! filters, written once for every read-model database.
+//! Read-model queries and their DTOs: paging, filters, and who may read a
+//! meeting. Plain SELECTs on the read models (never a rebuild of an
+//! aggregate), portable through `sqlx::Any` so one copy serves PostgreSQL
+//! and SQLite. Knows no HTTP.
+
+pub mod access;
+pub mod history;
+pub mod meeting;
+pub mod page;
+
+pub use page::{Page, Paging};

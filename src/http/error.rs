@@ -21,7 +21,30 @@ pub enum ApiError {
     Validation { field: String, reason: String },
     #[error("no such route")]
     RouteNotFound,
+    /// The caller may not read this meeting.
+    #[error("you may not read this meeting")]
+    CannotRead,
+    /// `X-Min-Position` was not reached in time.
+    #[error("read models are at position {applied}, not yet at {wanted}")]
+    Lagging { applied: i64, wanted: i64 },
+    /// A read-model query failed.
+    #[error(transparent)]
+    Read(#[from] sqlx::Error),
 }
+
+impl From<crate::workers::Freshness> for ApiError {
+    fn from(e: crate::workers::Freshness) -> Self {
+        match e {
+            crate::workers::Freshness::Lagging { applied, wanted } => {
+                Self::Lagging { applied, wanted }
+            }
+            crate::workers::Freshness::Database(e) => Self::Read(e),
+        }
+    }
+}
+
+/// Seconds a client should wait before retrying a lagging query.
+const RETRY_AFTER_SECS: u32 = 1;
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -38,6 +61,19 @@ impl ApiError {
         match self {
             Self::Unauthorized => plain(S::UNAUTHORIZED, "UNAUTHORIZED"),
             Self::RouteNotFound => plain(S::NOT_FOUND, "ROUTE_NOT_FOUND"),
+            Self::CannotRead => plain(S::FORBIDDEN, "INSUFFICIENT_PERMISSION"),
+            Self::Lagging { applied, wanted } => (
+                S::SERVICE_UNAVAILABLE,
+                "PROJECTION_LAGGING",
+                self.to_string(),
+                json!({ "applied_position": applied, "min_position": wanted }),
+            ),
+            Self::Read(_) => (
+                S::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error".into(),
+                json!({}),
+            ),
             Self::Validation { field, reason } => (
                 S::UNPROCESSABLE_ENTITY,
                 "VALIDATION_FAILED",
@@ -97,6 +133,12 @@ impl IntoResponse for ApiError {
             "details": details,
             "timestamp": Utc::now(),
         });
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if matches!(self, Self::Lagging { .. }) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECS.into());
+        }
+        response
     }
 }

@@ -4,6 +4,7 @@
 mod error;
 mod extract;
 mod meetings;
+mod queries;
 
 use std::sync::Arc;
 
@@ -29,11 +30,23 @@ pub struct AppState {
     pub keys: Arc<JwtKeys>,
     /// Base of meeting links, without a trailing slash.
     pub public_url: Arc<str>,
+    /// The read models.
+    pub reads: sqlx::AnyPool,
+    pub progress: crate::workers::Progress,
+    /// How long `X-Min-Position` may wait.
+    pub min_position_wait: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/meetings", post(meetings::create))
+        .route("/meetings/history", get(queries::history))
+        .route("/meetings/{meeting}", get(queries::details))
+        .route("/meetings/{meeting}/status", get(queries::status))
+        .route(
+            "/meetings/{meeting}/participants",
+            get(queries::participants),
+        )
         .route("/meetings/{meeting}/start", post(meetings::start))
         .route("/meetings/{meeting}/join", post(meetings::join))
         .route("/meetings/{meeting}/leave", post(meetings::leave))

@@ -70,3 +70,25 @@ impl Lease {
         self.conn.ping().await.map_err(backend)
     }
 }
+
+#[async_trait::async_trait]
+impl crate::lease::HeldLease for Lease {
+    async fn confirm(&mut self) -> Result<(), StoreError> {
+        Lease::confirm(self).await
+    }
+}
+
+/// Leases as advisory locks of one database.
+pub struct PgLeases(pub PgPool);
+
+#[async_trait::async_trait]
+impl crate::lease::Leases for PgLeases {
+    async fn try_acquire(
+        &self,
+        name: &str,
+    ) -> Result<Option<Box<dyn crate::lease::HeldLease>>, StoreError> {
+        Ok(Lease::try_acquire(&self.0, name)
+            .await?
+            .map(|lease| Box::new(lease) as Box<dyn crate::lease::HeldLease>))
+    }
+}

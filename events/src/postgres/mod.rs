@@ -22,7 +22,7 @@ use crate::envelope::RecordedEvent;
 use crate::ids::StreamId;
 use crate::store::{Append, AppendError, Appended, EventStore, StoreError, StoredReply};
 
-pub use lease::Lease;
+pub use lease::{Lease, PgLeases};
 
 /// The NOTIFY channel that announces new commits (payload: the last position).
 pub const NOTIFY_CHANNEL: &str = "meetings_events";

@@ -1,0 +1,171 @@
+//! The feed: every committed event in position order, from any position,
+//! for projections, the WebSocket gateway and (later) webhooks.
+//!
+//! A subscription first catches up from the log, then follows the live
+//! [`Hub`] (the bus, fanned out in memory). It never trusts the bus for
+//! completeness: live events at or below the last position are dropped, a
+//! jump in positions is filled from the log, a lagging receiver goes back to
+//! the log, and while no live event arrives it polls the log now and then,
+//! so a feed keeps moving while the bus is down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
+use crate::envelope::RecordedEvent;
+use crate::store::{EventStore, StoreError};
+
+/// How many live events the in-memory fan-out holds for a slow receiver
+/// before it must go back to the log.
+pub const HUB_CAPACITY: usize = 8192;
+/// How long a live subscription waits for the bus before it looks at the
+/// log itself.
+const POLL_WHEN_QUIET: Duration = Duration::from_millis(500);
+
+/// The node's one stream of live events, fanned out to every subscriber.
+/// Whatever feeds it (a NATS subscription, the relay in-process) sends each
+/// event at most once per node.
+#[derive(Clone)]
+pub struct Hub {
+    sender: broadcast::Sender<Arc<RecordedEvent>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        let (sender, _) = broadcast::channel(HUB_CAPACITY);
+        Self { sender }
+    }
+
+    /// Hands a live event to every subscriber of this node.
+    pub fn publish(&self, event: Arc<RecordedEvent>) {
+        // No subscriber is not an error: nobody is listening yet.
+        let _ = self.sender.send(event);
+    }
+
+    pub fn receiver(&self) -> broadcast::Receiver<Arc<RecordedEvent>> {
+        self.sender.subscribe()
+    }
+}
+
+/// The log plus the live hub.
+#[derive(Clone)]
+pub struct Feed {
+    store: Arc<dyn EventStore>,
+    hub: Hub,
+}
+
+/// What a subscription yields.
+#[derive(Debug, Clone)]
+pub enum FeedItem {
+    /// Events in position order, none seen before.
+    Events(Vec<Arc<RecordedEvent>>),
+    /// The subscription has read the whole log once and now follows live
+    /// events; `position` is the last position it delivered.
+    CaughtUp { position: i64 },
+}
+
+impl Feed {
+    pub fn new(store: Arc<dyn EventStore>, hub: Hub) -> Self {
+        Self { store, hub }
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Every event with a position above `after`, in order.
+    pub fn subscribe(&self, after: i64) -> Subscription {
+        Subscription {
+            store: self.store.clone(),
+            // Subscribed before catching up, so nothing published while we
+            // read the log is missed.
+            live: self.hub.receiver(),
+            last: after,
+            live_mode: false,
+            announced: false,
+        }
+    }
+}
+
+pub struct Subscription {
+    store: Arc<dyn EventStore>,
+    live: broadcast::Receiver<Arc<RecordedEvent>>,
+    last: i64,
+    live_mode: bool,
+    announced: bool,
+}
+
+impl Subscription {
+    /// The last position delivered.
+    pub fn position(&self) -> i64 {
+        self.last
+    }
+
+    /// The next events (at most `max` from the log at a time), or the
+    /// one-time caught-up marker.
+    pub async fn next(&mut self, max: usize) -> Result<FeedItem, StoreError> {
+        loop {
+            if !self.live_mode {
+                let events = self.from_log(self.last, max).await?;
+                if !events.is_empty() {
+                    return Ok(FeedItem::Events(events));
+                }
+                self.live_mode = true;
+                if !self.announced {
+                    self.announced = true;
+                    return Ok(FeedItem::CaughtUp {
+                        position: self.last,
+                    });
+                }
+                continue;
+            }
+            let received = tokio::time::timeout(POLL_WHEN_QUIET, self.live.recv()).await;
+            match received {
+                Ok(Ok(event)) => {
+                    if event.position <= self.last {
+                        continue;
+                    }
+                    if event.position == self.last + 1 {
+                        self.last = event.position;
+                        return Ok(FeedItem::Events(vec![event]));
+                    }
+                    // A gap: what is missing (and this event) is in the
+                    // log; read it there until the log is exhausted.
+                    self.live_mode = false;
+                }
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => self.live_mode = false,
+                Ok(Err(broadcast::error::RecvError::Closed)) => return Err(StoreError::WriterGone),
+                // Quiet bus: look at the log ourselves.
+                Err(_) => {
+                    let events = self.from_log(self.last, max).await?;
+                    if !events.is_empty() {
+                        return Ok(FeedItem::Events(events));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn from_log(
+        &mut self,
+        after: i64,
+        max: usize,
+    ) -> Result<Vec<Arc<RecordedEvent>>, StoreError> {
+        let events = self.store.read_all(after, max).await?;
+        if let Some(last) = events.last() {
+            self.last = last.position;
+        }
+        Ok(events.into_iter().map(Arc::new).collect())
+    }
+}

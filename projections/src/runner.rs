@@ -1,0 +1,161 @@
+//! The projection runner: feed -> batch -> read model + checkpoint, in one
+//! transaction per batch.
+//!
+//! Only the holder of the projection's lease applies it; a checkpoint moves
+//! only from the value the batch started at (compare-and-set), so even two
+//! appliers could never both apply one batch. Events at or below the
+//! checkpoint are skipped, so redelivery changes nothing. A replay resets
+//! the read model and its checkpoint in one transaction; a running runner
+//! notices the checkpoint moved back and rebuilds from position 0.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use events::feed::{Feed, FeedItem};
+use events::lease::Leases;
+use events::{EventStore, RecordedEvent};
+use sqlx::AnyPool;
+use tokio::sync::watch;
+
+use crate::{Projection, checkpoint};
+
+/// Events per batch (and per transaction).
+pub const BATCH: usize = 500;
+/// How often an idle runner checks that its lease and checkpoint are as it
+/// believes.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    #[error(transparent)]
+    Store(#[from] events::StoreError),
+    #[error(transparent)]
+    Decode(#[from] events::event::DecodeError),
+    #[error("the checkpoint of {0} moved under the runner")]
+    Moved(&'static str),
+}
+
+/// Applies one batch (contiguous, in position order) and moves the
+/// checkpoint, in one transaction. Returns the checkpoint after it.
+pub async fn apply_batch(
+    pool: &AnyPool,
+    projection: Projection,
+    events: &[Arc<RecordedEvent>],
+) -> Result<i64, RunnerError> {
+    let name = projection.name();
+    let mut tx = pool.begin().await?;
+    let from = checkpoint::get(&mut tx, name).await?;
+    let mut to = from;
+    for recorded in events.iter().filter(|e| e.position > from) {
+        let event = recorded.decode()?;
+        projection.apply(&mut tx, recorded, &event).await?;
+        to = recorded.position;
+    }
+    if to > from && !checkpoint::advance(&mut tx, name, from, to).await? {
+        tx.rollback().await?;
+        return Err(RunnerError::Moved(name));
+    }
+    tx.commit().await?;
+    Ok(to)
+}
+
+/// Keeps one projection up to date until `stop` turns true, publishing its
+/// checkpoint on `progress`.
+pub async fn run(
+    pool: AnyPool,
+    feed: Feed,
+    projection: Projection,
+    leases: Arc<dyn Leases>,
+    progress: watch::Sender<i64>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let lease_name = format!("projection:{}", projection.name());
+    while !*stop.borrow() {
+        let lease = match leases.try_acquire(&lease_name).await {
+            Ok(Some(lease)) => lease,
+            Ok(None) => {
+                let _ = tokio::time::timeout(Duration::from_millis(500), stop.changed()).await;
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, projection = projection.name(), "cannot ask for the lease");
+                let _ = tokio::time::timeout(Duration::from_secs(1), stop.changed()).await;
+                continue;
+            }
+        };
+        match follow(&pool, &feed, projection, lease, &progress, &mut stop).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, projection = projection.name(), "projection restarts");
+                let _ = tokio::time::timeout(Duration::from_millis(200), stop.changed()).await;
+            }
+        }
+    }
+}
+
+async fn follow(
+    pool: &AnyPool,
+    feed: &Feed,
+    projection: Projection,
+    mut lease: Box<dyn events::lease::HeldLease>,
+    progress: &watch::Sender<i64>,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), RunnerError> {
+    let name = projection.name();
+    let mut applied = checkpoint::get(&mut *pool.acquire().await?, name).await?;
+    progress.send_replace(applied);
+    let mut subscription = feed.subscribe(applied);
+    let mut check = tokio::time::interval(CHECK_EVERY);
+    loop {
+        tokio::select! {
+            item = subscription.next(BATCH) => {
+                if let FeedItem::Events(events) = item? {
+                    applied = apply_batch(pool, projection, &events).await?;
+                    progress.send_replace(applied);
+                }
+            }
+            _ = check.tick() => {
+                lease.confirm().await?;
+                // A replay elsewhere moved the checkpoint back: rebuild.
+                let stored = checkpoint::get(&mut *pool.acquire().await?, name).await?;
+                if stored < applied {
+                    return Err(RunnerError::Moved(name));
+                }
+            }
+            _ = stop.changed() => return Ok(()),
+        }
+    }
+}
+
+/// Rebuilds a projection from position 0: empties it and its checkpoint in
+/// one transaction, then applies the whole log up to its head at the time
+/// (or, when another process holds the projection's lease, leaves the
+/// rebuild to it). Returns the checkpoint reached.
+pub async fn replay(
+    pool: &AnyPool,
+    store: &dyn EventStore,
+    projection: Projection,
+) -> Result<i64, RunnerError> {
+    let mut tx = pool.begin().await?;
+    projection.reset(&mut tx).await?;
+    checkpoint::reset(&mut tx, projection.name()).await?;
+    tx.commit().await?;
+
+    let head = store.head_position().await?;
+    let mut applied = 0;
+    while applied < head {
+        let events: Vec<Arc<RecordedEvent>> = store
+            .read_all(applied, BATCH)
+            .await?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        if events.is_empty() {
+            break;
+        }
+        applied = apply_batch(pool, projection, &events).await?;
+    }
+    Ok(applied)
+}

@@ -1,0 +1,189 @@
+//! One meeting: details with settings, the spec's status, present
+//! participants.
+
+use serde::Serialize;
+use sqlx::AnyPool;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub lock_room: bool,
+    pub enable_transcription: bool,
+    pub enable_chat: bool,
+    pub enable_screen_share: bool,
+    pub enable_recording: bool,
+    pub waiting_room: bool,
+    pub mute_on_entry: bool,
+    pub max_participants: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MeetingDetails {
+    pub meeting_id: String,
+    pub room_code: String,
+    pub title: String,
+    pub description: String,
+    pub host_id: String,
+    pub host_name: String,
+    pub status: String,
+    pub starts_at: Option<String>,
+    pub ends_at: Option<String>,
+    pub max_participants: i64,
+    pub settings: Settings,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub duration_minutes: Option<i64>,
+    pub participant_count: i64,
+    pub attendance_count: i64,
+    /// The log position this row reflects.
+    pub position: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct MeetingRow {
+    meeting_id: String,
+    room_code: String,
+    host_id: String,
+    host_name: String,
+    title: String,
+    description: String,
+    status: String,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+    max_participants: i64,
+    lock_room: bool,
+    enable_transcription: bool,
+    enable_chat: bool,
+    enable_screen_share: bool,
+    enable_recording: bool,
+    waiting_room: bool,
+    mute_on_entry: bool,
+    created_at: String,
+    started_at: Option<String>,
+    ended_at: Option<String>,
+    duration_minutes: Option<i64>,
+    present_count: i64,
+    attendance_count: i64,
+    is_recording: bool,
+    last_position: i64,
+}
+
+pub async fn details(
+    pool: &AnyPool,
+    meeting_id: &str,
+) -> Result<Option<MeetingDetails>, sqlx::Error> {
+    Ok(row(pool, meeting_id).await?.map(|r| MeetingDetails {
+        settings: Settings {
+            lock_room: r.lock_room,
+            enable_transcription: r.enable_transcription,
+            enable_chat: r.enable_chat,
+            enable_screen_share: r.enable_screen_share,
+            enable_recording: r.enable_recording,
+            waiting_room: r.waiting_room,
+            mute_on_entry: r.mute_on_entry,
+            max_participants: r.max_participants,
+        },
+        meeting_id: r.meeting_id,
+        room_code: r.room_code,
+        title: r.title,
+        description: r.description,
+        host_id: r.host_id,
+        host_name: r.host_name,
+        status: r.status,
+        starts_at: r.starts_at,
+        ends_at: r.ends_at,
+        max_participants: r.max_participants,
+        created_at: r.created_at,
+        started_at: r.started_at,
+        ended_at: r.ended_at,
+        duration_minutes: r.duration_minutes,
+        participant_count: r.present_count,
+        attendance_count: r.attendance_count,
+        position: r.last_position,
+    }))
+}
+
+/// The spec's meeting status.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeetingStatus {
+    pub meeting_id: String,
+    pub status: String,
+    pub is_active: bool,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    /// Distinct users who joined.
+    pub attendance_count: i64,
+    pub is_recording: bool,
+    /// Present now.
+    pub active_participants: i64,
+}
+
+pub async fn status(
+    pool: &AnyPool,
+    meeting_id: &str,
+) -> Result<Option<MeetingStatus>, sqlx::Error> {
+    Ok(row(pool, meeting_id).await?.map(|r| MeetingStatus {
+        is_active: r.status == "active",
+        meeting_id: r.meeting_id,
+        status: r.status,
+        started_at: r.started_at,
+        ended_at: r.ended_at,
+        attendance_count: r.attendance_count,
+        is_recording: r.is_recording,
+        active_participants: r.present_count,
+    }))
+}
+
+async fn row(pool: &AnyPool, meeting_id: &str) -> Result<Option<MeetingRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT meeting_id, room_code, host_id, host_name, title, description, status, \
+                starts_at, ends_at, max_participants, lock_room, enable_transcription, \
+                enable_chat, enable_screen_share, enable_recording, waiting_room, \
+                mute_on_entry, created_at, started_at, ended_at, duration_minutes, \
+                present_count, attendance_count, is_recording, last_position \
+         FROM rm_meetings WHERE meeting_id = $1",
+    )
+    .bind(meeting_id)
+    .fetch_optional(pool)
+    .await
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Participant {
+    pub participant_id: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub role: String,
+    pub status: String,
+    pub is_muted: bool,
+    pub is_video_enabled: bool,
+    pub is_screen_sharing: bool,
+    pub is_hand_raised: bool,
+    pub joined_at: String,
+    pub device_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Participants {
+    pub meeting_id: String,
+    pub participants: Vec<Participant>,
+    pub count: usize,
+}
+
+/// Present participants, in the order they joined.
+pub async fn participants(pool: &AnyPool, meeting_id: &str) -> Result<Participants, sqlx::Error> {
+    let participants: Vec<Participant> = sqlx::query_as(
+        "SELECT participant_id, user_id, user_name, role, 'joined' AS status, is_muted, \
+                is_video_enabled, is_screen_sharing, is_hand_raised, joined_at, device_type \
+         FROM rm_participants WHERE meeting_id = $1 AND left_at IS NULL \
+         ORDER BY joined_at, participant_id",
+    )
+    .bind(meeting_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(Participants {
+        meeting_id: meeting_id.to_owned(),
+        count: participants.len(),
+        participants,
+    })
+}
