@@ -117,7 +117,7 @@ impl Subscription {
     pub async fn next(&mut self, max: usize) -> Result<FeedItem, StoreError> {
         loop {
             if !self.live_mode {
-                let events = self.from_log(self.last, max).await?;
+                let events = self.read_log(self.last, max).await?;
                 if !events.is_empty() {
                     return Ok(FeedItem::Events(events));
                 }
@@ -148,7 +148,7 @@ impl Subscription {
                 Ok(Err(broadcast::error::RecvError::Closed)) => return Err(StoreError::WriterGone),
                 // Quiet bus: look at the log ourselves.
                 Err(_) => {
-                    let events = self.from_log(self.last, max).await?;
+                    let events = self.read_log(self.last, max).await?;
                     if !events.is_empty() {
                         return Ok(FeedItem::Events(events));
                     }
@@ -157,7 +157,7 @@ impl Subscription {
         }
     }
 
-    async fn from_log(
+    async fn read_log(
         &mut self,
         after: i64,
         max: usize,
