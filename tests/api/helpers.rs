@@ -345,3 +345,53 @@ impl TestApp {
         self.app.store.head_position().await.expect("head")
     }
 }
+
+impl TestApp {
+    pub async fn get(&self, path: &str, user: &str, headers: &[(&str, &str)]) -> Response {
+        let token = self.token(user);
+        self.send(reqwest::Method::GET, path, Some(&token), None, headers)
+            .await
+    }
+
+    /// Waits until every read model has applied the log's head.
+    pub async fn wait_projected(&self) -> i64 {
+        let head = self.head().await;
+        self.app
+            .progress
+            .wait_for(head, Duration::from_secs(30))
+            .await
+            .expect("read models catch up");
+        head
+    }
+}
+
+/// Every read-model row, as JSON text, in a stable order: what a rebuild
+/// must reproduce exactly.
+pub async fn read_model_snapshot(pool: &sqlx::PgPool) -> Vec<String> {
+    let mut rows = Vec::new();
+    for (table, key) in [
+        ("rm_meetings", "meeting_id"),
+        ("rm_meeting_attendees", "meeting_id, user_id"),
+        ("rm_participants", "participant_id"),
+        ("projection_checkpoints", "name"),
+    ] {
+        let query =
+            format!("SELECT '{table}: ' || to_jsonb(t)::text FROM {table} t ORDER BY {key}");
+        rows.extend(
+            sqlx::query_scalar::<_, String>(&query)
+                .fetch_all(pool)
+                .await
+                .expect("snapshot"),
+        );
+    }
+    rows
+}
+
+impl TestApp {
+    pub fn token_with_roles(&self, user: &str, roles: &[&str]) -> String {
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        self.keys
+            .issue(user, user, None, &roles, chrono::Duration::hours(1))
+            .expect("token")
+    }
+}

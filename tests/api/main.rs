@@ -10,6 +10,8 @@ mod auth;
 mod commands;
 mod crash;
 mod idempotency;
+mod projections;
+mod reads;
 mod relay;
 mod store_contract;
 mod two_nodes;
