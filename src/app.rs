@@ -136,6 +136,7 @@ impl App {
             reads: reads.clone(),
             progress: progress.clone(),
             min_position_wait: Duration::from_millis(config.min_position_wait_ms),
+            feed: feed.clone(),
         });
         let mut shutdown = stopped;
         let server = tokio::spawn(async move {

@@ -5,6 +5,7 @@ mod error;
 mod extract;
 mod meetings;
 mod queries;
+mod ws;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use command::CommandHandler;
 use crate::auth::JwtKeys;
 pub use error::ApiError;
 pub use extract::RequestId;
+pub use ws::{CLIENT_QUEUE, CLOSE_SLOW_CONSUMER};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -35,6 +37,8 @@ pub struct AppState {
     pub progress: crate::workers::Progress,
     /// How long `X-Min-Position` may wait.
     pub min_position_wait: std::time::Duration,
+    /// Committed events: the log plus the node's live hub.
+    pub feed: events::feed::Feed,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -54,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/meetings/{meeting}/config", patch(meetings::configure));
     Router::new()
         .nest("/api/v1", api)
+        .route("/ws/meetings/{meeting}", get(ws::connect))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(|| async { ApiError::RouteNotFound })

@@ -15,3 +15,4 @@ mod reads;
 mod relay;
 mod store_contract;
 mod two_nodes;
+mod websocket;
