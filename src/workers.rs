@@ -28,6 +28,11 @@ pub enum Freshness {
 }
 
 impl Progress {
+    /// Watches of the checkpoints of the runners in this process.
+    pub fn local(&self) -> Vec<watch::Receiver<i64>> {
+        self.local.clone()
+    }
+
     /// The position every read model has applied (the lowest checkpoint).
     pub async fn applied(&self) -> Result<i64, sqlx::Error> {
         let names: Vec<&str> = Projection::ALL.iter().map(|p| p.name()).collect();

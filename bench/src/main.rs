@@ -11,6 +11,8 @@
 //! - `http`: the same joins over HTTP on loopback at 64 connections;
 //!   baseline: `append` at 64 in the same run.
 
+mod latency;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -34,6 +36,8 @@ struct Options {
     json: bool,
     /// Concurrency levels of `append`.
     levels: Vec<usize>,
+    /// Commands per second of `latency`.
+    rate: f64,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -44,12 +48,14 @@ fn options() -> anyhow::Result<Options> {
         seconds: 3.0,
         json: false,
         levels: vec![1, 8, 64],
+        rate: 1000.0,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => options.runs = args.next().context("--runs N")?.parse()?,
             "--seconds" => options.seconds = args.next().context("--seconds S")?.parse()?,
             "--json" => options.json = true,
+            "--rate" => options.rate = args.next().context("--rate N")?.parse()?,
             "--levels" => {
                 let list = args.next().context("--levels 1,8,64")?;
                 options.levels = list.split(',').map(str::parse).collect::<Result<_, _>>()?;
@@ -60,7 +66,7 @@ fn options() -> anyhow::Result<Options> {
     }
     if options.scenario.is_empty() {
         anyhow::bail!(
-            "usage: bench <append|http|all> [--runs N] [--seconds S] [--levels 1,8,64] [--json]"
+            "usage: bench <append|http|latency|all> [--runs N] [--seconds S] [--levels 1,8,64] [--rate N] [--json]"
         );
     }
     Ok(options)
@@ -222,17 +228,22 @@ fn meeting_for(meetings: &[Vec<MeetingId>], worker: usize, n: usize) -> anyhow::
         .context("the benchmark ran out of prepared meetings")
 }
 
+/// A join of a new seat.
+fn join_command() -> Command {
+    Command::Join(JoinMeeting {
+        participant_id: ParticipantId::new(),
+        device_type: Some("desktop".into()),
+        ..Default::default()
+    })
+}
+
 /// One join of a new user, through the in-process command handler.
 async fn join_in_process(
     handler: &CommandHandler,
     meeting: MeetingId,
     user: String,
 ) -> anyhow::Result<()> {
-    let command = Command::Join(JoinMeeting {
-        participant_id: ParticipantId::new(),
-        device_type: Some("desktop".into()),
-        ..Default::default()
-    });
+    let command = join_command();
     handler
         .execute(meeting, &context(user), command, None)
         .await
@@ -454,6 +465,39 @@ async fn http(options: &Options) -> anyhow::Result<Vec<Row>> {
     Ok(vec![row])
 }
 
+/// `latency` at `--rate` commands/s (default 1000), over the runs.
+async fn latency_report(options: &Options) -> anyhow::Result<()> {
+    for run in 0..options.runs {
+        let l = latency::run(options.rate, options.seconds).await?;
+        let figures = |v: &[Duration]| {
+            (
+                latency::percentile(v, 0.50),
+                latency::percentile(v, 0.99),
+                latency::percentile(v, 0.999),
+                v.len(),
+            )
+        };
+        let (ws50, ws99, ws999, wsn) = figures(&l.websocket);
+        let (rm50, rm99, rm999, rmn) = figures(&l.read_model);
+        let (n50, n99, n999, nn) = figures(&l.nats);
+        if options.json {
+            println!(
+                "{}",
+                json!({"scenario": "latency", "run": run, "rate": l.rate,
+                       "websocket_ms": {"p50": ws50, "p99": ws99, "p999": ws999, "n": wsn},
+                       "read_model_ms": {"p50": rm50, "p99": rm99, "p999": rm999, "n": rmn},
+                       "nats_ms": {"p50": n50, "p99": n99, "p999": n999, "n": nn}})
+            );
+        } else {
+            println!(
+                "latency run {run} at {:.0} cmd/s | accepted->websocket p50 {ws50:.2} p99 {ws99:.2} p999 {ws999:.2} ms (n={wsn}) | accepted->read model p50 {rm50:.2} p99 {rm99:.2} p999 {rm999:.2} ms (n={rmn}) | NATS publish->receive p50 {n50:.3} p99 {n99:.3} p999 {n999:.3} ms (n={nn})",
+                l.rate
+            );
+        }
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let options = options()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -464,11 +508,12 @@ fn main() -> anyhow::Result<()> {
         match options.scenario.as_str() {
             "append" => rows.extend(append(&options).await?),
             "http" => rows.extend(http(&options).await?),
+            "latency" => latency_report(&options).await?,
             "all" => {
                 rows.extend(append(&options).await?);
                 rows.extend(http(&options).await?);
             }
-            other => anyhow::bail!("unknown scenario {other} (append, http, all)"),
+            other => anyhow::bail!("unknown scenario {other} (append, http, latency, all)"),
         }
         if options.json {
             println!(

@@ -138,7 +138,9 @@ impl Subscription {
                     }
                     if event.position == self.last + 1 {
                         self.last = event.position;
-                        return Ok(FeedItem::Events(vec![event]));
+                        let mut events = vec![event];
+                        self.drain_ready(&mut events, max);
+                        return Ok(FeedItem::Events(events));
                     }
                     // A gap: what is missing (and this event) is in the
                     // log; read it there until the log is exhausted.
@@ -153,6 +155,26 @@ impl Subscription {
                         return Ok(FeedItem::Events(events));
                     }
                 }
+            }
+        }
+    }
+
+    /// Adds the live events already waiting, in order, to `events` (up to
+    /// `max`), so a busy feed hands out batches rather than single events.
+    /// Anything out of order sends the subscription back to the log.
+    fn drain_ready(&mut self, events: &mut Vec<Arc<RecordedEvent>>, max: usize) {
+        while events.len() < max {
+            match self.live.try_recv() {
+                Ok(event) if event.position <= self.last => {}
+                Ok(event) if event.position == self.last + 1 => {
+                    self.last = event.position;
+                    events.push(event);
+                }
+                Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                    self.live_mode = false;
+                    return;
+                }
+                Err(_) => return,
             }
         }
     }

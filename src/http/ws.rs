@@ -102,10 +102,7 @@ struct Cursor {
 
 impl Cursor {
     /// Takes the events of the log this connection has not sent.
-    async fn unsent(
-        &mut self,
-        state: &AppState,
-    ) -> Result<Vec<RecordedEvent>, events::StoreError> {
+    async fn unsent(&mut self, state: &AppState) -> Result<Vec<RecordedEvent>, events::StoreError> {
         let events = state
             .commands
             .store()
@@ -169,10 +166,7 @@ async fn serve(state: AppState, meeting: MeetingId, after: i64, socket: WebSocke
     };
     let outcome = follow(&state, &mut cursor, &mut live, &mut incoming, &frames).await;
     if let Err(Stop::Slow) = outcome {
-        let reason = format!(
-            "slow consumer: resume with after={}",
-            cursor.position
-        );
+        let reason = format!("slow consumer: resume with after={}", cursor.position);
         let _ = close_tx.send(CloseFrame {
             code: CLOSE_SLOW_CONSUMER,
             reason: Utf8Bytes::from(reason),
