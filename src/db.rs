@@ -19,11 +19,27 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
 
 /// A pool for the read models, through `sqlx::Any`: the projection and
 /// query code is written once for every read-model database.
+///
+/// On PostgreSQL these connections commit without waiting for the WAL
+/// flush. Safe for read models: a batch and its checkpoint commit together,
+/// so a commit lost in a crash leaves the checkpoint behind its rows'
+/// absence, and the runner applies those events again. The event log's own
+/// commits are never asynchronous.
 pub async fn connect_reads(url: &str, max_connections: u32) -> Result<sqlx::AnyPool, sqlx::Error> {
     sqlx::any::install_default_drivers();
+    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
     sqlx::any::AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if postgres {
+                    use sqlx::Executor;
+                    conn.execute("SET synchronous_commit = off").await?;
+                }
+                Ok(())
+            })
+        })
         .connect(url)
         .await
 }
