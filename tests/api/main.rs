@@ -9,6 +9,7 @@ mod helpers;
 mod auth;
 mod commands;
 mod crash;
+mod feed;
 mod idempotency;
 mod projections;
 mod reads;

@@ -256,3 +256,89 @@ async fn a_replay_rebuilds_exactly_what_the_live_run_built() {
     }
     assert_eq!(read_model_snapshot(&pg).await, live, "rebuild equals live");
 }
+
+#[tokio::test]
+async fn two_runners_of_one_projection_never_apply_an_event_twice() {
+    let w = world().await;
+    let id = some_history(&w.commands).await;
+    let feed = Feed::new(Arc::new(w.store.clone()), Hub::new());
+    let leases = Arc::new(PgLeases(w.pg.clone()));
+    let (_stop, stopped) = watch::channel(false);
+    let mut watchers = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let (progress, watcher) = watch::channel(0);
+        watchers.push(watcher);
+        tasks.push(tokio::spawn(projections::runner::run(
+            w.reads.clone(),
+            feed.clone(),
+            Projection::Meetings,
+            leases.clone(),
+            progress,
+            stopped.clone(),
+        )));
+    }
+    let unlock = ConfigChange {
+        lock_room: Some(false),
+        ..Default::default()
+    };
+    run(
+        &w.commands,
+        id,
+        "host",
+        Command::UpdateConfig(ConfigUpdate {
+            settings: unlock,
+            max_participants: None,
+        }),
+    )
+    .await;
+    for user in ["dave", "erin", "frank"] {
+        run(&w.commands, id, user, join()).await;
+    }
+    let head = w.store.head_position().await.unwrap();
+    eventually(Duration::from_secs(20), || {
+        let at = watchers.iter().map(|w| *w.borrow()).max().unwrap_or(0);
+        async move { (at >= head).then_some(()) }
+    })
+    .await;
+    assert_eq!(counts(&w.pg, id).await, (6, 6), "each join counted once");
+    for task in tasks {
+        task.abort();
+    }
+}
+
+#[tokio::test]
+async fn the_replay_command_rebuilds_what_the_live_run_built() {
+    let app = spawn_app().await;
+    let id = app.active_meeting("host", json!({})).await;
+    for user in ["host", "bob"] {
+        app.post(&format!("/api/v1/meetings/{id}/join"), user, None)
+            .await;
+    }
+    app.post(&format!("/api/v1/meetings/{id}/end"), "host", None)
+        .await;
+    app.wait_projected().await;
+    let pg = app.app.store.pool().clone();
+    let live = read_model_snapshot(&pg).await;
+    let url = app._db.url.clone();
+    app.app.stop().await.unwrap();
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_meetings"))
+        .args(["replay", "--projection", "all"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed.contains("meetings rebuilt to position")
+            && printed.contains("participants rebuilt"),
+        "{printed}"
+    );
+    assert_eq!(read_model_snapshot(&pg).await, live);
+}

@@ -1,0 +1,123 @@
+//! The feed on real PostgreSQL and NATS: a subscription from any position
+//! gets every later event once, in order, across the switch from the log to
+//! the live hub while appends continue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use events::feed::{Feed, FeedItem, Hub};
+use events::nats::JetStreamLog;
+use events::postgres::PgStore;
+use events::{Append, EventId, EventStore, MeetingId, NewEvent};
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::helpers::{TestDb, TestStream, nats_url};
+
+fn event(n: i64) -> NewEvent {
+    NewEvent {
+        event_id: EventId::new(),
+        event_type: "test_happened".into(),
+        schema_version: 1,
+        data: json!({"n": n}),
+        metadata: json!({}),
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_switches_from_the_log_to_live_without_gap_or_duplicate() {
+    const BEFORE: i64 = 150;
+    const DURING: i64 = 450;
+    let db = TestDb::create().await;
+    let stream = TestStream::new();
+    let store = PgStore::start(db.pool().await).await.unwrap();
+    let client = async_nats::connect(nats_url()).await.unwrap();
+    let (stop, stopped) = watch::channel(false);
+    let relay = tokio::spawn(meetings::relay::run(
+        store.clone(),
+        JetStreamLog::new(client.clone(), &stream.prefix),
+        stopped,
+    ));
+    let hub = Hub::new();
+    let hub_task = tokio::spawn(events::nats::feed_hub(
+        client,
+        stream.prefix.clone(),
+        hub.clone(),
+    ));
+    let feed = Feed::new(Arc::new(store.clone()), hub);
+
+    let meetings: Vec<MeetingId> = (0..3).map(|_| MeetingId::new()).collect();
+    let append = {
+        let store = store.clone();
+        move |n: i64| {
+            let store = store.clone();
+            let meeting = meetings[(n % 3) as usize];
+            async move {
+                store
+                    .append(Append::new(meeting.stream_id(), n / 3, vec![event(n)]))
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    for n in 0..BEFORE {
+        append(n).await;
+    }
+    let after = 40;
+    let mut subscription = feed.subscribe(after);
+    let writer = tokio::spawn({
+        let append = append.clone();
+        async move {
+            for n in BEFORE..BEFORE + DURING {
+                append(n).await;
+            }
+        }
+    });
+
+    let total = BEFORE + DURING;
+    let mut positions = Vec::new();
+    let mut caught_up = Vec::new();
+    while positions.last().copied().unwrap_or(after) < total {
+        let item = tokio::time::timeout(Duration::from_secs(20), subscription.next(100))
+            .await
+            .expect("the feed moves")
+            .unwrap();
+        match item {
+            FeedItem::Events(events) => positions.extend(events.iter().map(|e| e.position)),
+            FeedItem::CaughtUp { position } => caught_up.push(position),
+        }
+    }
+    writer.await.unwrap();
+    assert_eq!(positions, ((after + 1)..=total).collect::<Vec<_>>());
+    assert_eq!(caught_up.len(), 1, "announced once");
+    assert!(caught_up[0] >= BEFORE && caught_up[0] <= total);
+
+    let _ = stop.send(true);
+    relay.await.unwrap();
+    hub_task.abort();
+}
+
+#[tokio::test]
+async fn a_feed_keeps_moving_without_a_bus() {
+    let db = TestDb::create().await;
+    let store = PgStore::start(db.pool().await).await.unwrap();
+    let feed = Feed::new(Arc::new(store.clone()), Hub::new()); // nothing feeds the hub
+    let mut subscription = feed.subscribe(0);
+    assert!(matches!(
+        subscription.next(10).await.unwrap(),
+        FeedItem::CaughtUp { position: 0 }
+    ));
+    let meeting = MeetingId::new();
+    store
+        .append(Append::new(meeting.stream_id(), 0, vec![event(1)]))
+        .await
+        .unwrap();
+    let item = tokio::time::timeout(Duration::from_secs(10), subscription.next(10))
+        .await
+        .unwrap()
+        .unwrap();
+    let FeedItem::Events(events) = item else {
+        panic!("{item:?}")
+    };
+    assert_eq!(events[0].position, 1);
+}
