@@ -1,18 +1,16 @@
 //! One meeting: details with settings, the spec's status, present
 //! participants.
 
+use events::event::MeetingSettings;
 use serde::Serialize;
 use sqlx::AnyPool;
 
+/// The room's settings, `max_participants` included (as the config
+/// command answers them).
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
-    pub lock_room: bool,
-    pub enable_transcription: bool,
-    pub enable_chat: bool,
-    pub enable_screen_share: bool,
-    pub enable_recording: bool,
-    pub waiting_room: bool,
-    pub mute_on_entry: bool,
+    #[serde(flatten)]
+    pub settings: MeetingSettings,
     pub max_participants: i64,
 }
 
@@ -74,13 +72,15 @@ pub async fn details(
 ) -> Result<Option<MeetingDetails>, sqlx::Error> {
     Ok(row(pool, meeting_id).await?.map(|r| MeetingDetails {
         settings: Settings {
-            lock_room: r.lock_room,
-            enable_transcription: r.enable_transcription,
-            enable_chat: r.enable_chat,
-            enable_screen_share: r.enable_screen_share,
-            enable_recording: r.enable_recording,
-            waiting_room: r.waiting_room,
-            mute_on_entry: r.mute_on_entry,
+            settings: MeetingSettings {
+                lock_room: r.lock_room,
+                enable_transcription: r.enable_transcription,
+                enable_chat: r.enable_chat,
+                enable_screen_share: r.enable_screen_share,
+                enable_recording: r.enable_recording,
+                waiting_room: r.waiting_room,
+                mute_on_entry: r.mute_on_entry,
+            },
             max_participants: r.max_participants,
         },
         meeting_id: r.meeting_id,

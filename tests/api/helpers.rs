@@ -395,3 +395,51 @@ impl TestApp {
             .expect("token")
     }
 }
+
+/// A command context for `user` (no deployment roles), now.
+pub fn ctx(user: &str) -> command::meeting::Context {
+    command::meeting::Context {
+        caller: command::meeting::Caller {
+            user_id: events::UserId(user.into()),
+            name: user.into(),
+            email: None,
+            roles: vec![],
+        },
+        at: chrono::Utc::now(),
+        request_id: None,
+    }
+}
+
+/// A join that takes a new seat.
+pub fn join() -> command::meeting::Command {
+    command::meeting::Command::Join(command::meeting::JoinMeeting {
+        participant_id: events::ParticipantId::new(),
+        ..Default::default()
+    })
+}
+
+/// Schedules a meeting hosted by `host` through a command handler (room
+/// for 1000); started at once when `start_now`.
+pub async fn schedule(
+    commands: &command::CommandHandler,
+    host: &str,
+    start_now: bool,
+) -> events::MeetingId {
+    let id = events::MeetingId::new();
+    let command = command::meeting::ScheduleMeeting {
+        meeting_id: id,
+        room_code: events::RoomCode::random(&mut rand::thread_rng()),
+        title: "in-process".into(),
+        description: None,
+        starts_at: None,
+        ends_at: None,
+        max_participants: Some(1000),
+        settings: events::event::ConfigChange::default(),
+        start_now,
+    };
+    commands
+        .schedule(&ctx(host), command, None)
+        .await
+        .expect("schedule");
+    id
+}

@@ -6,17 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use command::CommandHandler;
-use command::meeting::{Caller, Command, ConfigUpdate, Context, JoinMeeting, ScheduleMeeting};
+use command::meeting::{Command, ConfigUpdate};
 use events::event::ConfigChange;
 use events::feed::{Feed, Hub};
 use events::postgres::{PgLeases, PgStore};
-use events::{EventStore, MeetingId, ParticipantId, RoomCode, UserId};
+use events::{EventStore, MeetingId};
 use projections::Projection;
 use projections::runner::{apply_batch, replay};
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::helpers::{TestDb, eventually, read_model_snapshot, spawn_app};
+use crate::helpers::{TestDb, ctx, eventually, join, read_model_snapshot, schedule, spawn_app};
 
 struct World {
     _db: TestDb,
@@ -41,46 +41,6 @@ async fn world() -> World {
     }
 }
 
-fn ctx(user: &str) -> Context {
-    Context {
-        caller: Caller {
-            user_id: UserId(user.into()),
-            name: user.into(),
-            email: None,
-            roles: vec![],
-        },
-        at: chrono::Utc::now(),
-        request_id: None,
-    }
-}
-
-fn join() -> Command {
-    Command::Join(JoinMeeting {
-        participant_id: ParticipantId::new(),
-        ..Default::default()
-    })
-}
-
-async fn meeting(commands: &CommandHandler) -> MeetingId {
-    let id = MeetingId::new();
-    let schedule = ScheduleMeeting {
-        meeting_id: id,
-        room_code: RoomCode::random(&mut rand::thread_rng()),
-        title: "projected".into(),
-        description: Some("d".into()),
-        starts_at: None,
-        ends_at: None,
-        max_participants: Some(50),
-        settings: ConfigChange::default(),
-        start_now: true,
-    };
-    commands
-        .schedule(&ctx("host"), schedule, None)
-        .await
-        .unwrap();
-    id
-}
-
 async fn run(commands: &CommandHandler, id: MeetingId, user: &str, command: Command) {
     commands
         .execute(id, &ctx(user), command, None)
@@ -90,7 +50,7 @@ async fn run(commands: &CommandHandler, id: MeetingId, user: &str, command: Comm
 
 /// A varied history: joins, a leave and a rejoin, a config change, an end.
 async fn some_history(commands: &CommandHandler) -> MeetingId {
-    let id = meeting(commands).await;
+    let id = schedule(commands, "host", true).await;
     for user in ["host", "bob", "carol"] {
         run(commands, id, user, join()).await;
     }

@@ -4,61 +4,22 @@
 
 use std::sync::Arc;
 
-use command::meeting::{Caller, Command, Context, JoinMeeting, MeetingError, ScheduleMeeting};
+use command::meeting::{Command, MeetingError};
 use command::{AppError, CommandHandler};
-use events::event::ConfigChange;
 use events::postgres::PgStore;
-use events::{MeetingId, ParticipantId, RoomCode, UserId};
 
-use crate::helpers::TestDb;
+use crate::helpers::{TestDb, ctx, join, schedule};
 
 async fn node(db: &TestDb) -> Arc<CommandHandler> {
     let store = PgStore::start(db.pool().await).await.unwrap();
     Arc::new(CommandHandler::new(Arc::new(store)))
 }
 
-fn ctx(user: &str) -> Context {
-    Context {
-        caller: Caller {
-            user_id: UserId(user.into()),
-            name: user.into(),
-            email: None,
-            roles: vec![],
-        },
-        at: chrono::Utc::now(),
-        request_id: None,
-    }
-}
-
-fn join() -> Command {
-    Command::Join(JoinMeeting {
-        participant_id: ParticipantId::new(),
-        ..Default::default()
-    })
-}
-
-async fn schedule(node: &CommandHandler, start_now: bool) -> MeetingId {
-    let id = MeetingId::new();
-    let command = ScheduleMeeting {
-        meeting_id: id,
-        room_code: RoomCode::random(&mut rand::thread_rng()),
-        title: "two nodes".into(),
-        description: None,
-        starts_at: None,
-        ends_at: None,
-        max_participants: Some(1000),
-        settings: ConfigChange::default(),
-        start_now,
-    };
-    node.schedule(&ctx("host"), command, None).await.unwrap();
-    id
-}
-
 #[tokio::test]
 async fn a_stale_cache_never_refuses_what_the_log_allows() {
     let db = TestDb::create().await;
     let (a, b) = (node(&db).await, node(&db).await);
-    let id = schedule(&a, false).await; // node A caches "scheduled"
+    let id = schedule(&a, "host", false).await; // node A caches "scheduled"
     b.execute(id, &ctx("host"), Command::Start, None)
         .await
         .unwrap();
@@ -70,7 +31,7 @@ async fn a_stale_cache_never_refuses_what_the_log_allows() {
 async fn a_stale_cache_never_accepts_what_the_log_refuses() {
     let db = TestDb::create().await;
     let (a, b) = (node(&db).await, node(&db).await);
-    let id = schedule(&a, true).await; // node A caches "active"
+    let id = schedule(&a, "host", true).await; // node A caches "active"
     b.execute(id, &ctx("host"), Command::End, None)
         .await
         .unwrap();
@@ -85,7 +46,7 @@ async fn a_stale_cache_never_accepts_what_the_log_refuses() {
 async fn a_seat_taken_on_one_node_is_the_same_seat_on_the_other() {
     let db = TestDb::create().await;
     let (a, b) = (node(&db).await, node(&db).await);
-    let id = schedule(&a, true).await;
+    let id = schedule(&a, "host", true).await;
     a.execute(id, &ctx("bob"), join(), None).await.unwrap(); // A caches bob present
     b.execute(id, &ctx("bob"), Command::Leave, None)
         .await
@@ -104,7 +65,7 @@ async fn a_seat_taken_on_one_node_is_the_same_seat_on_the_other() {
 async fn concurrent_joins_through_two_nodes_all_land() {
     let db = TestDb::create().await;
     let (a, b) = (node(&db).await, node(&db).await);
-    let id = schedule(&a, true).await;
+    let id = schedule(&a, "host", true).await;
     b.execute(id, &ctx("warmup"), join(), None).await.unwrap();
     let joins = (0..40).map(|i| {
         let node = if i % 2 == 0 { a.clone() } else { b.clone() };
