@@ -76,10 +76,6 @@ impl Feed {
         Self { store, hub }
     }
 
-    pub fn store(&self) -> &Arc<dyn EventStore> {
-        &self.store
-    }
-
     pub fn hub(&self) -> &Hub {
         &self.hub
     }
@@ -131,6 +127,7 @@ impl Subscription {
                 continue;
             }
             let received = tokio::time::timeout(POLL_WHEN_QUIET, self.live.recv()).await;
+            let hub_gone = matches!(received, Ok(Err(broadcast::error::RecvError::Closed)));
             match received {
                 Ok(Ok(event)) => {
                     if event.position <= self.last {
@@ -147,9 +144,13 @@ impl Subscription {
                     self.live_mode = false;
                 }
                 Ok(Err(broadcast::error::RecvError::Lagged(_))) => self.live_mode = false,
-                Ok(Err(broadcast::error::RecvError::Closed)) => return Err(StoreError::WriterGone),
-                // Quiet bus: look at the log ourselves.
-                Err(_) => {
+                // No live source left (the hub is gone) or a quiet bus:
+                // the log alone still carries every event.
+                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => {
+                    if hub_gone {
+                        // recv() answers at once from now on: pace the polls.
+                        tokio::time::sleep(POLL_WHEN_QUIET).await;
+                    }
                     let events = self.read_log(self.last, max).await?;
                     if !events.is_empty() {
                         return Ok(FeedItem::Events(events));

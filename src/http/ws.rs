@@ -103,25 +103,27 @@ struct Cursor {
 impl Cursor {
     /// Takes the events of the log this connection has not sent.
     async fn unsent(&mut self, state: &AppState) -> Result<Vec<RecordedEvent>, events::StoreError> {
-        let events = state
+        let mut events = state
             .commands
             .store()
             .read_stream(&self.stream, self.version)
             .await?;
-        Ok(events.into_iter().filter_map(|e| self.accept(e)).collect())
+        events.retain(|e| self.accept(e));
+        Ok(events)
     }
 
-    /// Accepts an event of this stream if it is the next one to send.
-    fn accept(&mut self, event: RecordedEvent) -> Option<RecordedEvent> {
+    /// Moves past an event of this stream; true if it is to be sent. Takes
+    /// a reference: a live event is shared by every subscriber, never copied.
+    fn accept(&mut self, event: &RecordedEvent) -> bool {
         if event.stream_version <= self.version {
-            return None;
+            return false;
         }
         self.version = event.stream_version;
         if event.position <= self.after {
-            return None;
+            return false;
         }
         self.position = event.position;
-        Some(event)
+        true
     }
 }
 
@@ -214,7 +216,7 @@ async fn follow(
             received = live.recv() => match received {
                 Ok(event) if event.stream_id == cursor.stream => {
                     if event.stream_version == cursor.version + 1 {
-                        if let Some(event) = cursor.accept((*event).clone()) {
+                        if cursor.accept(&event) {
                             push(frames, frame(&event))?;
                         }
                     } else if event.stream_version > cursor.version {

@@ -121,3 +121,29 @@ async fn a_feed_keeps_moving_without_a_bus() {
     };
     assert_eq!(events[0].position, 1);
 }
+
+#[tokio::test]
+async fn a_subscription_outlives_its_hub_by_reading_the_log() {
+    let db = TestDb::create().await;
+    let store = PgStore::start(db.pool().await).await.unwrap();
+    let feed = Feed::new(Arc::new(store.clone()), Hub::new());
+    let mut subscription = feed.subscribe(0);
+    drop(feed); // the hub's only sender: the receiver is now closed
+    assert!(matches!(
+        subscription.next(10).await.unwrap(),
+        FeedItem::CaughtUp { position: 0 }
+    ));
+    let meeting = MeetingId::new();
+    store
+        .append(Append::new(meeting.stream_id(), 0, vec![event(1)]))
+        .await
+        .unwrap();
+    let item = tokio::time::timeout(Duration::from_secs(10), subscription.next(10))
+        .await
+        .expect("the log still carries it")
+        .unwrap();
+    let FeedItem::Events(events) = item else {
+        panic!("{item:?}")
+    };
+    assert_eq!(events[0].position, 1);
+}

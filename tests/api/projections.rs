@@ -41,6 +41,40 @@ async fn world() -> World {
     }
 }
 
+impl World {
+    async fn unlock(&self, id: MeetingId) {
+        let unlock = ConfigChange {
+            lock_room: Some(false),
+            ..Default::default()
+        };
+        let command = Command::UpdateConfig(ConfigUpdate {
+            settings: unlock,
+            max_participants: None,
+        });
+        run(&self.commands, id, "host", command).await;
+    }
+
+    /// A runner of the meetings projection on this world's log (no bus:
+    /// it follows the log alone), and a watch of its checkpoint.
+    fn start_meetings_runner(
+        &self,
+        stop: watch::Receiver<bool>,
+    ) -> (tokio::task::JoinHandle<()>, watch::Receiver<i64>) {
+        let feed = Feed::new(Arc::new(self.store.clone()), Hub::new());
+        let leases = Arc::new(PgLeases(self.pg.clone()));
+        let (progress, watcher) = watch::channel(0);
+        let task = tokio::spawn(projections::runner::run(
+            self.reads.clone(),
+            feed,
+            Projection::Meetings,
+            leases,
+            progress,
+            stop,
+        ));
+        (task, watcher)
+    }
+}
+
 async fn run(commands: &CommandHandler, id: MeetingId, user: &str, command: Command) {
     commands
         .execute(id, &ctx(user), command, None)
@@ -123,20 +157,6 @@ async fn applying_the_same_batch_twice_changes_nothing() {
 async fn a_restarted_runner_resumes_from_its_checkpoint_without_double_counting() {
     let w = world().await;
     let id = some_history(&w.commands).await;
-    let feed = Feed::new(Arc::new(w.store.clone()), Hub::new());
-    let leases = Arc::new(PgLeases(w.pg.clone()));
-    let start = |stop: watch::Receiver<bool>| {
-        let (progress, watcher) = watch::channel(0);
-        let task = tokio::spawn(projections::runner::run(
-            w.reads.clone(),
-            feed.clone(),
-            Projection::Meetings,
-            leases.clone(),
-            progress,
-            stop,
-        ));
-        (task, watcher)
-    };
     let reached = |watcher: watch::Receiver<i64>, position: i64| async move {
         eventually(Duration::from_secs(20), || {
             let at = *watcher.borrow();
@@ -146,29 +166,16 @@ async fn a_restarted_runner_resumes_from_its_checkpoint_without_double_counting(
     };
 
     let (_stop, stopped) = watch::channel(false);
-    let (first, watcher) = start(stopped.clone());
+    let (first, watcher) = w.start_meetings_runner(stopped.clone());
     reached(watcher, w.store.head_position().await.unwrap()).await;
     first.abort(); // a crash: no goodbye
     let _ = first.await;
     assert_eq!(counts(&w.pg, id).await, (3, 3));
 
-    let unlock = ConfigChange {
-        lock_room: Some(false),
-        ..Default::default()
-    };
-    run(
-        &w.commands,
-        id,
-        "host",
-        Command::UpdateConfig(ConfigUpdate {
-            settings: unlock,
-            max_participants: None,
-        }),
-    )
-    .await;
+    w.unlock(id).await;
     run(&w.commands, id, "dave", join()).await;
     run(&w.commands, id, "carol", Command::Leave).await;
-    let (second, watcher) = start(stopped);
+    let (second, watcher) = w.start_meetings_runner(stopped);
     reached(watcher, w.store.head_position().await.unwrap()).await;
     assert_eq!(
         counts(&w.pg, id).await,
@@ -221,37 +228,11 @@ async fn a_replay_rebuilds_exactly_what_the_live_run_built() {
 async fn two_runners_of_one_projection_never_apply_an_event_twice() {
     let w = world().await;
     let id = some_history(&w.commands).await;
-    let feed = Feed::new(Arc::new(w.store.clone()), Hub::new());
-    let leases = Arc::new(PgLeases(w.pg.clone()));
     let (_stop, stopped) = watch::channel(false);
-    let mut watchers = Vec::new();
-    let mut tasks = Vec::new();
-    for _ in 0..2 {
-        let (progress, watcher) = watch::channel(0);
-        watchers.push(watcher);
-        tasks.push(tokio::spawn(projections::runner::run(
-            w.reads.clone(),
-            feed.clone(),
-            Projection::Meetings,
-            leases.clone(),
-            progress,
-            stopped.clone(),
-        )));
-    }
-    let unlock = ConfigChange {
-        lock_room: Some(false),
-        ..Default::default()
-    };
-    run(
-        &w.commands,
-        id,
-        "host",
-        Command::UpdateConfig(ConfigUpdate {
-            settings: unlock,
-            max_participants: None,
-        }),
-    )
-    .await;
+    let (tasks, watchers): (Vec<_>, Vec<_>) = (0..2)
+        .map(|_| w.start_meetings_runner(stopped.clone()))
+        .unzip();
+    w.unlock(id).await;
     for user in ["dave", "erin", "frank"] {
         run(&w.commands, id, user, join()).await;
     }
