@@ -10,9 +10,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use command::CommandHandler;
-use events::feed::Feed;
+use events::EventStore;
+use events::bus::{Bus, InProcessBus};
+use events::feed::{Feed, Hub};
+use events::lease::{Leases, LocalLeases};
 use events::nats::JetStreamLog;
 use events::postgres::{PgLeases, PgStore};
+use events::sqlite::SqliteStore;
 use sqlx::AnyPool;
 use std::time::Duration;
 
@@ -26,7 +30,7 @@ pub struct App {
     /// The address the API listens on (the real port when 0 was asked).
     pub addr: SocketAddr,
     pub public_url: String,
-    pub store: PgStore,
+    pub store: Arc<dyn EventStore>,
     pub commands: Arc<CommandHandler>,
     pub reads: AnyPool,
     pub feed: Feed,
@@ -39,47 +43,105 @@ pub struct App {
     hub: Option<JoinHandle<()>>,
 }
 
-/// The token keys, refusing to run without a secret.
+/// Where the embedded default keeps the token key it creates.
+pub const SECRET_FILE: &str = "data/jwt_secret";
+
+/// The token keys, never from a built-in or empty secret: `JWT_SECRET`, or
+/// the key in [`SECRET_FILE`].
 pub fn jwt_keys(config: &JwtConfig) -> anyhow::Result<JwtKeys> {
-    match config.secret.as_deref() {
-        Some(secret) if !secret.is_empty() => Ok(JwtKeys::new(
-            secret.as_bytes(),
-            config.issuer.clone(),
-            config.audience.clone(),
-        )),
-        _ => bail!("JWT_SECRET is required (an HS256 key); Meetings never runs without one"),
+    let secret = match config.secret.as_deref() {
+        Some(secret) if !secret.is_empty() => secret.to_owned(),
+        Some(_) => bail!("JWT_SECRET is empty; Meetings never runs with an empty key"),
+        None => std::fs::read_to_string(SECRET_FILE)
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .with_context(|| {
+                format!("JWT_SECRET is not set and there is no key in {SECRET_FILE}")
+            })?,
+    };
+    Ok(JwtKeys::new(
+        secret.as_bytes(),
+        config.issuer.clone(),
+        config.audience.clone(),
+    ))
+}
+
+/// On the embedded default without `JWT_SECRET`: creates a random key in
+/// [`SECRET_FILE`] (once; readable by the owner only). Returns whether it
+/// did. A PostgreSQL deployment must set `JWT_SECRET` (every node needs
+/// the same key).
+pub fn ensure_secret(config: &Config) -> anyhow::Result<bool> {
+    if config.jwt.secret.is_some()
+        || db::Backend::of(&config.database_url)? != db::Backend::Sqlite
+        || std::path::Path::new(SECRET_FILE).exists()
+    {
+        return Ok(false);
     }
+    use rand::RngCore;
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    if let Some(folder) = std::path::Path::new(SECRET_FILE).parent() {
+        std::fs::create_dir_all(folder)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(SECRET_FILE)
+        .with_context(|| format!("creating {SECRET_FILE}"))?;
+    std::io::Write::write_all(&mut file, hex::encode(key).as_bytes())?;
+    Ok(true)
+}
+
+/// The event log and its leases on the configured database, migrated.
+pub struct Log {
+    pub store: Arc<dyn EventStore>,
+    pub leases: Arc<dyn Leases>,
 }
 
 /// Opens the event log: connects, applies migrations, starts the committer.
-pub async fn open_store(config: &Config) -> anyhow::Result<PgStore> {
-    if !config.database_url.starts_with("postgres://")
-        && !config.database_url.starts_with("postgresql://")
-    {
-        bail!(
-            "DATABASE_URL must be a postgres:// URL (got {:?}); the embedded SQLite default is not built yet",
-            config.database_url
-        );
+pub async fn open_store(config: &Config) -> anyhow::Result<Log> {
+    let url = &config.database_url;
+    match db::Backend::of(url)? {
+        db::Backend::Postgres => {
+            let pool = db::connect(url, config.database_max_connections)
+                .await
+                .context("connecting to PostgreSQL")?;
+            db::migrate(&pool).await.context("applying migrations")?;
+            Ok(Log {
+                store: Arc::new(PgStore::start(pool.clone()).await?),
+                leases: Arc::new(PgLeases(pool)),
+            })
+        }
+        db::Backend::Sqlite => {
+            let pool = events::sqlite::connect(url, config.database_max_connections)
+                .await
+                .with_context(|| format!("opening the SQLite database {url}"))?;
+            db::migrate_sqlite(&pool)
+                .await
+                .context("applying migrations")?;
+            Ok(Log {
+                store: Arc::new(SqliteStore::start(pool).await?),
+                leases: Arc::new(LocalLeases::default()),
+            })
+        }
     }
-    let pool = db::connect(&config.database_url, config.database_max_connections)
-        .await
-        .context("connecting to PostgreSQL")?;
-    db::migrate(&pool).await.context("applying migrations")?;
-    Ok(PgStore::start(pool).await?)
 }
 
-/// Connects to NATS when configured (retrying in the background while it is
-/// down).
-pub async fn open_nats(config: &Config) -> anyhow::Result<Option<async_nats::Client>> {
+/// The bus: NATS JetStream when `NATS_URL` is set (connecting in the
+/// background while it is down), else the in-process bus on `hub`.
+pub async fn open_bus(config: &Config, hub: &Hub) -> anyhow::Result<Arc<dyn Bus>> {
     let Some(url) = &config.nats_url else {
-        return Ok(None);
+        return Ok(Arc::new(InProcessBus::new(hub.clone())));
     };
     let client = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
         .connect(url.as_str())
         .await
         .with_context(|| format!("connecting to NATS at {url}"))?;
-    Ok(Some(client))
+    Ok(Arc::new(JetStreamLog::new(client, &config.nats_prefix)))
 }
 
 /// The read-model pool on the configured database.
@@ -94,8 +156,8 @@ impl App {
     /// relay.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let keys = jwt_keys(&config.jwt)?;
-        let store = open_store(&config).await?;
-        let commands = Arc::new(CommandHandler::new(Arc::new(store.clone())));
+        let Log { store, leases } = open_store(&config).await?;
+        let commands = Arc::new(CommandHandler::new(store.clone()));
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("binding {}", config.addr))?;
@@ -108,23 +170,17 @@ impl App {
             .to_owned();
 
         let reads = open_reads(&config).await?;
-        let nats = open_nats(&config).await?;
+        let hub = Hub::new();
+        let bus = open_bus(&config, &hub).await?;
         let (stop, stopped) = watch::channel(false);
-        let mut workers = Vec::new();
-        match &nats {
-            Some(client) => {
-                let log = JetStreamLog::new(client.clone(), &config.nats_prefix);
-                workers.push(tokio::spawn(relay::run(
-                    store.clone(),
-                    log,
-                    stopped.clone(),
-                )));
-            }
-            None => tracing::warn!("NATS_URL is not set: committed events are not published"),
-        }
-        let (hub, hub_task) = workers::start_hub(nats, &config.nats_prefix);
-        let feed = Feed::new(Arc::new(store.clone()), hub);
-        let leases = Arc::new(PgLeases(store.pool().clone()));
+        let mut workers = vec![tokio::spawn(relay::run(
+            store.clone(),
+            bus.clone(),
+            leases.clone(),
+            stopped.clone(),
+        ))];
+        let hub_task = bus.feed_hub(hub.clone());
+        let feed = Feed::new(store.clone(), hub);
         let (progress, runners) =
             workers::start_projections(reads.clone(), feed.clone(), leases, stopped.clone());
         workers.extend(runners);

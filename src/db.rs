@@ -1,12 +1,66 @@
-//! The PostgreSQL connection pool and the schema migrations.
+//! Which database a `DATABASE_URL` names, its pools, and the schema
+//! migrations.
+//!
+//! Migrations live in three folders: the event log's, one per backend
+//! (`migrations/postgres`, `migrations/sqlite`), and the read models', one
+//! for both (`migrations/read_models`, portable SQL). Versions are numbered
+//! across the folders; each migrator ignores the others' versions.
 
 use std::time::Duration;
 
 use sqlx::PgPool;
+use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::SqlitePool;
 
-/// Every migration under `migrations/postgres`, embedded in the binary.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+/// The event log and read models on PostgreSQL or SQLite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend of a `postgres://` or `sqlite://` URL.
+    pub fn of(url: &str) -> Result<Self, UnknownDatabase> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else {
+            Err(UnknownDatabase(url.to_owned()))
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("DATABASE_URL must be postgres://... or sqlite://... (got {0:?})")]
+pub struct UnknownDatabase(String);
+
+fn with_others_ignored(mut migrator: Migrator) -> Migrator {
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
+/// Applies pending migrations of the log and read models on PostgreSQL.
+pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
+    with_others_ignored(sqlx::migrate!("./migrations/postgres"))
+        .run(pool)
+        .await?;
+    with_others_ignored(sqlx::migrate!("./migrations/read_models"))
+        .run(pool)
+        .await
+}
+
+/// Applies pending migrations of the log and read models on SQLite.
+pub async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), MigrateError> {
+    with_others_ignored(sqlx::migrate!("./migrations/sqlite"))
+        .run(pool)
+        .await?;
+    with_others_ignored(sqlx::migrate!("./migrations/read_models"))
+        .run(pool)
+        .await
+}
 
 /// Opens a pool of at most `max_connections` to `url`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
@@ -20,31 +74,31 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
 /// A pool for the read models, through `sqlx::Any`: the projection and
 /// query code is written once for every read-model database.
 ///
-/// On PostgreSQL these connections commit without waiting for the WAL
-/// flush. Safe for read models: a batch and its checkpoint commit together,
-/// so a commit lost in a crash leaves the checkpoint behind its rows'
-/// absence, and the runner applies those events again. The event log's own
-/// commits are never asynchronous.
+/// Read-model commits do not wait for the disk (PostgreSQL:
+/// `synchronous_commit = off`; SQLite in WAL mode: `synchronous = NORMAL`).
+/// Safe for read models: a batch and its checkpoint commit together, so a
+/// commit lost in a crash leaves the checkpoint behind its rows' absence,
+/// and the runner applies those events again. The event log's own commits
+/// always wait for the disk.
 pub async fn connect_reads(url: &str, max_connections: u32) -> Result<sqlx::AnyPool, sqlx::Error> {
     sqlx::any::install_default_drivers();
-    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    let backend = Backend::of(url).map_err(|e| sqlx::Error::Configuration(e.into()))?;
     sqlx::any::AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(move |conn, _| {
             Box::pin(async move {
-                if postgres {
-                    use sqlx::Executor;
-                    conn.execute("SET synchronous_commit = off").await?;
-                }
+                use sqlx::Executor;
+                match backend {
+                    Backend::Postgres => conn.execute("SET synchronous_commit = off").await?,
+                    Backend::Sqlite => {
+                        conn.execute("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000")
+                            .await?
+                    }
+                };
                 Ok(())
             })
         })
         .connect(url)
         .await
-}
-
-/// Applies pending migrations.
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
 }

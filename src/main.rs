@@ -1,7 +1,5 @@
 //! `meetings`: parses the command line and runs the chosen part.
 
-use std::sync::Arc;
-
 use anyhow::Context as _;
 use clap::Parser;
 use projections::Projection;
@@ -10,7 +8,6 @@ use tokio::sync::watch;
 use meetings::app::{self, App};
 use meetings::cli::{Cli, Command, ReplayArgs, TokenArgs};
 use meetings::config::Config;
-use meetings::db;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -34,9 +31,29 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let created_secret = app::ensure_secret(&config)?;
     let app = App::start(config).await?;
-    // The one line scripts and tests read to find the port.
-    println!("meetings listening on http://{}", app.addr);
+    // The first line is the one scripts and tests read to find the port.
+    // Written at once, ignoring a closed stdout: a reader that stopped
+    // listening must not stop the server.
+    let mut banner = format!("meetings listening on http://{}\n", app.addr);
+    if created_secret {
+        banner += &format!("created a token key in {}\n", app::SECRET_FILE);
+    }
+    if std::env::var_os("JWT_SECRET").is_none() {
+        banner += &format!(
+            "get a token: cargo run --release -- token --sub alice --name Alice \
+             (signed with the key in {})\n",
+            app::SECRET_FILE
+        );
+    }
+    {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout
+            .write_all(banner.as_bytes())
+            .and_then(|()| stdout.flush());
+    }
     tracing::info!(addr = %app.addr, public_url = %app.public_url, "serving");
     app::shutdown_signal().await;
     tracing::info!("shutting down: draining in-flight requests");
@@ -44,22 +61,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    let pool = db::connect(&config.database_url, 1)
-        .await
-        .context("connecting to PostgreSQL")?;
-    db::migrate(&pool).await?;
+    app::open_store(&config).await?;
     println!("migrations applied");
     Ok(())
 }
 
 async fn relay(config: Config) -> anyhow::Result<()> {
-    let store = app::open_store(&config).await?;
-    let client = app::open_nats(&config)
-        .await?
-        .context("the relay needs NATS_URL")?;
-    let log = events::nats::JetStreamLog::new(client, &config.nats_prefix);
+    anyhow::ensure!(
+        config.nats_url.is_some(),
+        "the relay needs NATS_URL (the in-process bus runs inside `serve`)"
+    );
+    let log = app::open_store(&config).await?;
+    let bus = app::open_bus(&config, &events::feed::Hub::new()).await?;
     let (stop, stopped) = watch::channel(false);
-    let relay = tokio::spawn(meetings::relay::run(store, log, stopped));
+    let relay = tokio::spawn(meetings::relay::run(log.store, bus, log.leases, stopped));
     app::shutdown_signal().await;
     let _ = stop.send(true);
     relay.await?;
@@ -67,14 +82,14 @@ async fn relay(config: Config) -> anyhow::Result<()> {
 }
 
 async fn project(config: Config) -> anyhow::Result<()> {
-    let store = app::open_store(&config).await?;
+    let log = app::open_store(&config).await?;
     let reads = app::open_reads(&config).await?;
-    let (hub, hub_task) =
-        meetings::workers::start_hub(app::open_nats(&config).await?, &config.nats_prefix);
-    let feed = events::feed::Feed::new(Arc::new(store.clone()), hub);
-    let leases = Arc::new(events::postgres::PgLeases(store.pool().clone()));
+    let hub = events::feed::Hub::new();
+    let bus = app::open_bus(&config, &hub).await?;
+    let hub_task = bus.feed_hub(hub.clone());
+    let feed = events::feed::Feed::new(log.store, hub);
     let (stop, stopped) = watch::channel(false);
-    let (_, runners) = meetings::workers::start_projections(reads, feed, leases, stopped);
+    let (_, runners) = meetings::workers::start_projections(reads, feed, log.leases, stopped);
     app::shutdown_signal().await;
     let _ = stop.send(true);
     for runner in runners {
@@ -93,10 +108,10 @@ async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
             format!("unknown projection {name:?} (meetings, participants, all)")
         })?],
     };
-    let store = app::open_store(&args.config).await?;
+    let log = app::open_store(&args.config).await?;
     let reads = app::open_reads(&args.config).await?;
     for projection in chosen {
-        let position = projections::runner::replay(&reads, &store, projection).await?;
+        let position = projections::runner::replay(&reads, log.store.as_ref(), projection).await?;
         println!("{} rebuilt to position {position}", projection.name());
     }
     Ok(())

@@ -1,22 +1,28 @@
-//! The relay: publishes every committed event to NATS JetStream, exactly
-//! once and in position order.
+//! The relay: publishes every committed event to the bus, exactly once and
+//! in position order.
 //!
-//! One relay is active per deployment: it holds the `relay` lease (an
-//! advisory lock); others wait for it. The leader resumes after the larger
-//! of its checkpoint and the position in the stream's last message, reads
-//! the log in position order, publishes a batch, waits for every ack, and
-//! moves its checkpoint on the lease's connection. A crash between the acks
-//! and the checkpoint re-publishes at most one batch, which JetStream drops
-//! by `Nats-Msg-Id`; restarts later than the duplicate window still resume
-//! after the stream's last message. If NATS is down the relay retries;
-//! commands are not affected, and it catches up when NATS returns.
+//! On a shared bus (NATS JetStream) one relay is active per deployment: it
+//! holds the `relay` lease (an advisory lock on PostgreSQL); others wait
+//! for it. The leader resumes after the larger of its checkpoint and the
+//! position in the stream's last message, reads the log in position order,
+//! publishes a batch, waits for every ack, and moves its checkpoint on the
+//! lease's connection. A crash between the acks and the checkpoint
+//! re-publishes at most one batch, which JetStream drops by `Nats-Msg-Id`;
+//! restarts later than the duplicate window still resume after the
+//! stream's last message. If NATS is down the relay retries; commands are
+//! not affected, and it catches up when NATS returns.
+//!
+//! On the in-process bus every node relays its own log reads into its own
+//! hub, starting at the head (subscribers catch up from the log
+//! themselves), woken by each commit.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use events::EventStore;
 use events::StoreError;
-use events::nats::{BusError, JetStreamLog};
-use events::postgres::{Lease, PgStore};
+use events::bus::{Bus, BusError};
+use events::lease::{HeldLease, Leases, LocalLeases};
 use tokio::sync::watch;
 
 /// Name of the lease and of the checkpoint row.
@@ -36,10 +42,21 @@ enum RelayError {
 }
 
 /// Runs until `stop` turns true.
-pub async fn run(store: PgStore, log: JetStreamLog, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    store: Arc<dyn EventStore>,
+    bus: Arc<dyn Bus>,
+    leases: Arc<dyn Leases>,
+    mut stop: watch::Receiver<bool>,
+) {
+    // A private bus needs no deployment-wide leader.
+    let leases = if bus.shared() {
+        leases
+    } else {
+        Arc::new(LocalLeases::default())
+    };
     let mut backoff = Duration::from_millis(100);
     while !*stop.borrow() {
-        let lease = match Lease::try_acquire(store.pool(), RELAY_NAME).await {
+        let lease = match leases.try_acquire(RELAY_NAME).await {
             Ok(Some(lease)) => lease,
             Ok(None) => {
                 wait(&mut stop, IDLE).await;
@@ -51,8 +68,8 @@ pub async fn run(store: PgStore, log: JetStreamLog, mut stop: watch::Receiver<bo
                 continue;
             }
         };
-        tracing::info!("relay is the leader");
-        match lead(&store, &log, lease, &mut stop).await {
+        tracing::info!(shared = bus.shared(), "relay is the leader");
+        match lead(store.as_ref(), bus.as_ref(), lease, &mut stop).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "relay interrupted");
@@ -67,35 +84,51 @@ async fn wait(stop: &mut watch::Receiver<bool>, period: Duration) {
     let _ = tokio::time::timeout(period, stop.changed()).await;
 }
 
+/// Where a new leader starts publishing.
+async fn resume_after(
+    store: &dyn EventStore,
+    bus: &dyn Bus,
+    lease: &mut Box<dyn HeldLease>,
+) -> Result<i64, RelayError> {
+    let log_head = store.head_position().await?;
+    let Some(in_bus) = bus.last_position().await? else {
+        return Ok(log_head);
+    };
+    let checkpoint = lease.checkpoint().await?.unwrap_or(0);
+    if in_bus > log_head {
+        tracing::warn!(
+            in_bus,
+            log_head,
+            "the bus is ahead of the log; trusting the checkpoint"
+        );
+        return Ok(checkpoint);
+    }
+    Ok(checkpoint.max(in_bus))
+}
+
 /// Publishes while holding the lease; returns `Ok` only when stopped.
 async fn lead(
-    store: &PgStore,
-    log: &JetStreamLog,
-    mut lease: Lease,
+    store: &dyn EventStore,
+    bus: &dyn Bus,
+    mut lease: Box<dyn HeldLease>,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), RelayError> {
     let mut head = store.watch_head();
-    log.ensure_stream().await?;
-    let checkpoint = lease.checkpoint().await?;
-    let in_stream = log.last_position().await?;
-    let log_head = store.head_position().await?;
-    let mut published = if in_stream > log_head {
-        tracing::warn!(
-            in_stream,
-            log_head,
-            "the stream is ahead of the log; trusting the checkpoint"
-        );
-        checkpoint
-    } else {
-        checkpoint.max(in_stream)
-    };
+    let mut published = resume_after(store, bus, &mut lease).await?;
     tracing::info!(published, "relay resumes");
 
     loop {
         if *stop.borrow() {
             return Ok(());
         }
-        let batch = store.read_all(published, BATCH).await?;
+        // Marked seen before reading, so a commit during the read wakes us.
+        head.borrow_and_update();
+        let batch: Vec<_> = store
+            .read_all(published, BATCH)
+            .await?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
         let Some(last) = batch.last().map(|e| e.position) else {
             lease.confirm().await?;
             tokio::select! {
@@ -105,13 +138,7 @@ async fn lead(
             }
             continue;
         };
-        let mut acks = Vec::with_capacity(batch.len());
-        for event in &batch {
-            acks.push(log.publish(event).await?);
-        }
-        for ack in acks {
-            ack.await.map_err(BusError::from_error)?;
-        }
+        bus.publish(&batch).await?;
         lease.save_checkpoint(last).await?;
         published = last;
     }

@@ -1,10 +1,9 @@
-//! The background parts of a node besides the relay: the hub fed from the
-//! bus (one subscription per node) and the projection runners.
+//! The projection runners of a node and how far they have got.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use events::feed::{Feed, Hub};
+use events::feed::Feed;
 use events::lease::Leases;
 use projections::{Projection, checkpoint};
 use sqlx::AnyPool;
@@ -104,28 +103,4 @@ pub fn start_projections(
         )));
     }
     (Progress { pool, local }, handles)
-}
-
-/// A progress view for a node that runs no projections itself.
-pub fn remote_progress(pool: AnyPool) -> Progress {
-    Progress {
-        pool,
-        local: vec![],
-    }
-}
-
-/// Feeds the hub from the bus when there is one.
-pub fn start_hub(
-    client: Option<async_nats::Client>,
-    prefix: &str,
-) -> (Hub, Option<JoinHandle<()>>) {
-    let hub = Hub::new();
-    let task = client.map(|client| {
-        tokio::spawn(events::nats::feed_hub(
-            client,
-            prefix.to_owned(),
-            hub.clone(),
-        ))
-    });
-    (hub, task)
 }

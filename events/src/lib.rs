@@ -6,9 +6,11 @@
 //! tamper-evident hash chain ([`hash`]) and the [`store::EventStore`] port.
 //!
 //! Adapters sit behind cargo features so that the write model builds and
-//! tests without a database: `postgres` (the production event log) and
-//! `nats` (the JetStream publisher used by the relay).
+//! tests without a database: `postgres` (the production event log),
+//! `sqlite` (the embedded default) and `nats` (the JetStream bus).
 
+pub mod batch;
+pub mod bus;
 pub mod envelope;
 pub mod event;
 pub mod feed;
@@ -16,11 +18,14 @@ pub mod hash;
 pub mod ids;
 pub mod lease;
 pub mod store;
+pub mod time;
 
 #[cfg(feature = "nats")]
 pub mod nats;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 pub use envelope::{Actor, ActorKind, Metadata, NewEvent, RecordedEvent};
 pub use event::MeetingEvent;

@@ -11,7 +11,14 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, context::PublishAckFuture, stream};
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::task::JoinHandle;
+
+use crate::bus::{Bus, BusError};
 use crate::envelope::RecordedEvent;
+use crate::feed::Hub;
 use crate::ids::MeetingId;
 
 pub const HEADER_POSITION: &str = "Meetings-Position";
@@ -21,23 +28,14 @@ pub const HEADER_MSG_ID: &str = "Nats-Msg-Id";
 /// How long JetStream remembers message ids to drop re-publishes.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
-#[derive(Debug, thiserror::Error)]
-#[error("nats: {0}")]
-pub struct BusError(#[source] Box<dyn std::error::Error + Send + Sync>);
-
 fn bus<E: std::error::Error + Send + Sync + 'static>(e: E) -> BusError {
-    BusError(Box::new(e))
-}
-
-impl BusError {
-    pub fn from_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> Self {
-        bus(e)
-    }
+    BusError::from_error(e)
 }
 
 /// The events stream of one deployment on JetStream.
 #[derive(Clone)]
 pub struct JetStreamLog {
+    client: async_nats::Client,
     js: jetstream::Context,
     prefix: String,
 }
@@ -45,7 +43,8 @@ pub struct JetStreamLog {
 impl JetStreamLog {
     pub fn new(client: async_nats::Client, prefix: &str) -> Self {
         Self {
-            js: jetstream::new(client),
+            js: jetstream::new(client.clone()),
+            client,
             prefix: prefix.to_owned(),
         }
     }
@@ -80,7 +79,7 @@ impl JetStreamLog {
 
     /// Sends one event; the returned future resolves when JetStream has
     /// stored it (or dropped it as a duplicate).
-    pub async fn publish(&self, event: &RecordedEvent) -> Result<PublishAckFuture, BusError> {
+    pub async fn publish_one(&self, event: &RecordedEvent) -> Result<PublishAckFuture, BusError> {
         let mut headers = HeaderMap::new();
         headers.insert(HEADER_MSG_ID, event.event_id.to_string().as_str());
         headers.insert(HEADER_POSITION, event.position.to_string().as_str());
@@ -92,7 +91,8 @@ impl JetStreamLog {
             .map_err(bus)
     }
 
-    /// The log position of the last message in the stream (0 if empty).
+    /// The log position of the last message in the stream (0 if empty),
+    /// creating the stream if needed.
     pub async fn last_position(&self) -> Result<i64, BusError> {
         let mut stream = self.ensure_stream().await?;
         let last = stream.info().await.map_err(bus)?.state.last_sequence;
@@ -109,10 +109,41 @@ pub fn position_header(headers: &HeaderMap) -> Option<i64> {
     headers.get(HEADER_POSITION)?.as_str().parse().ok()
 }
 
-/// Feeds the node's [`crate::feed::Hub`] from one core NATS subscription to
+#[async_trait]
+impl Bus for JetStreamLog {
+    fn shared(&self) -> bool {
+        true
+    }
+
+    async fn last_position(&self) -> Result<Option<i64>, BusError> {
+        JetStreamLog::last_position(self).await.map(Some)
+    }
+
+    /// Sends the whole batch, then waits for every ack.
+    async fn publish(&self, events: &[Arc<RecordedEvent>]) -> Result<(), BusError> {
+        let mut acks = Vec::with_capacity(events.len());
+        for event in events {
+            acks.push(self.publish_one(event).await?);
+        }
+        for ack in acks {
+            ack.await.map_err(bus)?;
+        }
+        Ok(())
+    }
+
+    fn feed_hub(&self, hub: Hub) -> Option<JoinHandle<()>> {
+        Some(tokio::spawn(feed_hub(
+            self.client.clone(),
+            self.prefix.clone(),
+            hub,
+        )))
+    }
+}
+
+/// Feeds the node's [`Hub`] from one core NATS subscription to
 /// `<prefix>.events.>`: one bus subscription per node, however many feeds.
 /// Runs until the subscription ends.
-pub async fn feed_hub(client: async_nats::Client, prefix: String, hub: crate::feed::Hub) {
+pub async fn feed_hub(client: async_nats::Client, prefix: String, hub: Hub) {
     use futures::StreamExt;
     let subject = format!("{prefix}.events.>");
     loop {
@@ -120,7 +151,7 @@ pub async fn feed_hub(client: async_nats::Client, prefix: String, hub: crate::fe
             Ok(mut subscription) => {
                 while let Some(message) = subscription.next().await {
                     match serde_json::from_slice::<RecordedEvent>(&message.payload) {
-                        Ok(event) => hub.publish(std::sync::Arc::new(event)),
+                        Ok(event) => hub.publish(Arc::new(event)),
                         Err(e) => {
                             tracing::warn!(error = %e, subject = %message.subject, "undecodable event on the bus")
                         }

@@ -13,7 +13,7 @@ pub mod checkpoint;
 pub mod meetings;
 pub mod participants;
 pub mod runner;
-pub mod time;
+pub use events::time;
 
 use events::{MeetingEvent, RecordedEvent};
 use sqlx::AnyConnection;

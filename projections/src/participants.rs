@@ -21,8 +21,8 @@ pub async fn apply(conn: &mut AnyConnection, event: &MeetingEvent) -> Result<(),
             .bind(&e.user_name)
             .bind(e.role.as_str())
             .bind(e.device_type.clone())
-            .bind(e.is_muted)
-            .bind(e.is_video_enabled)
+            .bind(i64::from(e.is_muted))
+            .bind(i64::from(e.is_video_enabled))
             .bind(text(e.joined_at))
             .execute(conn)
             .await?;

@@ -37,6 +37,20 @@ pub enum RunnerError {
     Moved(&'static str),
 }
 
+/// Opens a read-model transaction that writes. On SQLite it takes the
+/// write lock first (`BEGIN IMMEDIATE`): a transaction that read before
+/// writing would otherwise fail at once when another connection committed
+/// in between, instead of waiting its turn.
+pub async fn begin_write(
+    pool: &AnyPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}
+
 /// Applies one batch (contiguous, in position order) and moves the
 /// checkpoint, in one transaction. Returns the checkpoint after it.
 pub async fn apply_batch(
@@ -45,7 +59,7 @@ pub async fn apply_batch(
     events: &[Arc<RecordedEvent>],
 ) -> Result<i64, RunnerError> {
     let name = projection.name();
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_write(pool).await?;
     let from = checkpoint::get(&mut tx, name).await?;
     let mut to = from;
     for recorded in events.iter().filter(|e| e.position > from) {
@@ -138,7 +152,7 @@ pub async fn replay(
     store: &dyn EventStore,
     projection: Projection,
 ) -> Result<i64, RunnerError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_write(pool).await?;
     projection.reset(&mut tx).await?;
     checkpoint::reset(&mut tx, projection.name()).await?;
     tx.commit().await?;

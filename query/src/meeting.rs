@@ -5,6 +5,8 @@ use events::event::MeetingSettings;
 use serde::Serialize;
 use sqlx::AnyPool;
 
+use crate::flag::Flag;
+
 /// The room's settings, `max_participants` included (as the config
 /// command answers them).
 #[derive(Debug, Clone, Serialize)]
@@ -49,20 +51,20 @@ struct MeetingRow {
     starts_at: Option<String>,
     ends_at: Option<String>,
     max_participants: i64,
-    lock_room: bool,
-    enable_transcription: bool,
-    enable_chat: bool,
-    enable_screen_share: bool,
-    enable_recording: bool,
-    waiting_room: bool,
-    mute_on_entry: bool,
+    lock_room: Flag,
+    enable_transcription: Flag,
+    enable_chat: Flag,
+    enable_screen_share: Flag,
+    enable_recording: Flag,
+    waiting_room: Flag,
+    mute_on_entry: Flag,
     created_at: String,
     started_at: Option<String>,
     ended_at: Option<String>,
     duration_minutes: Option<i64>,
     present_count: i64,
     attendance_count: i64,
-    is_recording: bool,
+    is_recording: Flag,
     last_position: i64,
 }
 
@@ -73,13 +75,13 @@ pub async fn details(
     Ok(row(pool, meeting_id).await?.map(|r| MeetingDetails {
         settings: Settings {
             settings: MeetingSettings {
-                lock_room: r.lock_room,
-                enable_transcription: r.enable_transcription,
-                enable_chat: r.enable_chat,
-                enable_screen_share: r.enable_screen_share,
-                enable_recording: r.enable_recording,
-                waiting_room: r.waiting_room,
-                mute_on_entry: r.mute_on_entry,
+                lock_room: r.lock_room.0,
+                enable_transcription: r.enable_transcription.0,
+                enable_chat: r.enable_chat.0,
+                enable_screen_share: r.enable_screen_share.0,
+                enable_recording: r.enable_recording.0,
+                waiting_room: r.waiting_room.0,
+                mute_on_entry: r.mute_on_entry.0,
             },
             max_participants: r.max_participants,
         },
@@ -129,7 +131,7 @@ pub async fn status(
         started_at: r.started_at,
         ended_at: r.ended_at,
         attendance_count: r.attendance_count,
-        is_recording: r.is_recording,
+        is_recording: r.is_recording.0,
         active_participants: r.present_count,
     }))
 }
@@ -155,10 +157,10 @@ pub struct Participant {
     pub user_name: String,
     pub role: String,
     pub status: String,
-    pub is_muted: bool,
-    pub is_video_enabled: bool,
-    pub is_screen_sharing: bool,
-    pub is_hand_raised: bool,
+    pub is_muted: Flag,
+    pub is_video_enabled: Flag,
+    pub is_screen_sharing: Flag,
+    pub is_hand_raised: Flag,
     pub joined_at: String,
     pub device_type: Option<String>,
 }

@@ -5,7 +5,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{SECRET, spawn_app};
+use crate::helpers::{SECRET, Setup, spawn_app_on};
 
 fn b64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -37,9 +37,8 @@ fn in_an_hour() -> i64 {
     chrono::Utc::now().timestamp() + 3600
 }
 
-#[tokio::test]
-async fn requests_without_a_valid_token_are_401_and_change_nothing() {
-    let app = spawn_app().await;
+async fn requests_without_a_valid_token_are_401_and_change_nothing(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let claims = json!({"sub": "mallory", "name": "M", "exp": in_an_hour()});
     let none_token = format!(
         "{}.{}.",
@@ -114,9 +113,8 @@ async fn requests_without_a_valid_token_are_401_and_change_nothing() {
     assert_eq!(good.status, StatusCode::CREATED);
 }
 
-#[tokio::test]
-async fn an_unauthenticated_request_is_401_before_anything_else() {
-    let app = spawn_app().await;
+async fn an_unauthenticated_request_is_401_before_anything_else(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let response = app
         .send(
             Method::POST,
@@ -129,9 +127,8 @@ async fn an_unauthenticated_request_is_401_before_anything_else() {
     assert_eq!(response.status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn the_token_command_prints_a_token_the_server_accepts() {
-    let app = spawn_app().await;
+async fn the_token_command_prints_a_token_the_server_accepts(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_meetings"))
         .args([
             "token",
@@ -171,3 +168,10 @@ async fn the_token_command_prints_a_token_the_server_accepts() {
         .unwrap();
     assert!(!refused.status.success(), "no token without a secret");
 }
+
+on_setups!(
+    [postgres, sqlite]
+    requests_without_a_valid_token_are_401_and_change_nothing,
+    an_unauthenticated_request_is_401_before_anything_else,
+    the_token_command_prints_a_token_the_server_accepts,
+);

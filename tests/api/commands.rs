@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{Setup, TestApp, spawn_app_on};
 
 fn path(meeting: &str, action: &str) -> String {
     format!("/api/v1/meetings/{meeting}/{action}")
@@ -36,9 +36,8 @@ async fn assert_refused(
     );
 }
 
-#[tokio::test]
-async fn creating_a_meeting_answers_201_with_its_link_location_and_position() {
-    let app = spawn_app().await;
+async fn creating_a_meeting_answers_201_with_its_link_location_and_position(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let response = app
         .post(
             "/api/v1/meetings",
@@ -81,9 +80,8 @@ async fn creating_a_meeting_answers_201_with_its_link_location_and_position() {
     assert_eq!(log[0].metadata["actor"]["user_id"], "alice");
 }
 
-#[tokio::test]
-async fn start_now_creates_an_active_meeting_in_one_call() {
-    let app = spawn_app().await;
+async fn start_now_creates_an_active_meeting_in_one_call(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let body = app
         .create_meeting("alice", json!({"title": "Now", "start_now": true}))
         .await;
@@ -93,9 +91,8 @@ async fn start_now_creates_an_active_meeting_in_one_call() {
     assert_eq!(types, ["meeting_scheduled", "meeting_started"]);
 }
 
-#[tokio::test]
-async fn invalid_create_requests_are_422_and_append_nothing() {
-    let app = spawn_app().await;
+async fn invalid_create_requests_are_422_and_append_nothing(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let token = app.token("alice");
     let cases: Vec<(&str, String)> = vec![
         ("title", json!({}).to_string()),
@@ -135,9 +132,8 @@ async fn invalid_create_requests_are_422_and_append_nothing() {
     assert_eq!(app.head().await, 0);
 }
 
-#[tokio::test]
-async fn a_meeting_is_addressed_by_id_or_by_room_code() {
-    let app = spawn_app().await;
+async fn a_meeting_is_addressed_by_id_or_by_room_code(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let body = app.create_meeting("alice", json!({"title": "Codes"})).await;
     let code = body["room_code"].as_str().unwrap();
     let started = app.post(&path(code, "start"), "alice", None).await;
@@ -162,9 +158,8 @@ async fn a_meeting_is_addressed_by_id_or_by_room_code() {
     }
 }
 
-#[tokio::test]
-async fn starting_follows_the_lifecycle_rules() {
-    let app = spawn_app().await;
+async fn starting_follows_the_lifecycle_rules(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app
         .create_meeting("alice", json!({"title": "Lifecycle"}))
         .await["meeting_id"]
@@ -213,9 +208,8 @@ async fn starting_follows_the_lifecycle_rules() {
     assert_refused(&app, after_end, StatusCode::GONE, "MEETING_ENDED", head).await;
 }
 
-#[tokio::test]
-async fn joining_follows_the_room_rules() {
-    let app = spawn_app().await;
+async fn joining_follows_the_room_rules(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let scheduled = app
         .create_meeting("alice", json!({"title": "Later", "max_participants": 2}))
         .await;
@@ -290,9 +284,8 @@ async fn joining_follows_the_room_rules() {
     assert_refused(&app, ended, StatusCode::GONE, "MEETING_ENDED", head).await;
 }
 
-#[tokio::test]
-async fn invalid_join_bodies_are_422_and_append_nothing() {
-    let app = spawn_app().await;
+async fn invalid_join_bodies_are_422_and_append_nothing(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app.active_meeting("alice", json!({})).await;
     let head = app.head().await;
     for body in [
@@ -313,9 +306,8 @@ async fn invalid_join_bodies_are_422_and_append_nothing() {
     }
 }
 
-#[tokio::test]
-async fn leaving_needs_a_seat() {
-    let app = spawn_app().await;
+async fn leaving_needs_a_seat(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app.active_meeting("alice", json!({})).await;
     let head = app.head().await;
     let stranger = app.post(&path(&id, "leave"), "bob", None).await;
@@ -349,9 +341,8 @@ async fn leaving_needs_a_seat() {
     .await;
 }
 
-#[tokio::test]
-async fn config_updates_follow_the_spec() {
-    let app = spawn_app().await;
+async fn config_updates_follow_the_spec(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let body = app
         .create_meeting("alice", json!({"title": "Config"}))
         .await;
@@ -469,9 +460,8 @@ async fn config_updates_follow_the_spec() {
     .await;
 }
 
-#[tokio::test]
-async fn ending_a_meeting_sends_everyone_out() {
-    let app = spawn_app().await;
+async fn ending_a_meeting_sends_everyone_out(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app.active_meeting("alice", json!({})).await;
     for user in ["alice", "bob", "carol"] {
         app.post(&path(&id, "join"), user, None).await;
@@ -532,9 +522,8 @@ async fn ending_a_meeting_sends_everyone_out() {
     .await;
 }
 
-#[tokio::test]
-async fn forty_concurrent_joins_all_land_once() {
-    let app = spawn_app().await;
+async fn forty_concurrent_joins_all_land_once(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app
         .active_meeting("alice", json!({"max_participants": 40}))
         .await;
@@ -572,12 +561,27 @@ async fn forty_concurrent_joins_all_land_once() {
     .await;
 }
 
-#[tokio::test]
-async fn unknown_routes_answer_in_the_error_format() {
-    let app = spawn_app().await;
+async fn unknown_routes_answer_in_the_error_format(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let response = app
         .send(Method::GET, "/api/v1/nothing-here", None, None, &[])
         .await;
     assert_eq!(response.status, StatusCode::NOT_FOUND);
     assert_eq!(response.body["status"], "error");
 }
+
+on_setups!(
+    [postgres, sqlite]
+    creating_a_meeting_answers_201_with_its_link_location_and_position,
+    start_now_creates_an_active_meeting_in_one_call,
+    invalid_create_requests_are_422_and_append_nothing,
+    a_meeting_is_addressed_by_id_or_by_room_code,
+    starting_follows_the_lifecycle_rules,
+    joining_follows_the_room_rules,
+    invalid_join_bodies_are_422_and_append_nothing,
+    leaving_needs_a_seat,
+    config_updates_follow_the_spec,
+    ending_a_meeting_sends_everyone_out,
+    forty_concurrent_joins_all_land_once,
+    unknown_routes_answer_in_the_error_format,
+);

@@ -1,6 +1,7 @@
 //! The server as a real process: kill -9 in the middle of a burst of
 //! commands, restart, and check that every command that got a 2xx has its
-//! events in the log and on NATS, none twice. Also: SIGTERM drains.
+//! events in the log (and on NATS), none twice. Also: SIGTERM drains. On
+//! PostgreSQL with NATS and on the embedded SQLite default.
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -8,29 +9,38 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use events::EventStore;
-use events::postgres::PgStore;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::helpers::{SECRET, TestDb, TestStream, eventually, nats_url};
+use crate::helpers::{SECRET, Setup, TestDb, TestStream, eventually, nats_url};
 use crate::relay::assert_published_exactly_once;
 
-struct Server {
-    child: Child,
-    base: String,
+pub struct Server {
+    pub child: Child,
+    pub base: String,
 }
 
-async fn start_server(db: &TestDb, stream: &TestStream) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meetings"))
+async fn start_server(setup: Setup, db: &TestDb, stream: &TestStream) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meetings"));
+    command
         .arg("serve")
         .env("MEETINGS_ADDR", "127.0.0.1:0")
         .env("DATABASE_URL", &db.url)
-        .env("NATS_URL", nats_url())
         .env("NATS_PREFIX", &stream.prefix)
-        .env("JWT_SECRET", SECRET)
+        .env("JWT_SECRET", SECRET);
+    if setup.nats() {
+        command.env("NATS_URL", nats_url());
+    } else {
+        command.env_remove("NATS_URL");
+    }
+    launch(command).await
+}
+
+/// Starts a server process and waits for the line with its address.
+pub async fn launch(mut command: Command) -> Server {
+    let mut child = command
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -48,6 +58,8 @@ async fn start_server(db: &TestDb, stream: &TestStream) -> Server {
         .strip_prefix("meetings listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
+    // Keep reading what else it prints, as a terminal would.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Server { child, base }
 }
 
@@ -74,11 +86,10 @@ async fn post(
     Ok((status, body))
 }
 
-#[tokio::test]
-async fn a_kill_9_loses_no_acknowledged_command_and_duplicates_none() {
-    let db = TestDb::create().await;
+async fn a_kill_9_loses_no_acknowledged_command_and_duplicates_none(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
     let stream = TestStream::new();
-    let mut server = start_server(&db, &stream).await;
+    let mut server = start_server(setup, &db, &stream).await;
     let client = reqwest::Client::new();
 
     let mut meetings = Vec::new();
@@ -141,8 +152,8 @@ async fn a_kill_9_loses_no_acknowledged_command_and_duplicates_none() {
     assert!(acknowledged.len() >= 300);
 
     // Restart on the same database; the relay catches up.
-    let server = start_server(&db, &stream).await;
-    let store = PgStore::start(db.pool().await).await.unwrap();
+    let server = start_server(setup, &db, &stream).await;
+    let store = db.store().await;
     let log = store.read_all(0, 1_000_000).await.unwrap();
     let by_position: HashMap<i64, &events::RecordedEvent> =
         log.iter().map(|e| (e.position, e)).collect();
@@ -166,7 +177,9 @@ async fn a_kill_9_loses_no_acknowledged_command_and_duplicates_none() {
         joins.values().all(|n| *n == 1),
         "no join is in the log twice"
     );
-    assert_published_exactly_once(&stream, &store).await;
+    if setup.nats() {
+        assert_published_exactly_once(&stream, store.as_ref()).await;
+    }
 
     // And the restarted server serves.
     let (status, _) = post(
@@ -180,11 +193,10 @@ async fn a_kill_9_loses_no_acknowledged_command_and_duplicates_none() {
     assert_eq!(status, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn sigterm_lets_in_flight_requests_finish() {
-    let db = TestDb::create().await;
+async fn sigterm_lets_in_flight_requests_finish(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
     let stream = TestStream::new();
-    let mut server = start_server(&db, &stream).await;
+    let mut server = start_server(setup, &db, &stream).await;
     let client = reqwest::Client::new();
     let (_, body) = post(
         &client,
@@ -236,7 +248,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
 
     // Every request the server accepted before the signal was answered:
     // nothing was applied without its answer reaching the client.
-    let store = PgStore::start(db.pool().await).await.unwrap();
+    let store = db.store().await;
     let mut answered = 0;
     for request in requests {
         // An error is a request sent after the listener closed: refused.
@@ -255,3 +267,9 @@ async fn sigterm_lets_in_flight_requests_finish() {
     assert!(answered > 0);
     assert_eq!(joins, answered, "every applied join was answered");
 }
+
+on_setups!(
+    [postgres, sqlite]
+    a_kill_9_loses_no_acknowledged_command_and_duplicates_none,
+    sigterm_lets_in_flight_requests_finish,
+);

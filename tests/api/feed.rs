@@ -1,18 +1,15 @@
-//! The feed on real PostgreSQL and NATS: a subscription from any position
+//! The feed on every setup (log backend x bus): a subscription from any position
 //! gets every later event once, in order, across the switch from the log to
 //! the live hub while appends continue.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use events::feed::{Feed, FeedItem, Hub};
-use events::nats::JetStreamLog;
-use events::postgres::PgStore;
-use events::{Append, EventId, EventStore, MeetingId, NewEvent};
+use events::{Append, EventId, MeetingId, NewEvent};
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::helpers::{TestDb, TestStream, nats_url};
+use crate::helpers::{Setup, TestDb, TestStream, setup_config};
 
 fn event(n: i64) -> NewEvent {
     NewEvent {
@@ -24,27 +21,26 @@ fn event(n: i64) -> NewEvent {
     }
 }
 
-#[tokio::test]
-async fn a_subscription_switches_from_the_log_to_live_without_gap_or_duplicate() {
+async fn a_subscription_switches_from_the_log_to_live_without_gap_or_duplicate(setup: Setup) {
     const BEFORE: i64 = 150;
     const DURING: i64 = 450;
-    let db = TestDb::create().await;
+    let db = TestDb::on(setup.backend()).await;
     let stream = TestStream::new();
-    let store = PgStore::start(db.pool().await).await.unwrap();
-    let client = async_nats::connect(nats_url()).await.unwrap();
+    let log = db.log().await;
+    let store = log.store.clone();
+    let hub = Hub::new();
+    let bus = meetings::app::open_bus(&setup_config(setup, &db, &stream), &hub)
+        .await
+        .unwrap();
     let (stop, stopped) = watch::channel(false);
     let relay = tokio::spawn(meetings::relay::run(
         store.clone(),
-        JetStreamLog::new(client.clone(), &stream.prefix),
+        bus.clone(),
+        log.leases.clone(),
         stopped,
     ));
-    let hub = Hub::new();
-    let hub_task = tokio::spawn(events::nats::feed_hub(
-        client,
-        stream.prefix.clone(),
-        hub.clone(),
-    ));
-    let feed = Feed::new(Arc::new(store.clone()), hub);
+    let hub_task = bus.feed_hub(hub.clone());
+    let feed = Feed::new(store.clone(), hub);
 
     let meetings: Vec<MeetingId> = (0..3).map(|_| MeetingId::new()).collect();
     let append = {
@@ -94,14 +90,15 @@ async fn a_subscription_switches_from_the_log_to_live_without_gap_or_duplicate()
 
     let _ = stop.send(true);
     relay.await.unwrap();
-    hub_task.abort();
+    if let Some(task) = hub_task {
+        task.abort();
+    }
 }
 
-#[tokio::test]
-async fn a_feed_keeps_moving_without_a_bus() {
-    let db = TestDb::create().await;
-    let store = PgStore::start(db.pool().await).await.unwrap();
-    let feed = Feed::new(Arc::new(store.clone()), Hub::new()); // nothing feeds the hub
+async fn a_feed_keeps_moving_without_a_bus(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
+    let store = db.store().await;
+    let feed = Feed::new(store.clone(), Hub::new()); // nothing feeds the hub
     let mut subscription = feed.subscribe(0);
     assert!(matches!(
         subscription.next(10).await.unwrap(),
@@ -122,11 +119,10 @@ async fn a_feed_keeps_moving_without_a_bus() {
     assert_eq!(events[0].position, 1);
 }
 
-#[tokio::test]
-async fn a_subscription_outlives_its_hub_by_reading_the_log() {
-    let db = TestDb::create().await;
-    let store = PgStore::start(db.pool().await).await.unwrap();
-    let feed = Feed::new(Arc::new(store.clone()), Hub::new());
+async fn a_subscription_outlives_its_hub_by_reading_the_log(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
+    let store = db.store().await;
+    let feed = Feed::new(store.clone(), Hub::new());
     let mut subscription = feed.subscribe(0);
     drop(feed); // the hub's only sender: the receiver is now closed
     assert!(matches!(
@@ -147,3 +143,13 @@ async fn a_subscription_outlives_its_hub_by_reading_the_log() {
     };
     assert_eq!(events[0].position, 1);
 }
+
+on_setups!(
+    [postgres, sqlite, postgres_in_process, sqlite_nats]
+    a_subscription_switches_from_the_log_to_live_without_gap_or_duplicate,
+);
+on_setups!(
+    [postgres, sqlite]
+    a_feed_keeps_moving_without_a_bus,
+    a_subscription_outlives_its_hub_by_reading_the_log,
+);

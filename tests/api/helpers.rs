@@ -9,6 +9,7 @@ use events::{EventStore, RecordedEvent};
 use meetings::app::App;
 use meetings::auth::JwtKeys;
 use meetings::config::Config;
+use meetings::db::Backend;
 use rand::Rng;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -35,51 +36,113 @@ pub fn unique_prefix() -> String {
     format!("t{tail}")
 }
 
-/// A database of its own, dropped when the test ends.
+/// Where a test runs: the event log's database and the bus. Variant names
+/// are test names (`<test>::<setup>`), hence lowercase.
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    /// Production: PostgreSQL and NATS JetStream.
+    postgres,
+    /// The embedded default: SQLite and the in-process bus.
+    sqlite,
+    /// PostgreSQL with the in-process bus.
+    postgres_in_process,
+    /// SQLite with NATS JetStream.
+    sqlite_nats,
+}
+
+impl Setup {
+    pub fn backend(self) -> Backend {
+        match self {
+            Self::postgres | Self::postgres_in_process => Backend::Postgres,
+            Self::sqlite | Self::sqlite_nats => Backend::Sqlite,
+        }
+    }
+
+    pub fn nats(self) -> bool {
+        matches!(self, Self::postgres | Self::sqlite_nats)
+    }
+}
+
+/// A database of its own, dropped when the test ends: a PostgreSQL
+/// database, or a SQLite file in a folder of its own.
 pub struct TestDb {
     pub url: String,
+    pub backend: Backend,
     name: String,
 }
 
 impl TestDb {
+    /// A PostgreSQL database.
     pub async fn create() -> Self {
+        Self::on(Backend::Postgres).await
+    }
+
+    pub async fn on(backend: Backend) -> Self {
         let name = format!("mt_{}", Uuid::new_v4().simple());
-        let admin = admin_url();
-        let pool = meetings::db::connect(&admin, 1)
-            .await
-            .expect("admin connection");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&pool)
-            .await
-            .expect("create test database");
-        pool.close().await;
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        Self {
-            url: format!("{base}/{name}"),
-            name,
+        match backend {
+            Backend::Postgres => {
+                let admin = admin_url();
+                let pool = meetings::db::connect(&admin, 1)
+                    .await
+                    .expect("admin connection");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&pool)
+                    .await
+                    .expect("create test database");
+                pool.close().await;
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                Self {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    name,
+                }
+            }
+            Backend::Sqlite => {
+                let folder = std::env::temp_dir().join("meetings-tests").join(&name);
+                Self {
+                    url: format!("sqlite://{}", folder.join("meetings.db").display()),
+                    backend,
+                    name: folder.display().to_string(),
+                }
+            }
         }
     }
 
-    /// A migrated pool on this database.
-    pub async fn pool(&self) -> sqlx::PgPool {
-        let pool = meetings::db::connect(&self.url, 8)
+    /// The event log on this database, migrated, and its leases.
+    pub async fn log(&self) -> meetings::app::Log {
+        let config = Config::for_tests(self.url.clone(), None, String::new(), SECRET.into());
+        meetings::app::open_store(&config).await.expect("event log")
+    }
+
+    /// The event log alone.
+    pub async fn store(&self) -> std::sync::Arc<dyn EventStore> {
+        self.log().await.store
+    }
+
+    /// A read-model pool on this database (through `sqlx::Any`).
+    pub async fn reads(&self) -> sqlx::AnyPool {
+        meetings::db::connect_reads(&self.url, 4)
             .await
-            .expect("test pool");
-        meetings::db::migrate(&pool).await.expect("migrate");
-        pool
+            .expect("read pool")
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
-        on_own_runtime(async move {
-            if let Ok(pool) = meetings::db::connect(&admin_url(), 1).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&pool)
-                    .await;
+        match self.backend {
+            Backend::Sqlite => {
+                let _ = std::fs::remove_dir_all(&name);
             }
-        });
+            Backend::Postgres => on_own_runtime(async move {
+                if let Ok(pool) = meetings::db::connect(&admin_url(), 1).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&pool)
+                        .await;
+                }
+            }),
+        }
     }
 }
 
@@ -230,6 +293,7 @@ impl Response {
     }
 }
 
+/// The production setup's configuration on `db` and `stream`.
 pub fn test_config(db: &TestDb, stream: &TestStream) -> Config {
     Config::for_tests(
         db.url.clone(),
@@ -239,10 +303,20 @@ pub fn test_config(db: &TestDb, stream: &TestStream) -> Config {
     )
 }
 
-pub async fn spawn_app() -> TestApp {
-    let db = TestDb::create().await;
+/// The configuration of `setup` on `db` and (when it uses NATS) `stream`.
+pub fn setup_config(setup: Setup, db: &TestDb, stream: &TestStream) -> Config {
+    let mut config = test_config(db, stream);
+    if !setup.nats() {
+        config.nats_url = None;
+    }
+    config
+}
+
+/// The app on a fresh database and stream of `setup`.
+pub async fn spawn_app_on(setup: Setup) -> TestApp {
+    let db = TestDb::on(setup.backend()).await;
     let stream = TestStream::new();
-    spawn_app_with(test_config(&db, &stream), db, stream).await
+    spawn_app_with(setup_config(setup, &db, &stream), db, stream).await
 }
 
 pub async fn spawn_app_with(config: Config, db: TestDb, stream: TestStream) -> TestApp {
@@ -365,9 +439,10 @@ impl TestApp {
     }
 }
 
-/// Every read-model row, as JSON text, in a stable order: what a rebuild
-/// must reproduce exactly.
-pub async fn read_model_snapshot(pool: &sqlx::PgPool) -> Vec<String> {
+/// Every read-model row as text, in a stable order: what a rebuild must
+/// reproduce exactly (portable: the same on every read-model database).
+pub async fn read_model_snapshot(reads: &sqlx::AnyPool) -> Vec<String> {
+    use sqlx::{Column, Row};
     let mut rows = Vec::new();
     for (table, key) in [
         ("rm_meetings", "meeting_id"),
@@ -375,14 +450,28 @@ pub async fn read_model_snapshot(pool: &sqlx::PgPool) -> Vec<String> {
         ("rm_participants", "participant_id"),
         ("projection_checkpoints", "name"),
     ] {
-        let query =
-            format!("SELECT '{table}: ' || to_jsonb(t)::text FROM {table} t ORDER BY {key}");
-        rows.extend(
-            sqlx::query_scalar::<_, String>(&query)
-                .fetch_all(pool)
-                .await
-                .expect("snapshot"),
-        );
+        let query = format!("SELECT * FROM {table} ORDER BY {key}");
+        for row in sqlx::query(&query)
+            .fetch_all(reads)
+            .await
+            .expect("snapshot")
+        {
+            let cells: Vec<String> = row
+                .columns()
+                .iter()
+                .map(|column| {
+                    let i = column.ordinal();
+                    let value = row
+                        .try_get::<Option<String>, _>(i)
+                        .map(|v| format!("{v:?}"))
+                        .or_else(|_| row.try_get::<Option<i64>, _>(i).map(|v| format!("{v:?}")))
+                        .or_else(|_| row.try_get::<Option<bool>, _>(i).map(|v| format!("{v:?}")))
+                        .unwrap_or_else(|e| format!("undecodable: {e}"));
+                    format!("{}={value}", column.name())
+                })
+                .collect();
+            rows.push(format!("{table}: {}", cells.join(", ")));
+        }
     }
     rows
 }

@@ -3,11 +3,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{Setup, spawn_app_on};
 
-#[tokio::test]
-async fn a_retried_create_returns_the_first_response_and_appends_nothing() {
-    let app = spawn_app().await;
+async fn a_retried_create_returns_the_first_response_and_appends_nothing(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let token = app.token("alice");
     let body = json!({"title": "Once", "start_now": true});
     let key = [("idempotency-key", "create-123")];
@@ -70,9 +69,8 @@ async fn a_retried_create_returns_the_first_response_and_appends_nothing() {
     assert_eq!(reused.body["details"]["field"], "Idempotency-Key");
 }
 
-#[tokio::test]
-async fn concurrent_retries_of_one_command_append_once() {
-    let app = spawn_app().await;
+async fn concurrent_retries_of_one_command_append_once(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app.active_meeting("alice", json!({})).await;
     app.post(&format!("/api/v1/meetings/{id}/join"), "bob", None)
         .await;
@@ -96,9 +94,8 @@ async fn concurrent_retries_of_one_command_append_once() {
     assert_eq!(again.status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn an_invalid_idempotency_key_is_422() {
-    let app = spawn_app().await;
+async fn an_invalid_idempotency_key_is_422(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let token = app.token("alice");
     let long = "k".repeat(256);
     let response = app
@@ -113,3 +110,10 @@ async fn an_invalid_idempotency_key_is_422() {
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.head().await, 0);
 }
+
+on_setups!(
+    [postgres, sqlite]
+    a_retried_create_returns_the_first_response_and_appends_nothing,
+    concurrent_retries_of_one_command_append_once,
+    an_invalid_idempotency_key_is_422,
+);

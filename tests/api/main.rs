@@ -1,14 +1,35 @@
-//! End-to-end and adapter tests on real PostgreSQL and real NATS.
+//! End-to-end and adapter tests on real PostgreSQL, real SQLite files and
+//! real NATS; the contract and end-to-end tests run once per setup
+//! (`helpers::Setup`).
 //!
 //! Every test gets its own database and its own NATS subject prefix and
 //! stream, so tests run in parallel. Waits poll a position or a count with a
 //! deadline; no test sleeps for a fixed time to let something happen.
+
+/// Runs each `async fn(Setup)` test once per listed setup, as tests named
+/// `<test>::<setup>`: `on_setups!([postgres, sqlite] a_test, another);`
+macro_rules! on_setups {
+    ($setups:tt $($name:ident),+ $(,)?) => {
+        $( on_setups!(@one $name $setups); )+
+    };
+    (@one $name:ident [$($setup:ident),+]) => {
+        mod $name {
+            $(
+                #[tokio::test]
+                async fn $setup() {
+                    super::$name(crate::helpers::Setup::$setup).await
+                }
+            )+
+        }
+    };
+}
 
 mod helpers;
 
 mod auth;
 mod commands;
 mod crash;
+mod embedded;
 mod feed;
 mod idempotency;
 mod projections;

@@ -1,4 +1,4 @@
-//! The projection runner on real PostgreSQL: a batch applied twice changes
+//! The projection runner on PostgreSQL and SQLite: a batch applied twice changes
 //! nothing, a restarted runner resumes from its checkpoint without double
 //! counting, and a replay rebuilds exactly what the live run built.
 
@@ -9,33 +9,35 @@ use command::CommandHandler;
 use command::meeting::{Command, ConfigUpdate};
 use events::event::ConfigChange;
 use events::feed::{Feed, Hub};
-use events::postgres::{PgLeases, PgStore};
+use events::lease::Leases;
 use events::{EventStore, MeetingId};
+use meetings::app::Log;
 use projections::Projection;
 use projections::runner::{apply_batch, replay};
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::helpers::{TestDb, ctx, eventually, join, read_model_snapshot, schedule, spawn_app};
+use crate::helpers::{
+    Setup, TestDb, ctx, eventually, join, read_model_snapshot, schedule, spawn_app_on,
+};
 
 struct World {
     _db: TestDb,
-    pg: sqlx::PgPool,
-    store: PgStore,
+    store: Arc<dyn EventStore>,
+    leases: Arc<dyn Leases>,
     commands: Arc<CommandHandler>,
     reads: sqlx::AnyPool,
 }
 
-async fn world() -> World {
-    let db = TestDb::create().await;
-    let pg = db.pool().await;
-    let store = PgStore::start(pg.clone()).await.unwrap();
-    let commands = Arc::new(CommandHandler::new(Arc::new(store.clone())));
-    let reads = meetings::db::connect_reads(&db.url, 4).await.unwrap();
+async fn world(setup: Setup) -> World {
+    let db = TestDb::on(setup.backend()).await;
+    let Log { store, leases } = db.log().await;
+    let commands = Arc::new(CommandHandler::new(store.clone()));
+    let reads = db.reads().await;
     World {
         _db: db,
-        pg,
         store,
+        leases,
         commands,
         reads,
     }
@@ -60,14 +62,13 @@ impl World {
         &self,
         stop: watch::Receiver<bool>,
     ) -> (tokio::task::JoinHandle<()>, watch::Receiver<i64>) {
-        let feed = Feed::new(Arc::new(self.store.clone()), Hub::new());
-        let leases = Arc::new(PgLeases(self.pg.clone()));
+        let feed = Feed::new(self.store.clone(), Hub::new());
         let (progress, watcher) = watch::channel(0);
         let task = tokio::spawn(projections::runner::run(
             self.reads.clone(),
             feed,
             Projection::Meetings,
-            leases,
+            self.leases.clone(),
             progress,
             stop,
         ));
@@ -107,17 +108,16 @@ async fn some_history(commands: &CommandHandler) -> MeetingId {
     id
 }
 
-async fn counts(pg: &sqlx::PgPool, id: MeetingId) -> (i64, i64) {
+async fn counts(reads: &sqlx::AnyPool, id: MeetingId) -> (i64, i64) {
     sqlx::query_as("SELECT present_count, attendance_count FROM rm_meetings WHERE meeting_id = $1")
         .bind(id.to_string())
-        .fetch_one(pg)
+        .fetch_one(reads)
         .await
         .unwrap()
 }
 
-#[tokio::test]
-async fn applying_the_same_batch_twice_changes_nothing() {
-    let w = world().await;
+async fn applying_the_same_batch_twice_changes_nothing(setup: Setup) {
+    let w = world(setup).await;
     let id = some_history(&w.commands).await;
     let events: Vec<_> = w
         .store
@@ -134,8 +134,8 @@ async fn applying_the_same_batch_twice_changes_nothing() {
             head
         );
     }
-    let once = read_model_snapshot(&w.pg).await;
-    assert_eq!(counts(&w.pg, id).await, (3, 3));
+    let once = read_model_snapshot(&w.reads).await;
+    assert_eq!(counts(&w.reads, id).await, (3, 3));
 
     for projection in Projection::ALL {
         // The whole batch again, and an overlapping tail of it.
@@ -150,12 +150,11 @@ async fn applying_the_same_batch_twice_changes_nothing() {
             head
         );
     }
-    assert_eq!(read_model_snapshot(&w.pg).await, once);
+    assert_eq!(read_model_snapshot(&w.reads).await, once);
 }
 
-#[tokio::test]
-async fn a_restarted_runner_resumes_from_its_checkpoint_without_double_counting() {
-    let w = world().await;
+async fn a_restarted_runner_resumes_from_its_checkpoint_without_double_counting(setup: Setup) {
+    let w = world(setup).await;
     let id = some_history(&w.commands).await;
     let reached = |watcher: watch::Receiver<i64>, position: i64| async move {
         eventually(Duration::from_secs(20), || {
@@ -170,7 +169,7 @@ async fn a_restarted_runner_resumes_from_its_checkpoint_without_double_counting(
     reached(watcher, w.store.head_position().await.unwrap()).await;
     first.abort(); // a crash: no goodbye
     let _ = first.await;
-    assert_eq!(counts(&w.pg, id).await, (3, 3));
+    assert_eq!(counts(&w.reads, id).await, (3, 3));
 
     w.unlock(id).await;
     run(&w.commands, id, "dave", join()).await;
@@ -178,16 +177,15 @@ async fn a_restarted_runner_resumes_from_its_checkpoint_without_double_counting(
     let (second, watcher) = w.start_meetings_runner(stopped);
     reached(watcher, w.store.head_position().await.unwrap()).await;
     assert_eq!(
-        counts(&w.pg, id).await,
+        counts(&w.reads, id).await,
         (3, 4),
         "dave in, carol out, nothing twice"
     );
     second.abort();
 }
 
-#[tokio::test]
-async fn a_replay_rebuilds_exactly_what_the_live_run_built() {
-    let app = spawn_app().await;
+async fn a_replay_rebuilds_exactly_what_the_live_run_built(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let mut ids = Vec::new();
     for n in 0..3 {
         let id = app
@@ -211,22 +209,27 @@ async fn a_replay_rebuilds_exactly_what_the_live_run_built() {
         .await;
     app.create_meeting("host", json!({"title": "later"})).await;
     let head = app.wait_projected().await;
-    let pg = app.app.store.pool().clone();
-    let live = read_model_snapshot(&pg).await;
-    assert!(live.len() > 20);
     let reads = app.app.reads.clone();
+    let live = read_model_snapshot(&reads).await;
+    assert!(live.len() > 20);
     let store = app.app.store.clone();
     app.app.stop().await.unwrap();
 
     for projection in Projection::ALL {
-        assert_eq!(replay(&reads, &store, projection).await.unwrap(), head);
+        assert_eq!(
+            replay(&reads, store.as_ref(), projection).await.unwrap(),
+            head
+        );
     }
-    assert_eq!(read_model_snapshot(&pg).await, live, "rebuild equals live");
+    assert_eq!(
+        read_model_snapshot(&reads).await,
+        live,
+        "rebuild equals live"
+    );
 }
 
-#[tokio::test]
-async fn two_runners_of_one_projection_never_apply_an_event_twice() {
-    let w = world().await;
+async fn two_runners_of_one_projection_never_apply_an_event_twice(setup: Setup) {
+    let w = world(setup).await;
     let id = some_history(&w.commands).await;
     let (_stop, stopped) = watch::channel(false);
     let (tasks, watchers): (Vec<_>, Vec<_>) = (0..2)
@@ -242,15 +245,14 @@ async fn two_runners_of_one_projection_never_apply_an_event_twice() {
         async move { (at >= head).then_some(()) }
     })
     .await;
-    assert_eq!(counts(&w.pg, id).await, (6, 6), "each join counted once");
+    assert_eq!(counts(&w.reads, id).await, (6, 6), "each join counted once");
     for task in tasks {
         task.abort();
     }
 }
 
-#[tokio::test]
-async fn the_replay_command_rebuilds_what_the_live_run_built() {
-    let app = spawn_app().await;
+async fn the_replay_command_rebuilds_what_the_live_run_built(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app.active_meeting("host", json!({})).await;
     for user in ["host", "bob"] {
         app.post(&format!("/api/v1/meetings/{id}/join"), user, None)
@@ -259,8 +261,8 @@ async fn the_replay_command_rebuilds_what_the_live_run_built() {
     app.post(&format!("/api/v1/meetings/{id}/end"), "host", None)
         .await;
     app.wait_projected().await;
-    let pg = app.app.store.pool().clone();
-    let live = read_model_snapshot(&pg).await;
+    let reads = app.app.reads.clone();
+    let live = read_model_snapshot(&reads).await;
     let url = app._db.url.clone();
     app.app.stop().await.unwrap();
 
@@ -281,5 +283,14 @@ async fn the_replay_command_rebuilds_what_the_live_run_built() {
             && printed.contains("participants rebuilt"),
         "{printed}"
     );
-    assert_eq!(read_model_snapshot(&pg).await, live);
+    assert_eq!(read_model_snapshot(&reads).await, live);
 }
+
+on_setups!(
+    [postgres, sqlite]
+    applying_the_same_batch_twice_changes_nothing,
+    a_restarted_runner_resumes_from_its_checkpoint_without_double_counting,
+    a_replay_rebuilds_exactly_what_the_live_run_built,
+    two_runners_of_one_projection_never_apply_an_event_twice,
+    the_replay_command_rebuilds_what_the_live_run_built,
+);

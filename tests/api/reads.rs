@@ -5,7 +5,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestDb, TestStream, spawn_app, spawn_app_with, test_config};
+use crate::helpers::{
+    Setup, TestApp, TestDb, TestStream, spawn_app_on, spawn_app_with, test_config,
+};
 
 fn path(meeting: &str, action: &str) -> String {
     format!("/api/v1/meetings/{meeting}/{action}")
@@ -41,9 +43,8 @@ fn ids(page: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn history_requires_a_valid_token() {
-    let app = spawn_app().await;
+async fn history_requires_a_valid_token(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let response = app
         .send(Method::GET, "/api/v1/meetings/history", None, None, &[])
         .await;
@@ -51,9 +52,8 @@ async fn history_requires_a_valid_token() {
     assert_eq!(response.code(), "UNAUTHORIZED");
 }
 
-#[tokio::test]
-async fn history_lists_the_ended_meetings_the_caller_hosts() {
-    let app = spawn_app().await;
+async fn history_lists_the_ended_meetings_the_caller_hosts(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let ended = ended_meeting(&app, "alice", "done", &[]).await;
     app.active_meeting("alice", json!({"title": "running"}))
         .await;
@@ -78,9 +78,8 @@ async fn history_lists_the_ended_meetings_the_caller_hosts() {
     assert_eq!(history(&app, "carol", "").await.body["total"], 0);
 }
 
-#[tokio::test]
-async fn history_items_carry_the_spec_fields_and_count_distinct_users() {
-    let app = spawn_app().await;
+async fn history_items_carry_the_spec_fields_and_count_distinct_users(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app
         .active_meeting("alice", json!({"title": "Weekly Sync"}))
         .await;
@@ -117,9 +116,8 @@ async fn history_items_carry_the_spec_fields_and_count_distinct_users() {
     );
 }
 
-#[tokio::test]
-async fn history_is_most_recently_ended_first_and_paged() {
-    let app = spawn_app().await;
+async fn history_is_most_recently_ended_first_and_paged(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let mut ended = Vec::new();
     for n in 0..5 {
         ended.push(ended_meeting(&app, "alice", &format!("m{n}"), &[]).await);
@@ -161,9 +159,8 @@ async fn history_is_most_recently_ended_first_and_paged() {
     }
 }
 
-#[tokio::test]
-async fn x_min_position_answers_once_the_command_is_visible() {
-    let app = spawn_app().await;
+async fn x_min_position_answers_once_the_command_is_visible(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app.active_meeting("alice", json!({})).await;
     for user in ["alice", "bob", "carol"] {
         let joined = app.post(&path(&id, "join"), user, None).await;
@@ -220,9 +217,8 @@ async fn an_unreached_position_is_503_projection_lagging() {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-#[tokio::test]
-async fn details_status_and_participants_follow_the_spec() {
-    let app = spawn_app().await;
+async fn details_status_and_participants_follow_the_spec(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let created = app
         .create_meeting("alice", json!({"title": "Board", "description": "Q3", "max_participants": 12, "settings": {"enable_recording": true}}))
         .await;
@@ -320,9 +316,8 @@ async fn details_status_and_participants_follow_the_spec() {
     assert_eq!(ended["attendance_count"], 2);
 }
 
-#[tokio::test]
-async fn only_the_host_attendees_admins_and_auditors_may_read_a_meeting() {
-    let app = spawn_app().await;
+async fn only_the_host_attendees_admins_and_auditors_may_read_a_meeting(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app.active_meeting("alice", json!({})).await;
     app.post(&path(&id, "join"), "bob", None).await;
     app.post(&path(&id, "leave"), "bob", None).await; // joined once: may still read
@@ -364,3 +359,17 @@ async fn only_the_host_attendees_admins_and_auditors_may_read_a_meeting() {
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.code(), "MEETING_NOT_FOUND");
 }
+
+on_setups!(
+    [postgres, sqlite, postgres_in_process, sqlite_nats]
+    x_min_position_answers_once_the_command_is_visible,
+);
+on_setups!(
+    [postgres, sqlite]
+    history_requires_a_valid_token,
+    history_lists_the_ended_meetings_the_caller_hosts,
+    history_items_carry_the_spec_fields_and_count_distinct_users,
+    history_is_most_recently_ended_first_and_paged,
+    details_status_and_participants_follow_the_spec,
+    only_the_host_attendees_admins_and_auditors_may_read_a_meeting,
+);

@@ -8,14 +8,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use events::bus::Bus;
 use events::nats::JetStreamLog;
-use events::postgres::PgStore;
 use events::{Append, EventId, EventStore, MeetingId, NewEvent};
+use meetings::app::Log;
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::helpers::{TestDb, TestStream, eventually, nats_url, spawn_app_with, test_config};
+use crate::helpers::{
+    Setup, TestDb, TestStream, eventually, nats_url, spawn_app_with, test_config,
+};
 
 fn meeting_event(n: i64) -> NewEvent {
     NewEvent {
@@ -29,7 +32,7 @@ fn meeting_event(n: i64) -> NewEvent {
 
 /// Checks that the stream holds exactly positions 1..=head, once each, in
 /// order, with headers and subjects as documented.
-pub async fn assert_published_exactly_once(stream: &TestStream, store: &PgStore) {
+pub async fn assert_published_exactly_once(stream: &TestStream, store: &dyn EventStore) {
     let head = store.head_position().await.unwrap();
     let messages = stream.wait_for_position(head).await;
     let positions: Vec<i64> = messages.iter().map(|m| m.position).collect();
@@ -51,14 +54,22 @@ pub async fn assert_published_exactly_once(stream: &TestStream, store: &PgStore)
     }
 }
 
-#[tokio::test]
-async fn the_relay_publishes_every_event_once_in_order_across_a_crash() {
-    const TOTAL: i64 = 600;
-    let db = TestDb::create().await;
-    let stream = TestStream::new();
-    let store = PgStore::start(db.pool().await).await.unwrap();
+/// The log of `setup` and a JetStream bus on the test's stream.
+async fn log_and_bus(setup: Setup, db: &TestDb, stream: &TestStream) -> (Log, Arc<dyn Bus>) {
     let client = async_nats::connect(nats_url()).await.unwrap();
-    let log = JetStreamLog::new(client, &stream.prefix);
+    assert!(setup.nats());
+    (
+        db.log().await,
+        Arc::new(JetStreamLog::new(client, &stream.prefix)),
+    )
+}
+
+async fn the_relay_publishes_every_event_once_in_order_across_a_crash(setup: Setup) {
+    const TOTAL: i64 = 600;
+    let db = TestDb::on(setup.backend()).await;
+    let stream = TestStream::new();
+    let (log, bus) = log_and_bus(setup, &db, &stream).await;
+    let store = log.store.clone();
 
     // Appends keep arriving on a few meetings while the relay runs.
     let appended = Arc::new(AtomicI64::new(0));
@@ -80,7 +91,8 @@ async fn the_relay_publishes_every_event_once_in_order_across_a_crash() {
     let (stop, stopped) = watch::channel(false);
     let first = tokio::spawn(meetings::relay::run(
         store.clone(),
-        log.clone(),
+        bus.clone(),
+        log.leases.clone(),
         stopped.clone(),
     ));
     // Let it get part of the way, then kill it without a goodbye.
@@ -90,27 +102,32 @@ async fn the_relay_publishes_every_event_once_in_order_across_a_crash() {
     let published_at_crash = stream.messages().await.len() as i64;
     assert!(published_at_crash < TOTAL, "the crash happened mid-stream");
 
-    let second = tokio::spawn(meetings::relay::run(store.clone(), log, stopped));
+    let second = tokio::spawn(meetings::relay::run(
+        store.clone(),
+        bus,
+        log.leases.clone(),
+        stopped,
+    ));
     writer.await.unwrap();
     assert_eq!(appended.load(Ordering::SeqCst), TOTAL);
-    assert_published_exactly_once(&stream, &store).await;
+    assert_published_exactly_once(&stream, store.as_ref()).await;
     let _ = stop.send(true);
     second.await.unwrap();
 }
 
-#[tokio::test]
-async fn only_one_relay_publishes_at_a_time() {
-    let db = TestDb::create().await;
+async fn only_one_relay_publishes_at_a_time(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
     let stream = TestStream::new();
-    let store = PgStore::start(db.pool().await).await.unwrap();
+    let log = db.log().await;
+    let store = log.store.clone();
     let (stop, stopped) = watch::channel(false);
     let mut relays = Vec::new();
     for _ in 0..3 {
-        let client = async_nats::connect(nats_url()).await.unwrap();
-        let log = JetStreamLog::new(client, &stream.prefix);
+        let (_, bus) = log_and_bus(setup, &db, &stream).await;
         relays.push(tokio::spawn(meetings::relay::run(
             store.clone(),
-            log,
+            bus,
+            log.leases.clone(),
             stopped.clone(),
         )));
     }
@@ -121,7 +138,7 @@ async fn only_one_relay_publishes_at_a_time() {
             .await
             .unwrap();
     }
-    assert_published_exactly_once(&stream, &store).await;
+    assert_published_exactly_once(&stream, store.as_ref()).await;
     let _ = stop.send(true);
     for relay in relays {
         relay.await.unwrap();
@@ -237,3 +254,9 @@ async fn commands_succeed_while_nats_is_down_and_the_relay_catches_up() {
     nats.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+on_setups!(
+    [postgres, sqlite_nats]
+    the_relay_publishes_every_event_once_in_order_across_a_crash,
+    only_one_relay_publishes_at_a_time,
+);

@@ -1,4 +1,4 @@
-//! The `EventStore` contract on PostgreSQL: conflicts, gapless
+//! The `EventStore` contract on every backend: conflicts, gapless
 //! commit-ordered positions under concurrent appends, the hash chain,
 //! immutability, idempotent appends, aliases and idempotency keys.
 
@@ -6,17 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use events::hash::Verifier;
-use events::postgres::PgStore;
 use events::{
     Append, AppendError, Appended, EventId, EventStore, IdempotencyRecord, NewEvent, StreamId,
 };
 use serde_json::json;
 
-use crate::helpers::TestDb;
+use crate::helpers::{Setup, TestDb};
 
-async fn store() -> (PgStore, TestDb) {
-    let db = TestDb::create().await;
-    let store = PgStore::start(db.pool().await).await.expect("store");
+async fn store(setup: Setup) -> (Arc<dyn EventStore>, TestDb) {
+    let db = TestDb::on(setup.backend()).await;
+    let store = db.store().await;
     (store, db)
 }
 
@@ -34,9 +33,8 @@ fn stream(name: &str) -> StreamId {
     StreamId(format!("test-{name}"))
 }
 
-#[tokio::test]
-async fn appending_with_a_stale_version_is_a_typed_conflict() {
-    let (store, _db) = store().await;
+async fn appending_with_a_stale_version_is_a_typed_conflict(setup: Setup) {
+    let (store, _db) = store(setup).await;
     let s = stream("a");
     store
         .append(Append::new(s.clone(), 0, vec![event(1), event(2)]))
@@ -85,12 +83,11 @@ async fn appending_with_a_stale_version_is_a_typed_conflict() {
     assert_eq!(store.read_stream(&s, 0).await.unwrap().len(), 3);
 }
 
-#[tokio::test]
-async fn concurrent_appends_get_gapless_positions_in_commit_order() {
+async fn concurrent_appends_get_gapless_positions_in_commit_order(setup: Setup) {
     const DISTINCT: usize = 50;
     const SHARED: usize = 20;
     const PER_TASK: usize = 10;
-    let (store, _db) = store().await;
+    let (store, _db) = store(setup).await;
     let done = Arc::new(AtomicBool::new(false));
 
     // The reader: every batch must continue exactly where the last ended.
@@ -176,9 +173,8 @@ async fn concurrent_appends_get_gapless_positions_in_commit_order() {
     assert_eq!(verifier.position(), total);
 }
 
-#[tokio::test]
-async fn the_hash_chain_verifies_and_detects_a_changed_payload() {
-    let (store, _db) = store().await;
+async fn the_hash_chain_verifies_and_detects_a_changed_payload(setup: Setup) {
+    let (store, _db) = store(setup).await;
     for i in 0..5 {
         store
             .append(Append::new(stream("h"), i, vec![event(i as usize)]))
@@ -198,34 +194,33 @@ async fn the_hash_chain_verifies_and_detects_a_changed_payload() {
     assert_eq!(failure, Some(events::hash::ChainError::BadHash(3)));
 }
 
-#[tokio::test]
-async fn the_database_refuses_to_update_or_delete_events() {
-    let db = TestDb::create().await;
-    let pool = db.pool().await;
-    let store = PgStore::start(pool.clone()).await.unwrap();
+async fn the_database_refuses_to_update_or_delete_events(setup: Setup) {
+    let (store, db) = store(setup).await;
     store
         .append(Append::new(stream("i"), 0, vec![event(1)]))
         .await
         .unwrap();
 
-    for statement in [
-        "UPDATE events SET data = '{}'::jsonb",
+    let reads = db.reads().await;
+    let mut statements = vec![
+        "UPDATE events SET event_type = 'changed'",
         "DELETE FROM events",
-        "TRUNCATE events",
-    ] {
-        let error = sqlx::query(statement).execute(&pool).await.unwrap_err();
-        let code = error
-            .as_database_error()
-            .and_then(|e| e.code())
-            .map(|c| c.into_owned());
-        assert_eq!(code.as_deref(), Some("42501"), "{statement}: {error}");
+    ];
+    if setup.backend() == meetings::db::Backend::Postgres {
+        statements.push("TRUNCATE events");
+    }
+    for statement in statements {
+        let error = sqlx::query(statement).execute(&reads).await.unwrap_err();
+        assert!(
+            error.to_string().contains("the event log is append-only"),
+            "{statement}: {error}"
+        );
     }
     assert_eq!(store.read_all(0, 10).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn appending_an_event_id_that_exists_is_a_no_op() {
-    let (store, _db) = store().await;
+async fn appending_an_event_id_that_exists_is_a_no_op(setup: Setup) {
+    let (store, _db) = store(setup).await;
     let events = vec![event(1), event(2)];
     let first = store
         .append(Append::new(stream("d"), 0, events.clone()))
@@ -267,9 +262,8 @@ async fn appending_an_event_id_that_exists_is_a_no_op() {
     assert_eq!(store.read_all(0, 10).await.unwrap().len(), 3);
 }
 
-#[tokio::test]
-async fn an_alias_is_claimed_once_atomically_with_its_stream() {
-    let (store, _db) = store().await;
+async fn an_alias_is_claimed_once_atomically_with_its_stream(setup: Setup) {
+    let (store, _db) = store(setup).await;
     let mut first = Append::new(stream("one"), 0, vec![event(1)]);
     first.alias = Some("room_code:abc-defg-hij".into());
     store.append(first).await.unwrap();
@@ -296,9 +290,8 @@ async fn an_alias_is_claimed_once_atomically_with_its_stream() {
     );
 }
 
-#[tokio::test]
-async fn an_idempotency_key_replays_the_first_reply_and_writes_nothing() {
-    let (store, _db) = store().await;
+async fn an_idempotency_key_replays_the_first_reply_and_writes_nothing(setup: Setup) {
+    let (store, _db) = store(setup).await;
     let record = |reply: serde_json::Value| IdempotencyRecord {
         scope: "alice".into(),
         key: "k-1".into(),
@@ -333,3 +326,14 @@ async fn an_idempotency_key_replays_the_first_reply_and_writes_nothing() {
     assert_eq!(remembered.reply, stored.reply);
     assert_eq!(store.idempotent_reply("bob", "k-1").await.unwrap(), None);
 }
+
+on_setups!(
+    [postgres, sqlite]
+    appending_with_a_stale_version_is_a_typed_conflict,
+    concurrent_appends_get_gapless_positions_in_commit_order,
+    the_hash_chain_verifies_and_detects_a_changed_payload,
+    the_database_refuses_to_update_or_delete_events,
+    appending_an_event_id_that_exists_is_a_no_op,
+    an_alias_is_claimed_once_atomically_with_its_stream,
+    an_idempotency_key_replays_the_first_reply_and_writes_nothing,
+);

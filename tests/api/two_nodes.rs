@@ -6,18 +6,15 @@ use std::sync::Arc;
 
 use command::meeting::{Command, MeetingError};
 use command::{AppError, CommandHandler};
-use events::postgres::PgStore;
 
-use crate::helpers::{TestDb, ctx, join, schedule};
+use crate::helpers::{Setup, TestDb, ctx, join, schedule};
 
 async fn node(db: &TestDb) -> Arc<CommandHandler> {
-    let store = PgStore::start(db.pool().await).await.unwrap();
-    Arc::new(CommandHandler::new(Arc::new(store)))
+    Arc::new(CommandHandler::new(db.store().await))
 }
 
-#[tokio::test]
-async fn a_stale_cache_never_refuses_what_the_log_allows() {
-    let db = TestDb::create().await;
+async fn a_stale_cache_never_refuses_what_the_log_allows(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
     let (a, b) = (node(&db).await, node(&db).await);
     let id = schedule(&a, "host", false).await; // node A caches "scheduled"
     b.execute(id, &ctx("host"), Command::Start, None)
@@ -27,9 +24,8 @@ async fn a_stale_cache_never_refuses_what_the_log_allows() {
     assert!(joined.is_ok(), "A saw the start made on B: {joined:?}");
 }
 
-#[tokio::test]
-async fn a_stale_cache_never_accepts_what_the_log_refuses() {
-    let db = TestDb::create().await;
+async fn a_stale_cache_never_accepts_what_the_log_refuses(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
     let (a, b) = (node(&db).await, node(&db).await);
     let id = schedule(&a, "host", true).await; // node A caches "active"
     b.execute(id, &ctx("host"), Command::End, None)
@@ -42,9 +38,8 @@ async fn a_stale_cache_never_accepts_what_the_log_refuses() {
     );
 }
 
-#[tokio::test]
-async fn a_seat_taken_on_one_node_is_the_same_seat_on_the_other() {
-    let db = TestDb::create().await;
+async fn a_seat_taken_on_one_node_is_the_same_seat_on_the_other(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
     let (a, b) = (node(&db).await, node(&db).await);
     let id = schedule(&a, "host", true).await;
     a.execute(id, &ctx("bob"), join(), None).await.unwrap(); // A caches bob present
@@ -61,9 +56,8 @@ async fn a_seat_taken_on_one_node_is_the_same_seat_on_the_other() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_joins_through_two_nodes_all_land() {
-    let db = TestDb::create().await;
+async fn concurrent_joins_through_two_nodes_all_land(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
     let (a, b) = (node(&db).await, node(&db).await);
     let id = schedule(&a, "host", true).await;
     b.execute(id, &ctx("warmup"), join(), None).await.unwrap();
@@ -87,3 +81,11 @@ async fn concurrent_joins_through_two_nodes_all_land() {
         .count();
     assert_eq!(joined, 41);
 }
+
+on_setups!(
+    [postgres, sqlite]
+    a_stale_cache_never_refuses_what_the_log_allows,
+    a_stale_cache_never_accepts_what_the_log_refuses,
+    a_seat_taken_on_one_node_is_the_same_seat_on_the_other,
+    concurrent_joins_through_two_nodes_all_land,
+);

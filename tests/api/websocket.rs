@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use meetings::http::{CLIENT_QUEUE, CLOSE_SLOW_CONSUMER};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{Setup, TestApp, spawn_app_on};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -60,9 +60,8 @@ fn path(meeting: &str, action: &str) -> String {
     format!("/api/v1/meetings/{meeting}/{action}")
 }
 
-#[tokio::test]
-async fn a_subscriber_sees_every_event_of_its_meeting_live() {
-    let app = spawn_app().await;
+async fn a_subscriber_sees_every_event_of_its_meeting_live(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app.active_meeting("alice", json!({})).await;
     let other = app.active_meeting("alice", json!({})).await;
     let mut socket = open(&app, &id, "alice", None).await;
@@ -97,9 +96,8 @@ async fn a_subscriber_sees_every_event_of_its_meeting_live() {
     assert_eq!(frame["data"]["settings"], json!({"lock_room": true}));
 }
 
-#[tokio::test]
-async fn resuming_with_after_has_no_gap_and_no_duplicate_under_concurrent_appends() {
-    let app = spawn_app().await;
+async fn resuming_with_after_has_no_gap_and_no_duplicate_under_concurrent_appends(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app
         .active_meeting("alice", json!({"max_participants": 1000}))
         .await;
@@ -158,9 +156,8 @@ async fn resuming_with_after_has_no_gap_and_no_duplicate_under_concurrent_append
     );
 }
 
-#[tokio::test]
-async fn refusals_happen_before_the_upgrade() {
-    let app = spawn_app().await;
+async fn refusals_happen_before_the_upgrade(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app.active_meeting("alice", json!({})).await;
     let status_of = |url: String| async move {
         match tokio_tungstenite::connect_async(url).await {
@@ -189,9 +186,8 @@ async fn refusals_happen_before_the_upgrade() {
     assert_eq!(status_of(ws_url(&app, &id, &auditor, None)).await, 101);
 }
 
-#[tokio::test]
-async fn a_ping_frame_is_answered_with_pong() {
-    let app = spawn_app().await;
+async fn a_ping_frame_is_answered_with_pong(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app.active_meeting("alice", json!({})).await;
     let mut socket = open(&app, &id, "alice", None).await;
     until_caught_up(&mut socket).await;
@@ -206,9 +202,8 @@ async fn a_ping_frame_is_answered_with_pong() {
     assert_eq!(next_frame(&mut socket).await["type"], "pong");
 }
 
-#[tokio::test]
-async fn a_client_that_stops_reading_is_closed_with_a_resume_position() {
-    let app = spawn_app().await;
+async fn a_client_that_stops_reading_is_closed_with_a_resume_position(setup: Setup) {
+    let app = spawn_app_on(setup).await;
     let id = app
         .active_meeting("alice", json!({"max_participants": 1000}))
         .await;
@@ -264,3 +259,15 @@ async fn a_client_that_stops_reading_is_closed_with_a_resume_position() {
     assert_eq!(close.code, CloseCode::from(CLOSE_SLOW_CONSUMER));
     assert!(close.reason.contains("after="), "{}", close.reason);
 }
+
+on_setups!(
+    [postgres, sqlite, postgres_in_process, sqlite_nats]
+    a_subscriber_sees_every_event_of_its_meeting_live,
+    resuming_with_after_has_no_gap_and_no_duplicate_under_concurrent_appends,
+);
+on_setups!(
+    [postgres, sqlite]
+    refusals_happen_before_the_upgrade,
+    a_ping_frame_is_answered_with_pong,
+    a_client_that_stops_reading_is_closed_with_a_resume_position,
+);

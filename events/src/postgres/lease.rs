@@ -76,6 +76,14 @@ impl crate::lease::HeldLease for Lease {
     async fn confirm(&mut self) -> Result<(), StoreError> {
         Lease::confirm(self).await
     }
+
+    async fn checkpoint(&mut self) -> Result<Option<i64>, StoreError> {
+        Lease::checkpoint(self).await.map(Some)
+    }
+
+    async fn save_checkpoint(&mut self, position: i64) -> Result<(), StoreError> {
+        Lease::save_checkpoint(self, position).await
+    }
 }
 
 /// Leases as advisory locks of one database.

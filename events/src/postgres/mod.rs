@@ -15,9 +15,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::AbortHandle;
+use tokio::sync::{mpsc, watch};
 
+use crate::batch::{self, QUEUE_DEPTH, Tasks, advance};
 use crate::envelope::RecordedEvent;
 use crate::ids::StreamId;
 use crate::store::{Append, AppendError, Appended, EventStore, StoreError, StoredReply};
@@ -27,10 +27,6 @@ pub use lease::{Lease, PgLeases};
 /// The NOTIFY channel that announces new commits (payload: the last position).
 pub const NOTIFY_CHANNEL: &str = "meetings_events";
 
-/// How many appends wait at most for the committer before callers feel
-/// back-pressure.
-const QUEUE_DEPTH: usize = 4096;
-
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
     StoreError::Backend(Box::new(e))
 }
@@ -39,20 +35,9 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
-    requests: mpsc::Sender<committer::Request>,
+    requests: mpsc::Sender<batch::Request>,
     head: Arc<watch::Sender<i64>>,
     _tasks: Arc<Tasks>,
-}
-
-/// Background tasks of a store, stopped when the last handle is dropped.
-struct Tasks(Vec<AbortHandle>);
-
-impl Drop for Tasks {
-    fn drop(&mut self) {
-        for task in &self.0 {
-            task.abort();
-        }
-    }
 }
 
 impl PgStore {
@@ -63,7 +48,8 @@ impl PgStore {
         let (head, _) = watch::channel(current);
         let head = Arc::new(head);
         let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
-        let committer = tokio::spawn(committer::run(pool.clone(), queue, head.clone()));
+        let writer = committer::PgWriter::new(pool.clone());
+        let committer = tokio::spawn(batch::run(writer, queue, head.clone()));
         let listener = tokio::spawn(listen(pool.clone(), head.clone()));
         Ok(Self {
             pool,
@@ -114,29 +100,10 @@ async fn listen(pool: PgPool, head: Arc<watch::Sender<i64>>) {
     }
 }
 
-pub(crate) fn advance(head: &watch::Sender<i64>, position: i64) {
-    head.send_if_modified(|current| {
-        if position > *current {
-            *current = position;
-            true
-        } else {
-            false
-        }
-    });
-}
-
 #[async_trait]
 impl EventStore for PgStore {
     async fn append(&self, append: Append) -> Result<Appended, AppendError> {
-        if append.events.is_empty() {
-            return Err(AppendError::Empty);
-        }
-        let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(committer::Request { append, reply })
-            .await
-            .map_err(|_| StoreError::WriterGone)?;
-        answer.await.map_err(|_| StoreError::WriterGone)?
+        batch::submit(&self.requests, append).await
     }
 
     async fn read_stream(

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
+use crate::batch::Plan;
 use crate::envelope::RecordedEvent;
 use crate::ids::{EventId, StreamId};
 use crate::store::StoredReply;
@@ -149,44 +150,11 @@ pub async fn read_checks(
     Ok(checks)
 }
 
-/// The events of one batch, column by column, for `INSERT ... UNNEST`.
-#[derive(Default)]
-pub struct EventColumns {
-    pub position: Vec<i64>,
-    pub event_id: Vec<Uuid>,
-    pub stream_id: Vec<String>,
-    pub stream_version: Vec<i64>,
-    pub event_type: Vec<String>,
-    pub schema_version: Vec<i16>,
-    pub data: Vec<String>,
-    pub metadata: Vec<String>,
-    pub prev_hash: Vec<Vec<u8>>,
-    pub hash: Vec<Vec<u8>>,
-}
-
-/// Everything one batch writes besides the events' columns.
-#[derive(Default)]
-pub struct BatchWrites {
-    pub alias: Vec<String>,
-    pub alias_stream: Vec<String>,
-    pub idem_scope: Vec<String>,
-    pub idem_key: Vec<String>,
-    pub idem_fingerprint: Vec<String>,
-    pub idem_reply: Vec<String>,
-    pub idem_position: Vec<i64>,
-}
-
 /// Writes a batch in one statement: the events, the claimed aliases, the
 /// remembered replies, the new head, and the commit notification (which
 /// PostgreSQL delivers only when the transaction commits).
-pub async fn write_batch(
-    conn: &mut PgConnection,
-    rows: &EventColumns,
-    recorded_at: DateTime<Utc>,
-    writes: &BatchWrites,
-    head_hash: &[u8],
-) -> Result<(), sqlx::Error> {
-    let head = rows.position.last().copied().unwrap_or(0);
+pub async fn write_batch(conn: &mut PgConnection, plan: &Plan) -> Result<(), sqlx::Error> {
+    let (rows, writes) = (&plan.rows, &plan.writes);
     sqlx::query(
         "WITH ins AS ( \
              INSERT INTO events (position, event_id, stream_id, stream_version, event_type, \
@@ -214,7 +182,7 @@ pub async fn write_batch(
     .bind(&rows.schema_version)
     .bind(&rows.data)
     .bind(&rows.metadata)
-    .bind(recorded_at)
+    .bind(plan.recorded_at)
     .bind(&rows.prev_hash)
     .bind(&rows.hash)
     .bind(&writes.alias)
@@ -224,8 +192,8 @@ pub async fn write_batch(
     .bind(&writes.idem_fingerprint)
     .bind(&writes.idem_reply)
     .bind(&writes.idem_position)
-    .bind(head)
-    .bind(head_hash)
+    .bind(plan.head_position)
+    .bind(&plan.head_hash)
     .bind(super::NOTIFY_CHANNEL)
     .execute(conn)
     .await?;

@@ -1,0 +1,222 @@
+//! The SQLite event log: the embedded default, one file, no services.
+//!
+//! The same contract as PostgreSQL (`crate::store`), with the same group
+//! commit ([`crate::batch`]): one committer task owns the only writing
+//! connection and turns every append waiting in its queue into one
+//! `BEGIN IMMEDIATE` transaction, so positions are assigned by one writer in
+//! commit order. The file runs in WAL mode (readers never block the writer)
+//! with `synchronous = FULL` on the writer, so a commit that answered is on
+//! disk: safe against kill -9 and power loss. Triggers make the log
+//! immutable, as on PostgreSQL.
+//!
+//! Commits are announced through the head watch; SQLite has no NOTIFY, so
+//! another process writing the same file is seen through a light poll of the
+//! head (the embedded setup is one process; the poll keeps a second reader,
+//! such as `meetings project`, moving).
+
+mod sql;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection};
+use tokio::sync::{mpsc, watch};
+
+use crate::batch::{self, Known, Lookups, Plan, QUEUE_DEPTH, Tasks, Writer, advance};
+use crate::envelope::RecordedEvent;
+use crate::ids::StreamId;
+use crate::store::{Append, AppendError, Appended, EventStore, StoreError, StoredReply};
+
+/// How often the head is re-read for commits made by other processes.
+const POLL_HEAD: Duration = Duration::from_millis(250);
+/// How long a connection waits for the write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+/// Connection options for a `sqlite://` URL: the file (and its folder) is
+/// created when missing, WAL mode, a generous busy timeout.
+pub fn options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(BUSY_TIMEOUT);
+    if let Some(folder) = options.get_filename().parent()
+        && !folder.as_os_str().is_empty()
+        && !Path::new(folder).exists()
+    {
+        std::fs::create_dir_all(folder).map_err(sqlx::Error::Io)?;
+    }
+    Ok(options)
+}
+
+/// A pool on a `sqlite://` URL (see [`options`]).
+pub async fn connect(url: &str, max_connections: u32) -> Result<SqlitePool, sqlx::Error> {
+    SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options(url)?)
+        .await
+}
+
+/// The event log in a SQLite file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    requests: mpsc::Sender<batch::Request>,
+    head: Arc<watch::Sender<i64>>,
+    _tasks: Arc<Tasks>,
+}
+
+impl SqliteStore {
+    /// Starts the committer (on a connection of its own) on a pool whose
+    /// schema is migrated.
+    pub async fn start(pool: SqlitePool) -> Result<Self, StoreError> {
+        let current = sql::head_position(&pool).await.map_err(backend)?;
+        let (head, _) = watch::channel(current);
+        let head = Arc::new(head);
+        let writer = SqliteWriter {
+            options: (*pool.connect_options()).clone(),
+            connection: None,
+        };
+        let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
+        let committer = tokio::spawn(batch::run(writer, queue, head.clone()));
+        let poller = tokio::spawn(poll_head(pool.clone(), head.clone()));
+        Ok(Self {
+            pool,
+            requests,
+            head,
+            _tasks: Arc::new(Tasks(vec![committer.abort_handle(), poller.abort_handle()])),
+        })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// Follows commits of other processes on the same file.
+async fn poll_head(pool: SqlitePool, head: Arc<watch::Sender<i64>>) {
+    let mut tick = tokio::time::interval(POLL_HEAD);
+    loop {
+        tick.tick().await;
+        if let Ok(position) = sql::head_position(&pool).await {
+            advance(&head, position);
+        }
+    }
+}
+
+/// The SQLite side of group commit: `BEGIN IMMEDIATE` takes the file's
+/// write lock, so the head read under it is the head this batch extends.
+struct SqliteWriter {
+    options: SqliteConnectOptions,
+    connection: Option<SqliteConnection>,
+}
+
+impl SqliteWriter {
+    async fn conn(&mut self) -> Result<&mut SqliteConnection, sqlx::Error> {
+        if self.connection.is_none() {
+            self.connection = Some(self.options.connect().await?);
+        }
+        self.connection.as_mut().ok_or(sqlx::Error::PoolClosed)
+    }
+}
+
+#[async_trait]
+impl Writer for SqliteWriter {
+    type Error = sqlx::Error;
+
+    async fn begin(&mut self) -> Result<(i64, Vec<u8>), sqlx::Error> {
+        let conn = self.conn().await?;
+        sql::begin_immediate(conn).await?;
+        sql::head(conn).await
+    }
+
+    async fn known(&mut self, lookups: &Lookups) -> Result<Known, sqlx::Error> {
+        sql::known(self.conn().await?, lookups).await
+    }
+
+    async fn write(&mut self, plan: &Plan) -> Result<(), sqlx::Error> {
+        sql::write_batch(self.conn().await?, plan).await
+    }
+
+    async fn finish(&mut self, commit: bool) -> Result<(), sqlx::Error> {
+        sql::finish(self.conn().await?, commit).await
+    }
+
+    async fn reset(&mut self) {
+        if let Some(conn) = self.connection.as_mut()
+            && sql::finish(conn, false).await.is_err()
+        {
+            // A rollback that fails leaves nothing open worth keeping.
+            if let Some(conn) = self.connection.take() {
+                let _ = conn.close().await;
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn append(&self, append: Append) -> Result<Appended, AppendError> {
+        batch::submit(&self.requests, append).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        after_version: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        sql::read_stream(&self.pool, &stream_id.0, after_version)
+            .await
+            .map_err(backend)
+    }
+
+    async fn read_all(
+        &self,
+        after_position: i64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        sql::read_all(&self.pool, after_position, limit)
+            .await
+            .map_err(backend)
+    }
+
+    async fn resolve_alias(&self, alias: &str) -> Result<Option<StreamId>, StoreError> {
+        Ok(sql::resolve_alias(&self.pool, alias)
+            .await
+            .map_err(backend)?
+            .map(StreamId))
+    }
+
+    async fn idempotent_reply(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<StoredReply>, StoreError> {
+        sql::idempotent_reply(&self.pool, scope, key)
+            .await
+            .map_err(backend)
+    }
+
+    async fn head_position(&self) -> Result<i64, StoreError> {
+        let position = sql::head_position(&self.pool).await.map_err(backend)?;
+        advance(&self.head, position);
+        Ok(position)
+    }
+
+    fn watch_head(&self) -> watch::Receiver<i64> {
+        self.head.subscribe()
+    }
+}

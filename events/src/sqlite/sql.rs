@@ -1,0 +1,240 @@
+//! The SQL of the SQLite event log, one small function per statement.
+//!
+//! Ids and JSON are text, timestamps fixed-width RFC 3339 text (see
+//! [`crate::time`]), hashes blobs. A batch passes its lookups as one JSON
+//! array per kind (`json_each`), so a check is one statement however many
+//! appends the batch holds.
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection, SqliteExecutor};
+use uuid::Uuid;
+
+use crate::batch::{Known, Lookups, Plan};
+use crate::envelope::RecordedEvent;
+use crate::ids::{EventId, StreamId};
+use crate::store::StoredReply;
+
+const COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
+     schema_version, data, metadata, recorded_at, prev_hash, hash";
+
+fn decode<E: std::error::Error + Send + Sync + 'static>(e: E) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(e))
+}
+
+fn event(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
+    let event_id: String = row.try_get("event_id")?;
+    let data: String = row.try_get("data")?;
+    let metadata: String = row.try_get("metadata")?;
+    let recorded_at: String = row.try_get("recorded_at")?;
+    Ok(RecordedEvent {
+        position: row.try_get("position")?,
+        event_id: EventId(Uuid::parse_str(&event_id).map_err(decode)?),
+        stream_id: StreamId(row.try_get("stream_id")?),
+        stream_version: row.try_get("stream_version")?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        data: serde_json::from_str(&data).map_err(decode)?,
+        metadata: serde_json::from_str(&metadata).map_err(decode)?,
+        recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
+            .map_err(decode)?
+            .with_timezone(&Utc),
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+pub async fn read_stream(
+    db: impl SqliteExecutor<'_>,
+    stream_id: &str,
+    after_version: i64,
+) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+    let query = format!(
+        "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2 \
+         ORDER BY stream_version"
+    );
+    let rows = sqlx::query(&query)
+        .bind(stream_id)
+        .bind(after_version)
+        .fetch_all(db)
+        .await?;
+    rows.iter().map(event).collect()
+}
+
+pub async fn read_all(
+    db: impl SqliteExecutor<'_>,
+    after_position: i64,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+    let query =
+        format!("SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2");
+    let rows = sqlx::query(&query)
+        .bind(after_position)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+    rows.iter().map(event).collect()
+}
+
+pub async fn head_position(db: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT position FROM event_log_head")
+        .fetch_one(db)
+        .await
+}
+
+/// Takes the file's write lock (waiting up to the busy timeout).
+pub async fn begin_immediate(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    conn.execute("BEGIN IMMEDIATE").await?;
+    Ok(())
+}
+
+pub async fn head(conn: &mut SqliteConnection) -> Result<(i64, Vec<u8>), sqlx::Error> {
+    sqlx::query_as("SELECT position, hash FROM event_log_head")
+        .fetch_one(conn)
+        .await
+}
+
+fn json_array<T: serde::Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+/// Everything a batch checks, read under the write lock.
+pub async fn known(conn: &mut SqliteConnection, lookups: &Lookups) -> Result<Known, sqlx::Error> {
+    let mut known = Known::default();
+    let versions: Vec<(String, i64)> = sqlx::query_as(
+        // The latest version of each stream is one backward probe of the
+        // (stream_id, stream_version) index, however long the stream.
+        "SELECT s.value, (SELECT stream_version FROM events WHERE stream_id = s.value \
+             ORDER BY stream_version DESC LIMIT 1) AS version \
+         FROM json_each($1) s WHERE version IS NOT NULL",
+    )
+    .bind(json_array(&lookups.stream_ids))
+    .fetch_all(&mut *conn)
+    .await?;
+    known.versions.extend(versions);
+
+    let event_ids: Vec<String> = lookups.event_ids.iter().map(Uuid::to_string).collect();
+    let existing: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT event_id, position, stream_version FROM events \
+         WHERE event_id IN (SELECT value FROM json_each($1))",
+    )
+    .bind(json_array(&event_ids))
+    .fetch_all(&mut *conn)
+    .await?;
+    for (id, position, version) in existing {
+        if let Ok(id) = Uuid::parse_str(&id) {
+            known.existing.insert(id, (position, version));
+        }
+    }
+
+    if !lookups.aliases.is_empty() {
+        let taken: Vec<String> = sqlx::query_scalar(
+            "SELECT alias FROM stream_aliases WHERE alias IN (SELECT value FROM json_each($1))",
+        )
+        .bind(json_array(&lookups.aliases))
+        .fetch_all(&mut *conn)
+        .await?;
+        known.aliases.extend(taken);
+    }
+
+    for (scope, key) in &lookups.idempotency {
+        if let Some(reply) = idempotent_reply(&mut *conn, scope, key).await? {
+            known.replies.insert((scope.clone(), key.clone()), reply);
+        }
+    }
+    Ok(known)
+}
+
+/// Writes a batch: the events, the claimed aliases, the remembered replies
+/// and the new head (prepared statements, reused for every row).
+pub async fn write_batch(conn: &mut SqliteConnection, plan: &Plan) -> Result<(), sqlx::Error> {
+    let (rows, writes) = (&plan.rows, &plan.writes);
+    let recorded_at = crate::time::text(plan.recorded_at);
+    for i in 0..rows.position.len() {
+        sqlx::query(
+            "INSERT INTO events (position, event_id, stream_id, stream_version, event_type, \
+                 schema_version, data, metadata, recorded_at, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(rows.position[i])
+        .bind(rows.event_id[i].to_string())
+        .bind(&rows.stream_id[i])
+        .bind(rows.stream_version[i])
+        .bind(&rows.event_type[i])
+        .bind(rows.schema_version[i])
+        .bind(&rows.data[i])
+        .bind(&rows.metadata[i])
+        .bind(&recorded_at)
+        .bind(&rows.prev_hash[i])
+        .bind(&rows.hash[i])
+        .execute(&mut *conn)
+        .await?;
+    }
+    for (alias, stream_id) in writes.alias.iter().zip(&writes.alias_stream) {
+        sqlx::query("INSERT INTO stream_aliases (alias, stream_id) VALUES ($1, $2)")
+            .bind(alias)
+            .bind(stream_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for i in 0..writes.idem_key.len() {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint, reply, position, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&writes.idem_scope[i])
+        .bind(&writes.idem_key[i])
+        .bind(&writes.idem_fingerprint[i])
+        .bind(&writes.idem_reply[i])
+        .bind(writes.idem_position[i])
+        .bind(&recorded_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("UPDATE event_log_head SET position = $1, hash = $2")
+        .bind(plan.head_position)
+        .bind(&plan.head_hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn finish(conn: &mut SqliteConnection, commit: bool) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    conn.execute(if commit { "COMMIT" } else { "ROLLBACK" })
+        .await?;
+    Ok(())
+}
+
+pub async fn resolve_alias(
+    db: impl SqliteExecutor<'_>,
+    alias: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT stream_id FROM stream_aliases WHERE alias = $1")
+        .bind(alias)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn idempotent_reply(
+    db: impl SqliteExecutor<'_>,
+    scope: &str,
+    key: &str,
+) -> Result<Option<StoredReply>, sqlx::Error> {
+    let row: Option<(String, String, i64)> = sqlx::query_as(
+        "SELECT fingerprint, reply, position FROM idempotency_keys WHERE scope = $1 AND key = $2",
+    )
+    .bind(scope)
+    .bind(key)
+    .fetch_optional(db)
+    .await?;
+    row.map(|(fingerprint, reply, position)| {
+        Ok(StoredReply {
+            fingerprint,
+            reply: serde_json::from_str(&reply).map_err(decode)?,
+            position,
+        })
+    })
+    .transpose()
+}

@@ -1,0 +1,136 @@
+//! The README's first command: `meetings` with no arguments and no
+//! environment serves the API on a SQLite file under `data/` with the
+//! in-process bus, creates its token key once, and keeps its data across a
+//! kill -9.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+use crate::crash::{Server, launch};
+
+/// `meetings` run in `dir` with none of the settings in the environment.
+fn bare(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meetings"));
+    command.current_dir(dir);
+    for name in [
+        "DATABASE_URL",
+        "NATS_URL",
+        "JWT_SECRET",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+    ] {
+        command.env_remove(name);
+    }
+    // Any free port instead of 8080, which another test may hold.
+    command.env("MEETINGS_ADDR", "127.0.0.1:0");
+    command
+}
+
+async fn token(dir: &std::path::Path, user: &str) -> String {
+    let output = bare(dir)
+        .args(["token", "--sub", user, "--name", user])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+async fn call(
+    server: &Server,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", server.base))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn with_no_settings_it_serves_on_sqlite_and_keeps_data_across_a_kill_9() {
+    let dir = std::env::temp_dir().join(format!("meetings-embedded-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // No token command works before a key exists.
+    let before = bare(&dir)
+        .args(["token", "--sub", "alice", "--name", "Alice"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!before.status.success(), "no built-in key");
+
+    let mut server = launch(bare(&dir)).await;
+    assert!(dir.join("data/meetings.db").exists());
+    let key = std::fs::read_to_string(dir.join("data/jwt_secret")).unwrap();
+    assert_eq!(key.len(), 64, "a random 256-bit key, hex");
+
+    let alice = token(&dir, "alice").await;
+    let (status, created) = call(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/meetings",
+        &alice,
+        Some(json!({"title": "Embedded", "start_now": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["meeting_id"].as_str().unwrap().to_owned();
+    let (status, joined) = call(
+        &server,
+        reqwest::Method::POST,
+        &format!("/api/v1/meetings/{id}/join"),
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    let forged = meetings::auth::JwtKeys::new(b"another key", None, None)
+        .issue("alice", "Alice", None, &[], chrono::Duration::hours(1))
+        .unwrap();
+    let (status, _) = call(
+        &server,
+        reqwest::Method::GET,
+        &format!("/api/v1/meetings/{id}"),
+        &forged,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    server.child.start_kill().unwrap();
+    server.child.wait().await.unwrap();
+
+    let server = launch(bare(&dir)).await;
+    assert_eq!(
+        std::fs::read_to_string(dir.join("data/jwt_secret")).unwrap(),
+        key,
+        "the key is created once"
+    );
+    let position = joined["position"].as_i64().unwrap().to_string();
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/v1/meetings/{id}/participants", server.base))
+        .bearer_auth(&alice)
+        .header("X-Min-Position", position)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["participants"][0]["user_id"], "alice", "{body}");
+
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
