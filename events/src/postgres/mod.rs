@@ -15,12 +15,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-use crate::batch::{self, QUEUE_DEPTH, Tasks, advance};
+use crate::batch::{GroupCommitLog, LogReads, advance};
 use crate::envelope::RecordedEvent;
-use crate::ids::StreamId;
-use crate::store::{Append, AppendError, Appended, EventStore, StoreError, StoredReply};
+use crate::store::{StoreError, StoredReply};
 
 pub use lease::{Lease, PgLeases};
 
@@ -32,38 +31,15 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
 }
 
 /// The event log on PostgreSQL.
-#[derive(Clone)]
-pub struct PgStore {
-    pool: PgPool,
-    requests: mpsc::Sender<batch::Request>,
-    head: Arc<watch::Sender<i64>>,
-    _tasks: Arc<Tasks>,
-}
+pub type PgStore = GroupCommitLog<PgPool>;
 
-impl PgStore {
+impl GroupCommitLog<PgPool> {
     /// Starts the committer and the commit listener on an existing pool
     /// (whose schema is migrated).
     pub async fn start(pool: PgPool) -> Result<Self, StoreError> {
-        let current = sql::head_position(&pool).await.map_err(backend)?;
-        let (head, _) = watch::channel(current);
-        let head = Arc::new(head);
-        let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
         let writer = committer::PgWriter::new(pool.clone());
-        let committer = tokio::spawn(batch::run(writer, queue, head.clone()));
-        let listener = tokio::spawn(listen(pool.clone(), head.clone()));
-        Ok(Self {
-            pool,
-            requests,
-            head,
-            _tasks: Arc::new(Tasks(vec![
-                committer.abort_handle(),
-                listener.abort_handle(),
-            ])),
-        })
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+        let listener = pool.clone();
+        Self::launch(pool, writer, move |head| listen(listener, head)).await
     }
 }
 
@@ -101,56 +77,34 @@ async fn listen(pool: PgPool, head: Arc<watch::Sender<i64>>) {
 }
 
 #[async_trait]
-impl EventStore for PgStore {
-    async fn append(&self, append: Append) -> Result<Appended, AppendError> {
-        batch::submit(&self.requests, append).await
-    }
+impl LogReads for PgPool {
+    type Error = sqlx::Error;
 
     async fn read_stream(
         &self,
-        stream_id: &StreamId,
+        stream_id: &str,
         after_version: i64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        sql::read_stream(&self.pool, &stream_id.0, after_version)
-            .await
-            .map_err(backend)
+    ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+        sql::read_stream(self, stream_id, after_version).await
     }
 
-    async fn read_all(
-        &self,
-        after_position: i64,
-        limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        sql::read_all(&self.pool, after_position, limit)
-            .await
-            .map_err(backend)
+    async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+        sql::read_all(self, after, limit).await
     }
 
-    async fn resolve_alias(&self, alias: &str) -> Result<Option<StreamId>, StoreError> {
-        Ok(sql::resolve_alias(&self.pool, alias)
-            .await
-            .map_err(backend)?
-            .map(StreamId))
+    async fn resolve_alias(&self, alias: &str) -> Result<Option<String>, sqlx::Error> {
+        sql::resolve_alias(self, alias).await
     }
 
     async fn idempotent_reply(
         &self,
         scope: &str,
         key: &str,
-    ) -> Result<Option<StoredReply>, StoreError> {
-        sql::idempotent_reply(&self.pool, scope, key)
-            .await
-            .map_err(backend)
+    ) -> Result<Option<StoredReply>, sqlx::Error> {
+        sql::idempotent_reply(self, scope, key).await
     }
 
-    async fn head_position(&self) -> Result<i64, StoreError> {
-        let position = sql::head_position(&self.pool).await.map_err(backend)?;
-        advance(&self.head, position);
-        Ok(position)
-    }
-
-    fn watch_head(&self) -> watch::Receiver<i64> {
-        self.head.subscribe()
+    async fn head_position(&self) -> Result<i64, sqlx::Error> {
+        sql::head_position(self).await
     }
 }

@@ -27,21 +27,16 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Connection};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-use crate::batch::{self, Known, Lookups, Plan, QUEUE_DEPTH, Tasks, Writer, advance};
+use crate::batch::{GroupCommitLog, Known, LogReads, Lookups, Plan, Writer, advance};
 use crate::envelope::RecordedEvent;
-use crate::ids::StreamId;
-use crate::store::{Append, AppendError, Appended, EventStore, StoreError, StoredReply};
+use crate::store::{StoreError, StoredReply};
 
 /// How often the head is re-read for commits made by other processes.
 const POLL_HEAD: Duration = Duration::from_millis(250);
 /// How long a connection waits for the write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn backend(e: sqlx::Error) -> StoreError {
-    StoreError::Backend(Box::new(e))
-}
 
 /// Connection options for a `sqlite://` URL: the file (and its folder) is
 /// created when missing, WAL mode, a generous busy timeout.
@@ -70,38 +65,18 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlitePool, sqlx
 }
 
 /// The event log in a SQLite file.
-#[derive(Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-    requests: mpsc::Sender<batch::Request>,
-    head: Arc<watch::Sender<i64>>,
-    _tasks: Arc<Tasks>,
-}
+pub type SqliteStore = GroupCommitLog<SqlitePool>;
 
-impl SqliteStore {
+impl GroupCommitLog<SqlitePool> {
     /// Starts the committer (on a connection of its own) on a pool whose
     /// schema is migrated.
     pub async fn start(pool: SqlitePool) -> Result<Self, StoreError> {
-        let current = sql::head_position(&pool).await.map_err(backend)?;
-        let (head, _) = watch::channel(current);
-        let head = Arc::new(head);
         let writer = SqliteWriter {
             options: (*pool.connect_options()).clone(),
             connection: None,
         };
-        let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
-        let committer = tokio::spawn(batch::run(writer, queue, head.clone()));
-        let poller = tokio::spawn(poll_head(pool.clone(), head.clone()));
-        Ok(Self {
-            pool,
-            requests,
-            head,
-            _tasks: Arc::new(Tasks(vec![committer.abort_handle(), poller.abort_handle()])),
-        })
-    }
-
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        let poller = pool.clone();
+        Self::launch(pool, writer, move |head| poll_head(poller, head)).await
     }
 }
 
@@ -167,56 +142,34 @@ impl Writer for SqliteWriter {
 }
 
 #[async_trait]
-impl EventStore for SqliteStore {
-    async fn append(&self, append: Append) -> Result<Appended, AppendError> {
-        batch::submit(&self.requests, append).await
-    }
+impl LogReads for SqlitePool {
+    type Error = sqlx::Error;
 
     async fn read_stream(
         &self,
-        stream_id: &StreamId,
+        stream_id: &str,
         after_version: i64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        sql::read_stream(&self.pool, &stream_id.0, after_version)
-            .await
-            .map_err(backend)
+    ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+        sql::read_stream(self, stream_id, after_version).await
     }
 
-    async fn read_all(
-        &self,
-        after_position: i64,
-        limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        sql::read_all(&self.pool, after_position, limit)
-            .await
-            .map_err(backend)
+    async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+        sql::read_all(self, after, limit).await
     }
 
-    async fn resolve_alias(&self, alias: &str) -> Result<Option<StreamId>, StoreError> {
-        Ok(sql::resolve_alias(&self.pool, alias)
-            .await
-            .map_err(backend)?
-            .map(StreamId))
+    async fn resolve_alias(&self, alias: &str) -> Result<Option<String>, sqlx::Error> {
+        sql::resolve_alias(self, alias).await
     }
 
     async fn idempotent_reply(
         &self,
         scope: &str,
         key: &str,
-    ) -> Result<Option<StoredReply>, StoreError> {
-        sql::idempotent_reply(&self.pool, scope, key)
-            .await
-            .map_err(backend)
+    ) -> Result<Option<StoredReply>, sqlx::Error> {
+        sql::idempotent_reply(self, scope, key).await
     }
 
-    async fn head_position(&self) -> Result<i64, StoreError> {
-        let position = sql::head_position(&self.pool).await.map_err(backend)?;
-        advance(&self.head, position);
-        Ok(position)
-    }
-
-    fn watch_head(&self) -> watch::Receiver<i64> {
-        self.head.subscribe()
+    async fn head_position(&self) -> Result<i64, sqlx::Error> {
+        sql::head_position(self).await
     }
 }
