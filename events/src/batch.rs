@@ -425,6 +425,52 @@ pub trait LogReads: Send + Sync + 'static {
     async fn head_position(&self) -> Result<i64, Self::Error>;
 }
 
+/// Implements [`LogReads`] for a pool type by calling the functions of the
+/// invoking module's `sql` module (one per statement, as every backend
+/// has them).
+macro_rules! log_reads_from_sql_module {
+    ($pool:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::batch::LogReads for $pool {
+            type Error = sqlx::Error;
+
+            async fn read_stream(
+                &self,
+                stream_id: &str,
+                after_version: i64,
+            ) -> Result<Vec<$crate::envelope::RecordedEvent>, sqlx::Error> {
+                sql::read_stream(self, stream_id, after_version).await
+            }
+
+            async fn read_all(
+                &self,
+                after: i64,
+                limit: i64,
+            ) -> Result<Vec<$crate::envelope::RecordedEvent>, sqlx::Error> {
+                sql::read_all(self, after, limit).await
+            }
+
+            async fn resolve_alias(&self, alias: &str) -> Result<Option<String>, sqlx::Error> {
+                sql::resolve_alias(self, alias).await
+            }
+
+            async fn idempotent_reply(
+                &self,
+                scope: &str,
+                key: &str,
+            ) -> Result<Option<$crate::store::StoredReply>, sqlx::Error> {
+                sql::idempotent_reply(self, scope, key).await
+            }
+
+            async fn head_position(&self) -> Result<i64, sqlx::Error> {
+                sql::head_position(self).await
+            }
+        }
+    };
+}
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) use log_reads_from_sql_module;
+
 fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
     StoreError::Backend(Box::new(e))
 }

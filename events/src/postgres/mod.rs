@@ -12,14 +12,12 @@ mod sql;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
-use crate::batch::{GroupCommitLog, LogReads, advance};
-use crate::envelope::RecordedEvent;
-use crate::store::{StoreError, StoredReply};
+use crate::batch::{GroupCommitLog, advance};
+use crate::store::StoreError;
 
 pub use lease::{Lease, PgLeases};
 
@@ -76,35 +74,4 @@ async fn listen(pool: PgPool, head: Arc<watch::Sender<i64>>) {
     }
 }
 
-#[async_trait]
-impl LogReads for PgPool {
-    type Error = sqlx::Error;
-
-    async fn read_stream(
-        &self,
-        stream_id: &str,
-        after_version: i64,
-    ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-        sql::read_stream(self, stream_id, after_version).await
-    }
-
-    async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-        sql::read_all(self, after, limit).await
-    }
-
-    async fn resolve_alias(&self, alias: &str) -> Result<Option<String>, sqlx::Error> {
-        sql::resolve_alias(self, alias).await
-    }
-
-    async fn idempotent_reply(
-        &self,
-        scope: &str,
-        key: &str,
-    ) -> Result<Option<StoredReply>, sqlx::Error> {
-        sql::idempotent_reply(self, scope, key).await
-    }
-
-    async fn head_position(&self) -> Result<i64, sqlx::Error> {
-        sql::head_position(self).await
-    }
-}
+crate::batch::log_reads_from_sql_module!(PgPool);

@@ -21,7 +21,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -29,9 +28,8 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection};
 use tokio::sync::watch;
 
-use crate::batch::{GroupCommitLog, Known, LogReads, Lookups, Plan, Writer, advance};
-use crate::envelope::RecordedEvent;
-use crate::store::{StoreError, StoredReply};
+use crate::batch::{GroupCommitLog, Known, Lookups, Plan, Writer, advance};
+use crate::store::StoreError;
 
 /// How often the head is re-read for commits made by other processes.
 const POLL_HEAD: Duration = Duration::from_millis(250);
@@ -107,7 +105,7 @@ impl SqliteWriter {
     }
 }
 
-#[async_trait]
+#[async_trait::async_trait]
 impl Writer for SqliteWriter {
     type Error = sqlx::Error;
 
@@ -141,35 +139,4 @@ impl Writer for SqliteWriter {
     }
 }
 
-#[async_trait]
-impl LogReads for SqlitePool {
-    type Error = sqlx::Error;
-
-    async fn read_stream(
-        &self,
-        stream_id: &str,
-        after_version: i64,
-    ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-        sql::read_stream(self, stream_id, after_version).await
-    }
-
-    async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-        sql::read_all(self, after, limit).await
-    }
-
-    async fn resolve_alias(&self, alias: &str) -> Result<Option<String>, sqlx::Error> {
-        sql::resolve_alias(self, alias).await
-    }
-
-    async fn idempotent_reply(
-        &self,
-        scope: &str,
-        key: &str,
-    ) -> Result<Option<StoredReply>, sqlx::Error> {
-        sql::idempotent_reply(self, scope, key).await
-    }
-
-    async fn head_position(&self) -> Result<i64, sqlx::Error> {
-        sql::head_position(self).await
-    }
-}
+crate::batch::log_reads_from_sql_module!(SqlitePool);
