@@ -34,12 +34,16 @@ pub async fn run(rate: f64, seconds: f64) -> anyhow::Result<Latencies> {
     let nats_url =
         std::env::var("BENCH_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
     let prefix = format!("bench{}", uuid::Uuid::new_v4().simple());
-    let config = meetings::config::Config::for_tests(
+    let mut config = meetings::config::Config::for_tests(
         db.url.clone(),
         Some(nats_url.clone()),
         prefix.clone(),
         SECRET.into(),
     );
+    if crate::on_sqlite() {
+        // The embedded default: the in-process bus.
+        config.nats_url = None;
+    }
     let app = meetings::app::App::start(config).await?;
     let meetings = meetings_per_worker(&app.commands, MEETINGS, seconds.max(1.0) / 10.0).await?;
 

@@ -10,18 +10,21 @@
 //!   size.
 //! - `http`: the same joins over HTTP on loopback at 64 connections;
 //!   baseline: `append` at 64 in the same run.
+//!
+//! `--database sqlite` runs them on the embedded default instead (a fresh
+//! SQLite file, the in-process bus; the raw INSERT baseline on a SQLite
+//! file too).
 
 mod latency;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use command::CommandHandler;
 use command::meeting::{Caller, Command, Context, JoinMeeting, ScheduleMeeting};
 use events::event::ConfigChange;
-use events::postgres::PgStore;
 use events::{MeetingId, ParticipantId, RoomCode, UserId};
 use serde_json::json;
 
@@ -40,6 +43,13 @@ struct Options {
     rate: f64,
 }
 
+/// The database every scenario of this run uses (`--database`).
+static SQLITE: OnceLock<bool> = OnceLock::new();
+
+fn on_sqlite() -> bool {
+    SQLITE.get().copied().unwrap_or(false)
+}
+
 fn options() -> anyhow::Result<Options> {
     let mut args = std::env::args().skip(1);
     let mut options = Options {
@@ -56,6 +66,14 @@ fn options() -> anyhow::Result<Options> {
             "--seconds" => options.seconds = args.next().context("--seconds S")?.parse()?,
             "--json" => options.json = true,
             "--rate" => options.rate = args.next().context("--rate N")?.parse()?,
+            "--database" => {
+                let sqlite = match args.next().as_deref() {
+                    Some("postgres") => false,
+                    Some("sqlite") => true,
+                    _ => anyhow::bail!("--database postgres|sqlite"),
+                };
+                let _ = SQLITE.set(sqlite);
+            }
             "--levels" => {
                 let list = args.next().context("--levels 1,8,64")?;
                 options.levels = list.split(',').map(str::parse).collect::<Result<_, _>>()?;
@@ -66,7 +84,7 @@ fn options() -> anyhow::Result<Options> {
     }
     if options.scenario.is_empty() {
         anyhow::bail!(
-            "usage: bench <append|http|latency|all> [--runs N] [--seconds S] [--levels 1,8,64] [--rate N] [--json]"
+            "usage: bench <append|http|latency|all> [--runs N] [--seconds S] [--levels 1,8,64] [--rate N] [--database postgres|sqlite] [--json]"
         );
     }
     Ok(options)
@@ -128,7 +146,8 @@ where
     })
 }
 
-/// A database of the benchmark's own, dropped at the end.
+/// A database of the benchmark's own, dropped at the end: a PostgreSQL
+/// database, or a SQLite file in a folder of its own.
 struct BenchDb {
     admin: String,
     name: String,
@@ -137,9 +156,18 @@ struct BenchDb {
 
 impl BenchDb {
     async fn create() -> anyhow::Result<Self> {
+        let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+        if on_sqlite() {
+            let folder = std::env::temp_dir().join(&name);
+            let url = format!("sqlite://{}", folder.join("meetings.db").display());
+            return Ok(Self {
+                admin: String::new(),
+                name: folder.display().to_string(),
+                url,
+            });
+        }
         let admin = std::env::var("BENCH_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
         let pool = meetings::db::connect(&admin, 1).await?;
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&pool)
@@ -150,6 +178,10 @@ impl BenchDb {
     }
 
     async fn drop_db(self) -> anyhow::Result<()> {
+        if on_sqlite() {
+            std::fs::remove_dir_all(&self.name)?;
+            return Ok(());
+        }
         let pool = meetings::db::connect(&self.admin, 1).await?;
         sqlx::query(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -253,10 +285,11 @@ async fn join_in_process(
 
 /// The event log with a pool of `connections`, on a fresh database.
 async fn open_store(url: &str, connections: u32) -> anyhow::Result<Arc<CommandHandler>> {
-    let pool = meetings::db::connect(url, connections).await?;
-    meetings::db::migrate(&pool).await?;
-    let store = PgStore::start(pool).await?;
-    Ok(Arc::new(CommandHandler::new(Arc::new(store))))
+    let mut config =
+        meetings::config::Config::for_tests(url.into(), None, String::new(), String::new());
+    config.database_max_connections = connections;
+    let log = meetings::app::open_store(&config).await?;
+    Ok(Arc::new(CommandHandler::new(log.store)))
 }
 
 async fn append_sample(concurrency: usize, seconds: f64) -> anyhow::Result<Sample> {
@@ -279,19 +312,14 @@ async fn append_sample(concurrency: usize, seconds: f64) -> anyhow::Result<Sampl
 /// event, one transaction per row, with a pool of `concurrency`.
 async fn raw_insert_sample(concurrency: usize, seconds: f64) -> anyhow::Result<Sample> {
     let db = BenchDb::create().await?;
+    if on_sqlite() {
+        return raw_sqlite_insert_sample(db, concurrency, seconds).await;
+    }
     let pool = meetings::db::connect(&db.url, concurrency.max(2) as u32).await?;
     sqlx::query("CREATE TABLE bench_raw (id BIGSERIAL PRIMARY KEY, payload JSONB NOT NULL)")
         .execute(&pool)
         .await?;
-    let row = json!({
-        "data": {"meeting_id": uuid::Uuid::now_v7(), "participant_id": uuid::Uuid::now_v7(),
-                 "user_id": "u12-345", "user_name": "u12-345", "role": "participant",
-                 "device_type": "desktop", "is_muted": false, "is_video_enabled": true,
-                 "joined_at": chrono::Utc::now()},
-        "metadata": {"actor": {"user_id": "u12-345", "name": "u12-345", "kind": "user"},
-                     "correlation_id": uuid::Uuid::now_v7(), "causation_id": uuid::Uuid::now_v7()},
-        "hash": "0".repeat(128),
-    });
+    let row = event_sized_row();
     let sample = measure(concurrency, seconds, move |_, _| {
         let (pool, row) = (pool.clone(), row.clone());
         async move {
@@ -305,6 +333,46 @@ async fn raw_insert_sample(concurrency: usize, seconds: f64) -> anyhow::Result<S
     .await?;
     db.drop_db().await?;
     Ok(sample)
+}
+
+/// The same on a SQLite file with the log's settings (WAL, synchronous
+/// FULL): one transaction per row, every writer waiting for the file's lock.
+async fn raw_sqlite_insert_sample(
+    db: BenchDb,
+    concurrency: usize,
+    seconds: f64,
+) -> anyhow::Result<Sample> {
+    let pool = events::sqlite::connect(&db.url, concurrency.max(2) as u32).await?;
+    sqlx::query("CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
+        .execute(&pool)
+        .await?;
+    let row = event_sized_row().to_string();
+    let sample = measure(concurrency, seconds, move |_, _| {
+        let (pool, row) = (pool.clone(), row.clone());
+        async move {
+            sqlx::query("INSERT INTO bench_raw (payload) VALUES ($1)")
+                .bind(row)
+                .execute(&pool)
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    db.drop_db().await?;
+    Ok(sample)
+}
+
+/// A row the size of a `participant_joined` event with its envelope.
+fn event_sized_row() -> serde_json::Value {
+    json!({
+        "data": {"meeting_id": uuid::Uuid::now_v7(), "participant_id": uuid::Uuid::now_v7(),
+                 "user_id": "u12-345", "user_name": "u12-345", "role": "participant",
+                 "device_type": "desktop", "is_muted": false, "is_video_enabled": true,
+                 "joined_at": chrono::Utc::now()},
+        "metadata": {"actor": {"user_id": "u12-345", "name": "u12-345", "kind": "user"},
+                     "correlation_id": uuid::Uuid::now_v7(), "causation_id": uuid::Uuid::now_v7()},
+        "hash": "0".repeat(128),
+    })
 }
 
 async fn http_sample(seconds: f64) -> anyhow::Result<Sample> {
