@@ -14,6 +14,7 @@ pub mod bus;
 pub mod envelope;
 pub mod event;
 pub mod feed;
+pub mod gate;
 pub mod hash;
 pub mod ids;
 pub mod lease;

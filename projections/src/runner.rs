@@ -37,18 +37,57 @@ pub enum RunnerError {
     Moved(&'static str),
 }
 
-/// Opens a read-model transaction that writes. On SQLite it takes the
-/// write lock first (`BEGIN IMMEDIATE`): a transaction that read before
-/// writing would otherwise fail at once when another connection committed
-/// in between, instead of waiting its turn.
-pub async fn begin_write(
-    pool: &AnyPool,
-) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-    if pool.connect_options().database_url.scheme() == "sqlite" {
-        pool.begin_with("BEGIN IMMEDIATE").await
-    } else {
-        pool.begin().await
+/// A read-model transaction that writes, holding its turn at the SQLite
+/// file's gate (see [`events::gate`]) until it ends.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    /// Dropped after `tx` (fields drop in order).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
     }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::Transaction<'static, sqlx::Any>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+/// Opens a read-model transaction that writes. On SQLite it waits for its
+/// turn at the file's gate and takes the write lock first (`BEGIN
+/// IMMEDIATE`): a transaction that read before writing would otherwise
+/// fail at once when another connection committed in between.
+pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, sqlx::Error> {
+    let url = &pool.connect_options().database_url;
+    if url.scheme() != "sqlite" {
+        return Ok(WriteTx {
+            tx: pool.begin().await?,
+            _turn: None,
+        });
+    }
+    let options: sqlx::sqlite::SqliteConnectOptions = url.as_str().parse()?;
+    let turn = events::gate::for_file(options.get_filename())
+        .lock_owned()
+        .await;
+    Ok(WriteTx {
+        tx: pool.begin_with("BEGIN IMMEDIATE").await?,
+        _turn: Some(turn),
+    })
 }
 
 /// Applies one batch (contiguous, in position order) and moves the

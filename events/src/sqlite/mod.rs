@@ -69,9 +69,12 @@ impl GroupCommitLog<SqlitePool> {
     /// Starts the committer (on a connection of its own) on a pool whose
     /// schema is migrated.
     pub async fn start(pool: SqlitePool) -> Result<Self, StoreError> {
+        let options = (*pool.connect_options()).clone();
         let writer = SqliteWriter {
-            options: (*pool.connect_options()).clone(),
+            gate: crate::gate::for_file(options.get_filename()),
+            options,
             connection: None,
+            turn: None,
         };
         let poller = pool.clone();
         Self::launch(pool, writer, move |head| poll_head(poller, head)).await
@@ -91,9 +94,13 @@ async fn poll_head(pool: SqlitePool, head: Arc<watch::Sender<i64>>) {
 
 /// The SQLite side of group commit: `BEGIN IMMEDIATE` takes the file's
 /// write lock, so the head read under it is the head this batch extends.
+/// It waits for its turn at the file's [`crate::gate`] first.
 struct SqliteWriter {
     options: SqliteConnectOptions,
     connection: Option<SqliteConnection>,
+    gate: crate::gate::Gate,
+    /// Held from BEGIN to COMMIT or ROLLBACK.
+    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl SqliteWriter {
@@ -110,6 +117,7 @@ impl Writer for SqliteWriter {
     type Error = sqlx::Error;
 
     async fn begin(&mut self) -> Result<(i64, Vec<u8>), sqlx::Error> {
+        self.turn = Some(self.gate.clone().lock_owned().await);
         let conn = self.conn().await?;
         sql::begin_immediate(conn).await?;
         sql::head(conn).await
@@ -124,7 +132,11 @@ impl Writer for SqliteWriter {
     }
 
     async fn finish(&mut self, commit: bool) -> Result<(), sqlx::Error> {
-        sql::finish(self.conn().await?, commit).await
+        let finished = sql::finish(self.conn().await?, commit).await;
+        if finished.is_ok() {
+            self.turn = None;
+        }
+        finished
     }
 
     async fn reset(&mut self) {
@@ -136,6 +148,7 @@ impl Writer for SqliteWriter {
                 let _ = conn.close().await;
             }
         }
+        self.turn = None;
     }
 }
 
