@@ -101,19 +101,22 @@ pub struct Log {
     pub leases: Arc<dyn Leases>,
 }
 
-/// Opens the event log: connects, applies migrations, starts the committer.
-pub async fn open_store(config: &Config) -> anyhow::Result<Log> {
+/// The configured database, connected and migrated.
+pub enum Database {
+    Postgres(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
     let url = &config.database_url;
-    match db::Backend::of(url)? {
+    Ok(match db::Backend::of(url)? {
         db::Backend::Postgres => {
             let pool = db::connect(url, config.database_max_connections)
                 .await
                 .context("connecting to PostgreSQL")?;
             db::migrate(&pool).await.context("applying migrations")?;
-            Ok(Log {
-                store: Arc::new(PgStore::start(pool.clone()).await?),
-                leases: Arc::new(PgLeases(pool)),
-            })
+            Database::Postgres(pool)
         }
         db::Backend::Sqlite => {
             let pool = events::sqlite::connect(url, config.database_max_connections)
@@ -122,12 +125,23 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Log> {
             db::migrate_sqlite(&pool)
                 .await
                 .context("applying migrations")?;
-            Ok(Log {
-                store: Arc::new(SqliteStore::start(pool).await?),
-                leases: Arc::new(LocalLeases::default()),
-            })
+            Database::Sqlite(pool)
         }
-    }
+    })
+}
+
+/// Opens the event log: connects, applies migrations, starts the committer.
+pub async fn open_store(config: &Config) -> anyhow::Result<Log> {
+    Ok(match open_database(config).await? {
+        Database::Postgres(pool) => Log {
+            store: Arc::new(PgStore::start(pool.clone()).await?),
+            leases: Arc::new(PgLeases(pool)),
+        },
+        Database::Sqlite(pool) => Log {
+            store: Arc::new(SqliteStore::start(pool).await?),
+            leases: Arc::new(LocalLeases::default()),
+        },
+    })
 }
 
 /// The bus: NATS JetStream when `NATS_URL` is set (connecting in the

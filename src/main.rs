@@ -32,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let created_secret = app::ensure_secret(&config)?;
+    let key_from_file = config.jwt.secret.is_none();
     let app = App::start(config).await?;
     // The first line is the one scripts and tests read to find the port.
     // Written at once, ignoring a closed stdout: a reader that stopped
@@ -40,7 +41,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if created_secret {
         banner += &format!("created a token key in {}\n", app::SECRET_FILE);
     }
-    if std::env::var_os("JWT_SECRET").is_none() {
+    if key_from_file {
         banner += &format!(
             "get a token: cargo run --release -- token --sub alice --name Alice \
              (signed with the key in {})\n",
@@ -61,7 +62,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    app::open_store(&config).await?;
+    app::open_database(&config).await?;
     println!("migrations applied");
     Ok(())
 }

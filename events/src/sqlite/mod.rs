@@ -16,7 +16,6 @@
 
 mod sql;
 
-use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +45,7 @@ pub fn options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
         .busy_timeout(BUSY_TIMEOUT);
     if let Some(folder) = options.get_filename().parent()
         && !folder.as_os_str().is_empty()
-        && !Path::new(folder).exists()
+        && !folder.exists()
     {
         std::fs::create_dir_all(folder).map_err(sqlx::Error::Io)?;
     }

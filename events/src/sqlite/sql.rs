@@ -138,9 +138,22 @@ pub async fn known(conn: &mut SqliteConnection, lookups: &Lookups) -> Result<Kno
         known.aliases.extend(taken);
     }
 
-    for (scope, key) in &lookups.idempotency {
-        if let Some(reply) = idempotent_reply(&mut *conn, scope, key).await? {
-            known.replies.insert((scope.clone(), key.clone()), reply);
+    if !lookups.idempotency.is_empty() {
+        let replies: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT i.scope, i.key, i.fingerprint, i.reply, i.position \
+             FROM json_each($1) j JOIN idempotency_keys i \
+               ON i.scope = j.value ->> 0 AND i.key = j.value ->> 1",
+        )
+        .bind(json_array(&lookups.idempotency))
+        .fetch_all(&mut *conn)
+        .await?;
+        for (scope, key, fingerprint, reply, position) in replies {
+            let stored = StoredReply {
+                fingerprint,
+                reply: serde_json::from_str(&reply).map_err(decode)?,
+                position,
+            };
+            known.replies.insert((scope, key), stored);
         }
     }
     Ok(known)
