@@ -111,8 +111,8 @@ async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     };
     let log = app::open_store(&args.config).await?;
     let reads = app::open_reads(&args.config).await?;
+    let position = projections::runner::replay(&reads, log.store.as_ref(), &chosen).await?;
     for projection in chosen {
-        let position = projections::runner::replay(&reads, log.store.as_ref(), projection).await?;
         println!("{} rebuilt to position {position}", projection.name());
     }
     Ok(())

@@ -10,12 +10,23 @@
 //!   size.
 //! - `http`: the same joins over HTTP on loopback at 64 connections;
 //!   baseline: `append` at 64 in the same run.
+//! - `contention`: 8 writers (8 command handlers, as 8 nodes) on one
+//!   meeting; baseline: one writer.
+//! - `latency`: accepted -> WebSocket frame and -> read models at a fixed
+//!   rate; baseline: NATS core publish -> receive.
+//! - `rebuild`: replaying 1M events into every read model; baseline: a
+//!   plain SELECT of the same rows.
+//! - `long-stream`: join/leave on a meeting with 10k events; baseline: the
+//!   same on a fresh meeting.
 //!
 //! `--database sqlite` runs them on the embedded default instead (a fresh
 //! SQLite file, the in-process bus; the raw INSERT baseline on a SQLite
 //! file too).
 
+mod contention;
 mod latency;
+mod long_stream;
+mod rebuild;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -41,6 +52,12 @@ struct Options {
     levels: Vec<usize>,
     /// Commands per second of `latency`.
     rate: f64,
+    /// Events in the log of `rebuild`.
+    events: usize,
+    /// Events in the long stream of `long-stream`.
+    stream_events: usize,
+    /// Writers on one meeting in `contention`.
+    writers: usize,
 }
 
 /// The database every scenario of this run uses (`--database`).
@@ -59,6 +76,9 @@ fn options() -> anyhow::Result<Options> {
         json: false,
         levels: vec![1, 8, 64],
         rate: 1000.0,
+        events: 1_000_000,
+        stream_events: 10_000,
+        writers: 8,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -66,6 +86,11 @@ fn options() -> anyhow::Result<Options> {
             "--seconds" => options.seconds = args.next().context("--seconds S")?.parse()?,
             "--json" => options.json = true,
             "--rate" => options.rate = args.next().context("--rate N")?.parse()?,
+            "--events" => options.events = args.next().context("--events N")?.parse()?,
+            "--stream-events" => {
+                options.stream_events = args.next().context("--stream-events N")?.parse()?
+            }
+            "--writers" => options.writers = args.next().context("--writers N")?.parse()?,
             "--database" => {
                 let sqlite = match args.next().as_deref() {
                     Some("postgres") => false,
@@ -84,7 +109,7 @@ fn options() -> anyhow::Result<Options> {
     }
     if options.scenario.is_empty() {
         anyhow::bail!(
-            "usage: bench <append|http|latency|all> [--runs N] [--seconds S] [--levels 1,8,64] [--rate N] [--database postgres|sqlite] [--json]"
+            "usage: bench <append|contention|http|latency|rebuild|long-stream|all> [--runs N] [--seconds S] [--levels 1,8,64] [--rate N] [--writers N] [--events N] [--stream-events N] [--database postgres|sqlite] [--json]"
         );
     }
     Ok(options)
@@ -93,6 +118,8 @@ fn options() -> anyhow::Result<Options> {
 /// Throughput and latency of one measurement.
 #[derive(Clone, Copy, Debug)]
 struct Sample {
+    /// Operations measured.
+    ops: usize,
     ops_per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -140,6 +167,7 @@ where
             .unwrap_or(0.0)
     };
     Ok(Sample {
+        ops: latencies.len(),
         ops_per_sec: latencies.len() as f64 / elapsed,
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
@@ -284,12 +312,18 @@ async fn join_in_process(
 }
 
 /// The event log with a pool of `connections`, on a fresh database.
-async fn open_store(url: &str, connections: u32) -> anyhow::Result<Arc<CommandHandler>> {
+async fn open_log(url: &str, connections: u32) -> anyhow::Result<Arc<dyn events::EventStore>> {
     let mut config =
         meetings::config::Config::for_tests(url.into(), None, String::new(), String::new());
     config.database_max_connections = connections;
-    let log = meetings::app::open_store(&config).await?;
-    Ok(Arc::new(CommandHandler::new(log.store)))
+    Ok(meetings::app::open_store(&config).await?.store)
+}
+
+/// A command handler on [`open_log`].
+async fn open_store(url: &str, connections: u32) -> anyhow::Result<Arc<CommandHandler>> {
+    Ok(Arc::new(CommandHandler::new(
+        open_log(url, connections).await?,
+    )))
 }
 
 async fn append_sample(concurrency: usize, seconds: f64) -> anyhow::Result<Sample> {
@@ -433,6 +467,8 @@ struct Row {
     measured: Vec<Sample>,
     baseline_name: &'static str,
     baseline: Vec<Sample>,
+    /// Further figures of the scenario, per run.
+    extra: serde_json::Value,
 }
 
 impl Row {
@@ -471,6 +507,9 @@ impl Row {
             rlo,
             rhi
         );
+        if !self.extra.is_null() {
+            println!("        {}", self.extra);
+        }
     }
 
     fn json(&self) -> serde_json::Value {
@@ -486,6 +525,7 @@ impl Row {
             "runs": figures(&self.measured),
             "baseline": self.baseline_name,
             "baseline_runs": figures(&self.baseline),
+            "extra": self.extra,
         })
     }
 }
@@ -505,6 +545,7 @@ async fn append(options: &Options) -> anyhow::Result<Vec<Row>> {
             measured,
             baseline_name: "raw INSERT",
             baseline,
+            extra: serde_json::Value::Null,
         };
         if !options.json {
             row.print();
@@ -526,11 +567,110 @@ async fn http(options: &Options) -> anyhow::Result<Vec<Row>> {
         measured,
         baseline_name: "append@64",
         baseline,
+        extra: serde_json::Value::Null,
     };
     if !options.json {
         row.print();
     }
     Ok(vec![row])
+}
+
+async fn contention(options: &Options) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for (scenario, nodes) in [("contention", false), ("contention-nodes", true)] {
+        let (mut measured, mut baseline) = (Vec::new(), Vec::new());
+        let (mut conflicts, mut errors) = (Vec::new(), Vec::new());
+        for _ in 0..options.runs {
+            let many = contention::sample(options.writers, nodes, options.seconds).await?;
+            measured.push(many.sample);
+            conflicts.push(many.conflicts);
+            errors.push(many.errors);
+            baseline.push(contention::sample(1, nodes, options.seconds).await?.sample);
+        }
+        let row = Row {
+            scenario,
+            concurrency: options.writers,
+            measured,
+            baseline_name: "1 writer",
+            baseline,
+            extra: json!({"writers_are_nodes": nodes, "conflicts_retried": conflicts,
+                          "errors": errors}),
+        };
+        if !options.json {
+            row.print();
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+async fn long_stream(options: &Options) -> anyhow::Result<Vec<Row>> {
+    let (mut measured, mut baseline) = (Vec::new(), Vec::new());
+    let (mut cold_long, mut cold_fresh, mut p99_ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..options.runs {
+        let m = long_stream::sample(options.stream_events, options.seconds).await?;
+        cold_long.push(m.long_cold.as_secs_f64() * 1000.0);
+        cold_fresh.push(m.fresh_cold.as_secs_f64() * 1000.0);
+        p99_ratio.push(m.long.p99_ms / m.fresh.p99_ms);
+        measured.push(m.long);
+        baseline.push(m.fresh);
+    }
+    let row = Row {
+        scenario: "long-stream",
+        concurrency: 1,
+        measured,
+        baseline_name: "fresh meeting",
+        baseline,
+        extra: json!({"stream_events": options.stream_events,
+                      "p99_long_over_fresh": p99_ratio,
+                      "first_command_cold_ms": {"long": cold_long, "fresh": cold_fresh}}),
+    };
+    if !options.json {
+        row.print();
+    }
+    Ok(vec![row])
+}
+
+async fn rebuild_report(options: &Options) -> anyhow::Result<()> {
+    let mut runs = Vec::new();
+    for run in 0..options.runs {
+        let m = rebuild::sample(options.events).await?;
+        let ratio = m.replay_per_sec / m.select_per_sec;
+        if options.json {
+            println!(
+                "{}",
+                json!({"scenario": "rebuild", "run": run, "events": m.events,
+                       "replay_events_per_sec": m.replay_per_sec,
+                       "select_rows_per_sec": m.select_per_sec, "ratio": ratio,
+                       "store_read_events_per_sec": m.store_read_per_sec,
+                       "decode_events_per_sec": m.decode_per_sec})
+            );
+        } else {
+            println!(
+                "rebuild run {run}: {} events | replay into every read model {:.0} events/s | plain SELECT {:.0} rows/s | ratio {ratio:.3} | (store read alone {:.0}/s, decode alone {:.0}/s)",
+                m.events,
+                m.replay_per_sec,
+                m.select_per_sec,
+                m.store_read_per_sec,
+                m.decode_per_sec
+            );
+        }
+        runs.push(m);
+    }
+    if !options.json {
+        let spread = |f: fn(&rebuild::Measured) -> f64| {
+            let mut v: Vec<f64> = runs.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            (v[0], v[v.len() / 2], v[v.len() - 1])
+        };
+        let (lo, med, hi) = spread(|m| m.replay_per_sec);
+        let (slo, smed, shi) = spread(|m| m.select_per_sec);
+        let (rlo, rmed, rhi) = spread(|m| m.replay_per_sec / m.select_per_sec);
+        println!(
+            "rebuild  {med:.0} events/s (min {lo:.0} max {hi:.0}) | plain SELECT {smed:.0} rows/s (min {slo:.0} max {shi:.0}) | ratio {rmed:.3} (min {rlo:.3} max {rhi:.3})"
+        );
+    }
+    Ok(())
 }
 
 /// `latency` at `--rate` commands/s (default 1000), over the runs.
@@ -576,12 +716,21 @@ fn main() -> anyhow::Result<()> {
         match options.scenario.as_str() {
             "append" => rows.extend(append(&options).await?),
             "http" => rows.extend(http(&options).await?),
+            "contention" => rows.extend(contention(&options).await?),
             "latency" => latency_report(&options).await?,
+            "rebuild" => rebuild_report(&options).await?,
+            "long-stream" => rows.extend(long_stream(&options).await?),
             "all" => {
                 rows.extend(append(&options).await?);
+                rows.extend(contention(&options).await?);
                 rows.extend(http(&options).await?);
+                rows.extend(long_stream(&options).await?);
+                latency_report(&options).await?;
+                rebuild_report(&options).await?;
             }
-            other => anyhow::bail!("unknown scenario {other} (append, http, latency, all)"),
+            other => anyhow::bail!(
+                "unknown scenario {other} (append, contention, http, latency, rebuild, long-stream, all)"
+            ),
         }
         if options.json {
             println!(

@@ -5,12 +5,15 @@
 //! decide on the cached state, and append with the expected version. The
 //! log is read only when the cache cannot be trusted: on a cache miss, on a
 //! conflict (another process appended; reload the tail and decide again, up
-//! to [`MAX_ATTEMPTS`] times, then [`AppError::Conflict`]), and before
+//! for up to [`CONFLICT_BUDGET`], then [`AppError::Conflict`]; for a while
+//! after a conflict it reads the tail before every command on that meeting,
+//! so its next command does not race ahead of the others' retries), and before
 //! answering a refusal or a no-op decided on cached state, because those
 //! append nothing and so are never checked by the log. Appends from all meetings meet in the store's
 //! group committer, so throughput scales with concurrency.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use events::{
@@ -23,11 +26,19 @@ use uuid::Uuid;
 use crate::error::AppError;
 use crate::meeting::{Command, Context, Meeting, MeetingError, Reply, decide, evolve, reply};
 
-/// Conflicts a command survives before a conflict is reported.
-pub const MAX_ATTEMPTS: usize = 16;
-/// First pause after a conflict; doubled per conflict (with jitter), so
-/// nodes contending for one meeting stop colliding in lockstep.
-const CONFLICT_BACKOFF: std::time::Duration = std::time::Duration::from_micros(500);
+/// How long a command keeps retrying after conflicts before a conflict is
+/// reported. A budget of time, not of attempts: with several processes
+/// writing one meeting, each round has one winner, so the rounds a command
+/// needs are geometric; a count that is rarely exhausted at 2 writers is
+/// often exhausted at 8.
+pub const CONFLICT_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+/// First pause after a conflict; doubled per conflict up to 64x, with
+/// jitter, so processes contending for one meeting stop colliding in
+/// lockstep without leaving the meeting idle.
+const CONFLICT_BACKOFF: std::time::Duration = std::time::Duration::from_micros(250);
+/// How long a meeting counts as written by another process after a
+/// conflict.
+const CONTENDED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 /// Attempts to find a free room code.
 const ROOM_CODE_ATTEMPTS: usize = 8;
 /// Cached meetings kept before idle ones are dropped.
@@ -60,11 +71,17 @@ struct Slot {
     state: Option<Meeting>,
     version: i64,
     position: i64,
+    /// Until then another process is writing this meeting too: read the
+    /// log's tail before deciding, so this process's next command does not
+    /// race ahead of the ones retrying after a conflict.
+    contended_until: Option<std::time::Instant>,
 }
 
 pub struct CommandHandler {
     store: Arc<dyn EventStore>,
     slots: Mutex<HashMap<MeetingId, Arc<tokio::sync::Mutex<Slot>>>>,
+    /// Version conflicts met (and retried) since start.
+    conflicts: AtomicU64,
 }
 
 impl CommandHandler {
@@ -72,7 +89,14 @@ impl CommandHandler {
         Self {
             store,
             slots: Mutex::new(HashMap::new()),
+            conflicts: AtomicU64::new(0),
         }
+    }
+
+    /// How many appends met a version conflict (another process wrote the
+    /// meeting first) and were decided again, since start.
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -145,11 +169,15 @@ impl CommandHandler {
 
         // Whether the slot has been checked against the log in this call.
         let mut fresh = false;
-        if !slot.loaded {
+        let contended = slot
+            .contended_until
+            .is_some_and(|until| std::time::Instant::now() < until);
+        if !slot.loaded || contended {
             self.refresh(&stream_id, &mut slot).await?;
             fresh = true;
         }
         let mut conflicts = 0;
+        let mut first_conflict = None::<std::time::Instant>;
         loop {
             // Once caught up: if a request with this key has committed, its
             // reply is visible now (it commits with the events); one that
@@ -227,8 +255,11 @@ impl CommandHandler {
                 }
                 Err(AppendError::Conflict { .. }) => {
                     conflicts += 1;
+                    self.conflicts.fetch_add(1, Ordering::Relaxed);
+                    slot.contended_until = Some(std::time::Instant::now() + CONTENDED_FOR);
                     tracing::debug!(%meeting_id, conflicts, "version conflict, retrying");
-                    if conflicts >= MAX_ATTEMPTS {
+                    let since = *first_conflict.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() >= CONFLICT_BUDGET {
                         return Err(AppError::Conflict);
                     }
                     tokio::time::sleep(backoff(conflicts)).await;

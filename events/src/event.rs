@@ -262,8 +262,26 @@ impl MeetingEvent {
         schema_version: i16,
         data: &serde_json::Value,
     ) -> Result<Self, DecodeError> {
-        let tagged = serde_json::json!({ "type": event_type, "data": data });
-        serde_json::from_value(tagged).map_err(|source| DecodeError {
+        use serde::Deserialize as _;
+        use serde::de::Error as _;
+        // Straight into the variant's struct: no copy of the payload and no
+        // buffering of an adjacently tagged object.
+        let decoded = match event_type {
+            "meeting_scheduled" => MeetingScheduled::deserialize(data).map(Self::MeetingScheduled),
+            "meeting_started" => MeetingStarted::deserialize(data).map(Self::MeetingStarted),
+            "meeting_ended" => MeetingEnded::deserialize(data).map(Self::MeetingEnded),
+            "room_config_updated" => {
+                RoomConfigUpdated::deserialize(data).map(Self::RoomConfigUpdated)
+            }
+            "participant_joined" => {
+                ParticipantJoined::deserialize(data).map(Self::ParticipantJoined)
+            }
+            "participant_left" => ParticipantLeft::deserialize(data).map(Self::ParticipantLeft),
+            other => Err(serde_json::Error::custom(format!(
+                "unknown event type {other:?}"
+            ))),
+        };
+        decoded.map_err(|source| DecodeError {
             event_type: event_type.to_owned(),
             schema_version,
             source,
@@ -287,6 +305,73 @@ mod tests {
         assert!(data.get("type").is_none(), "the tag is a column, not data");
         let back = MeetingEvent::from_parts(event_type, SCHEMA_VERSION, &data).unwrap();
         assert_eq!(back, event);
+    }
+
+    #[test]
+    fn every_event_type_decodes_from_its_columns_and_an_unknown_type_is_refused() {
+        let meeting_id = MeetingId::new();
+        let user = UserId("alice".into());
+        let at = Utc::now();
+        let events = [
+            MeetingEvent::MeetingScheduled(MeetingScheduled {
+                meeting_id,
+                room_code: RoomCode::random(&mut rand::thread_rng()),
+                host_id: user.clone(),
+                host_name: "Alice".into(),
+                title: "t".into(),
+                description: String::new(),
+                starts_at: None,
+                ends_at: Some(at),
+                max_participants: 10,
+                settings: MeetingSettings::default(),
+                scheduled_at: at,
+            }),
+            MeetingEvent::MeetingStarted(MeetingStarted {
+                meeting_id,
+                started_by: user.clone(),
+                started_at: at,
+            }),
+            MeetingEvent::RoomConfigUpdated(RoomConfigUpdated {
+                meeting_id,
+                updated_by: user.clone(),
+                settings: ConfigChange {
+                    lock_room: Some(true),
+                    ..Default::default()
+                },
+            }),
+            MeetingEvent::ParticipantJoined(ParticipantJoined {
+                meeting_id,
+                participant_id: crate::ParticipantId::new(),
+                user_id: user.clone(),
+                user_name: "Alice".into(),
+                role: Role::Host,
+                device_type: None,
+                is_muted: false,
+                is_video_enabled: true,
+                joined_at: at,
+            }),
+            MeetingEvent::ParticipantLeft(ParticipantLeft {
+                meeting_id,
+                participant_id: crate::ParticipantId::new(),
+                user_id: user.clone(),
+                reason: LeaveReason::Removed,
+                left_at: at,
+            }),
+            MeetingEvent::MeetingEnded(MeetingEnded {
+                meeting_id,
+                ended_by: user,
+                ended_at: at,
+                duration_minutes: 3,
+            }),
+        ];
+        for event in events {
+            let (event_type, data) = event.to_parts();
+            let back = MeetingEvent::from_parts(event_type, SCHEMA_VERSION, &data).unwrap();
+            assert_eq!(back, event);
+        }
+        let error =
+            MeetingEvent::from_parts("meeting_exploded", 1, &serde_json::json!({})).unwrap_err();
+        assert_eq!(error.event_type, "meeting_exploded");
     }
 
     #[test]

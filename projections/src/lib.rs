@@ -12,6 +12,7 @@
 pub mod checkpoint;
 pub mod meetings;
 pub mod participants;
+mod rows;
 pub mod runner;
 pub use events::time;
 
@@ -42,16 +43,16 @@ impl Projection {
         Self::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    /// Folds one event into the read model (inside the batch transaction).
+    /// Folds a batch of events, in position order, into the read model
+    /// (inside the batch transaction).
     pub async fn apply(
         self,
         conn: &mut AnyConnection,
-        recorded: &RecordedEvent,
-        event: &MeetingEvent,
+        events: &[(&RecordedEvent, &MeetingEvent)],
     ) -> Result<(), sqlx::Error> {
         match self {
-            Self::Meetings => meetings::apply(conn, recorded, event).await,
-            Self::Participants => participants::apply(conn, event).await,
+            Self::Meetings => meetings::apply(conn, events).await,
+            Self::Participants => participants::apply(conn, events).await,
         }
     }
 

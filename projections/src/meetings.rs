@@ -1,148 +1,250 @@
 //! The meetings read model (`rm_meetings`, `rm_meeting_attendees`): one row
 //! per meeting with its details, status, settings, times and counts.
+//!
+//! A batch is folded in memory into one change per meeting it touches and
+//! applied as three statements whatever its size: the meetings it
+//! scheduled (INSERT), the users it brought in (INSERT into the attendees),
+//! and every touched meeting's change (one UPDATE: the last status, times
+//! and settings of the batch, the net change in present seats, the
+//! attendance recount, the last position).
+
+use std::collections::HashMap;
 
 use events::event::ConfigChange;
-use events::{MeetingEvent, RecordedEvent};
+use events::{MeetingEvent, MeetingId, RecordedEvent};
+use serde::Serialize;
 use sqlx::AnyConnection;
 
+use crate::rows::{self, Column};
 use crate::time::text;
 
-pub async fn apply(
-    conn: &mut AnyConnection,
-    recorded: &RecordedEvent,
-    event: &MeetingEvent,
-) -> Result<(), sqlx::Error> {
-    use MeetingEvent as E;
-    let position = recorded.position;
-    match event {
-        E::MeetingScheduled(e) => {
-            let s = &e.settings;
-            sqlx::query(
-                "INSERT INTO rm_meetings (meeting_id, room_code, host_id, host_name, title, \
-                     description, status, starts_at, ends_at, max_participants, lock_room, \
-                     enable_transcription, enable_chat, enable_screen_share, enable_recording, \
-                     waiting_room, mute_on_entry, created_at, last_position) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'scheduled', $7, $8, $9, $10, $11, $12, $13, \
-                     $14, $15, $16, $17, $18) \
-                 ON CONFLICT (meeting_id) DO NOTHING",
-            )
-            .bind(e.meeting_id.to_string())
-            .bind(e.room_code.to_string())
-            .bind(e.host_id.to_string())
-            .bind(&e.host_name)
-            .bind(&e.title)
-            .bind(&e.description)
-            .bind(e.starts_at.map(text))
-            .bind(e.ends_at.map(text))
-            .bind(i64::from(e.max_participants))
-            .bind(i64::from(s.lock_room))
-            .bind(i64::from(s.enable_transcription))
-            .bind(i64::from(s.enable_chat))
-            .bind(i64::from(s.enable_screen_share))
-            .bind(i64::from(s.enable_recording))
-            .bind(i64::from(s.waiting_room))
-            .bind(i64::from(s.mute_on_entry))
-            .bind(text(e.scheduled_at))
-            .bind(position)
-            .execute(conn)
-            .await?;
-        }
-        E::MeetingStarted(e) => {
-            sqlx::query(
-                "UPDATE rm_meetings SET status = 'active', started_at = $1, last_position = $2 \
-                 WHERE meeting_id = $3",
-            )
-            .bind(text(e.started_at))
-            .bind(position)
-            .bind(e.meeting_id.to_string())
-            .execute(conn)
-            .await?;
-        }
-        E::MeetingEnded(e) => {
-            sqlx::query(
-                "UPDATE rm_meetings SET status = 'ended', ended_at = $1, duration_minutes = $2, \
-                     last_position = $3 WHERE meeting_id = $4",
-            )
-            .bind(text(e.ended_at))
-            .bind(e.duration_minutes)
-            .bind(position)
-            .bind(e.meeting_id.to_string())
-            .execute(conn)
-            .await?;
-        }
-        E::RoomConfigUpdated(e) => {
-            configure(conn, &e.meeting_id.to_string(), &e.settings, position).await?
-        }
-        E::ParticipantJoined(e) => {
-            let meeting = e.meeting_id.to_string();
-            sqlx::query(
-                "INSERT INTO rm_meeting_attendees (meeting_id, user_id) VALUES ($1, $2) \
-                 ON CONFLICT (meeting_id, user_id) DO NOTHING",
-            )
-            .bind(&meeting)
-            .bind(e.user_id.to_string())
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query(
-                "UPDATE rm_meetings SET present_count = present_count + 1, \
-                     attendance_count = (SELECT count(*) FROM rm_meeting_attendees \
-                                         WHERE meeting_id = $1), \
-                     last_position = $2 \
-                 WHERE meeting_id = $1",
-            )
-            .bind(&meeting)
-            .bind(position)
-            .execute(conn)
-            .await?;
-        }
-        E::ParticipantLeft(e) => {
-            sqlx::query(
-                "UPDATE rm_meetings SET present_count = present_count - 1, last_position = $1 \
-                 WHERE meeting_id = $2",
-            )
-            .bind(position)
-            .bind(e.meeting_id.to_string())
-            .execute(conn)
-            .await?;
-        }
-    }
-    Ok(())
+const SCHEDULED: &[Column] = &[
+    Column::Text("meeting_id"),
+    Column::Text("room_code"),
+    Column::Text("host_id"),
+    Column::Text("host_name"),
+    Column::Text("title"),
+    Column::Text("description"),
+    Column::Text("starts_at"),
+    Column::Text("ends_at"),
+    Column::Int("max_participants"),
+    Column::Int("lock_room"),
+    Column::Int("enable_transcription"),
+    Column::Int("enable_chat"),
+    Column::Int("enable_screen_share"),
+    Column::Int("enable_recording"),
+    Column::Int("waiting_room"),
+    Column::Int("mute_on_entry"),
+    Column::Text("created_at"),
+    Column::Int("last_position"),
+];
+
+const ATTENDEES: &[Column] = &[Column::Text("meeting_id"), Column::Text("user_id")];
+
+const CHANGES: &[Column] = &[
+    Column::Text("meeting_id"),
+    Column::Text("status"),
+    Column::Text("started_at"),
+    Column::Text("ended_at"),
+    Column::Int("duration_minutes"),
+    Column::Int("lock_room"),
+    Column::Int("enable_transcription"),
+    Column::Int("enable_chat"),
+    Column::Int("enable_screen_share"),
+    Column::Int("enable_recording"),
+    Column::Int("waiting_room"),
+    Column::Int("mute_on_entry"),
+    Column::Int("max_participants"),
+    Column::Int("present_delta"),
+    Column::Int("recount"),
+    Column::Int("last_position"),
+];
+
+/// What one batch does to one meeting's row (a row of the UPDATE).
+#[derive(Default, Serialize)]
+struct Change {
+    meeting_id: String,
+    status: Option<&'static str>,
+    started_at: Option<String>,
+    ended_at: Option<String>,
+    duration_minutes: Option<i64>,
+    lock_room: Option<i64>,
+    enable_transcription: Option<i64>,
+    enable_chat: Option<i64>,
+    enable_screen_share: Option<i64>,
+    enable_recording: Option<i64>,
+    waiting_room: Option<i64>,
+    mute_on_entry: Option<i64>,
+    max_participants: Option<i64>,
+    present_delta: i64,
+    /// 1 when someone joined: count the distinct attendees again.
+    recount: i64,
+    last_position: i64,
 }
 
-/// Sets the settings a `room_config_updated` names; the others keep their
-/// values.
-async fn configure(
+impl Change {
+    /// Adds a `room_config_updated`: what it names wins.
+    fn configure(&mut self, c: &ConfigChange) {
+        let fields = [
+            (&mut self.lock_room, c.lock_room),
+            (&mut self.enable_transcription, c.enable_transcription),
+            (&mut self.enable_chat, c.enable_chat),
+            (&mut self.enable_screen_share, c.enable_screen_share),
+            (&mut self.enable_recording, c.enable_recording),
+            (&mut self.waiting_room, c.waiting_room),
+            (&mut self.mute_on_entry, c.mute_on_entry),
+        ];
+        for (target, value) in fields {
+            if let Some(v) = value {
+                *target = Some(i64::from(v));
+            }
+        }
+        if let Some(max) = c.max_participants {
+            self.max_participants = Some(i64::from(max));
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Scheduled<'a> {
+    meeting_id: String,
+    room_code: String,
+    host_id: &'a str,
+    host_name: &'a str,
+    title: &'a str,
+    description: &'a str,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+    max_participants: i64,
+    lock_room: i64,
+    enable_transcription: i64,
+    enable_chat: i64,
+    enable_screen_share: i64,
+    enable_recording: i64,
+    waiting_room: i64,
+    mute_on_entry: i64,
+    created_at: String,
+    last_position: i64,
+}
+
+#[derive(Serialize)]
+struct Attendee<'a> {
+    meeting_id: String,
+    user_id: &'a str,
+}
+
+/// Folds a batch of events (in position order) into the read model.
+pub async fn apply(
     conn: &mut AnyConnection,
-    meeting: &str,
-    c: &ConfigChange,
-    position: i64,
+    events: &[(&RecordedEvent, &MeetingEvent)],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    use MeetingEvent as E;
+    let mut scheduled = Vec::new();
+    let mut attendees = Vec::new();
+    // One change per meeting, in the order the batch first touched them.
+    let mut changes: Vec<Change> = Vec::new();
+    let mut index: HashMap<MeetingId, usize> = HashMap::new();
+    for (recorded, event) in events {
+        let id = event.meeting_id();
+        let at = *index.entry(id).or_insert_with(|| {
+            changes.push(Change {
+                meeting_id: id.to_string(),
+                ..Default::default()
+            });
+            changes.len() - 1
+        });
+        let change = &mut changes[at];
+        change.last_position = recorded.position;
+        match event {
+            E::MeetingScheduled(e) => {
+                let s = &e.settings;
+                scheduled.push(Scheduled {
+                    meeting_id: change.meeting_id.clone(),
+                    room_code: e.room_code.to_string(),
+                    host_id: e.host_id.as_str(),
+                    host_name: &e.host_name,
+                    title: &e.title,
+                    description: &e.description,
+                    starts_at: e.starts_at.map(text),
+                    ends_at: e.ends_at.map(text),
+                    max_participants: i64::from(e.max_participants),
+                    lock_room: i64::from(s.lock_room),
+                    enable_transcription: i64::from(s.enable_transcription),
+                    enable_chat: i64::from(s.enable_chat),
+                    enable_screen_share: i64::from(s.enable_screen_share),
+                    enable_recording: i64::from(s.enable_recording),
+                    waiting_room: i64::from(s.waiting_room),
+                    mute_on_entry: i64::from(s.mute_on_entry),
+                    created_at: text(e.scheduled_at),
+                    last_position: recorded.position,
+                });
+            }
+            E::MeetingStarted(e) => {
+                change.status = Some("active");
+                change.started_at = Some(text(e.started_at));
+            }
+            E::MeetingEnded(e) => {
+                change.status = Some("ended");
+                change.ended_at = Some(text(e.ended_at));
+                change.duration_minutes = Some(e.duration_minutes);
+            }
+            E::RoomConfigUpdated(e) => change.configure(&e.settings),
+            E::ParticipantJoined(e) => {
+                attendees.push(Attendee {
+                    meeting_id: change.meeting_id.clone(),
+                    user_id: e.user_id.as_str(),
+                });
+                change.present_delta += 1;
+                change.recount = 1;
+            }
+            E::ParticipantLeft(_) => change.present_delta -= 1,
+        }
+    }
+
+    let insert = format!(
+        "INSERT INTO rm_meetings (meeting_id, room_code, host_id, host_name, title, description, \
+             status, starts_at, ends_at, max_participants, lock_room, enable_transcription, \
+             enable_chat, enable_screen_share, enable_recording, waiting_room, mute_on_entry, \
+             created_at, last_position) \
+         SELECT meeting_id, room_code, host_id, host_name, title, description, 'scheduled', \
+             starts_at, ends_at, max_participants, lock_room, enable_transcription, enable_chat, \
+             enable_screen_share, enable_recording, waiting_room, mute_on_entry, created_at, \
+             last_position FROM {} WHERE true \
+         ON CONFLICT (meeting_id) DO NOTHING",
+        rows::table(conn, SCHEDULED)
+    );
+    rows::execute(conn, &insert, &scheduled).await?;
+    let attend = format!(
+        "INSERT INTO rm_meeting_attendees (meeting_id, user_id) \
+         SELECT meeting_id, user_id FROM {} WHERE true \
+         ON CONFLICT (meeting_id, user_id) DO NOTHING",
+        rows::table(conn, ATTENDEES)
+    );
+    rows::execute(conn, &attend, &attendees).await?;
+    let update = format!(
         "UPDATE rm_meetings SET \
-             lock_room = COALESCE($1, lock_room), \
-             enable_transcription = COALESCE($2, enable_transcription), \
-             enable_chat = COALESCE($3, enable_chat), \
-             enable_screen_share = COALESCE($4, enable_screen_share), \
-             enable_recording = COALESCE($5, enable_recording), \
-             waiting_room = COALESCE($6, waiting_room), \
-             mute_on_entry = COALESCE($7, mute_on_entry), \
-             max_participants = COALESCE($8, max_participants), \
-             last_position = $9 \
-         WHERE meeting_id = $10",
-    )
-    .bind(c.lock_room.map(i64::from))
-    .bind(c.enable_transcription.map(i64::from))
-    .bind(c.enable_chat.map(i64::from))
-    .bind(c.enable_screen_share.map(i64::from))
-    .bind(c.enable_recording.map(i64::from))
-    .bind(c.waiting_room.map(i64::from))
-    .bind(c.mute_on_entry.map(i64::from))
-    .bind(c.max_participants.map(i64::from))
-    .bind(position)
-    .bind(meeting)
-    .execute(conn)
-    .await?;
-    Ok(())
+             status = COALESCE(v.status, rm_meetings.status), \
+             started_at = COALESCE(v.started_at, rm_meetings.started_at), \
+             ended_at = COALESCE(v.ended_at, rm_meetings.ended_at), \
+             duration_minutes = COALESCE(v.duration_minutes, rm_meetings.duration_minutes), \
+             lock_room = COALESCE(v.lock_room, rm_meetings.lock_room), \
+             enable_transcription = COALESCE(v.enable_transcription, rm_meetings.enable_transcription), \
+             enable_chat = COALESCE(v.enable_chat, rm_meetings.enable_chat), \
+             enable_screen_share = COALESCE(v.enable_screen_share, rm_meetings.enable_screen_share), \
+             enable_recording = COALESCE(v.enable_recording, rm_meetings.enable_recording), \
+             waiting_room = COALESCE(v.waiting_room, rm_meetings.waiting_room), \
+             mute_on_entry = COALESCE(v.mute_on_entry, rm_meetings.mute_on_entry), \
+             max_participants = COALESCE(v.max_participants, rm_meetings.max_participants), \
+             present_count = rm_meetings.present_count + v.present_delta, \
+             attendance_count = CASE WHEN v.recount = 1 \
+                 THEN (SELECT count(*) FROM rm_meeting_attendees a \
+                       WHERE a.meeting_id = v.meeting_id) \
+                 ELSE rm_meetings.attendance_count END, \
+             last_position = v.last_position \
+         FROM {} WHERE rm_meetings.meeting_id = v.meeting_id",
+        rows::table(conn, CHANGES)
+    );
+    rows::execute(conn, &update, &changes).await
 }
 
 pub async fn reset(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {

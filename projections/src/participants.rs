@@ -1,46 +1,129 @@
 //! The participants read model (`rm_participants`): every seat, one row per
 //! join session; a seat is present while `left_at` is null.
+//!
+//! A batch is applied as two statements whatever its size: the seats it
+//! opened (one INSERT, with the leave already in the row when the seat
+//! also closed in the batch) and the older seats it closed (one UPDATE).
 
-use events::MeetingEvent;
+use std::collections::HashMap;
+
+use events::{MeetingEvent, RecordedEvent};
+use serde::Serialize;
 use sqlx::AnyConnection;
 
+use crate::rows::{self, Column};
 use crate::time::text;
 
-pub async fn apply(conn: &mut AnyConnection, event: &MeetingEvent) -> Result<(), sqlx::Error> {
-    match event {
-        MeetingEvent::ParticipantJoined(e) => {
-            sqlx::query(
-                "INSERT INTO rm_participants (participant_id, meeting_id, user_id, user_name, \
-                     role, device_type, is_muted, is_video_enabled, joined_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (participant_id) DO NOTHING",
-            )
-            .bind(e.participant_id.to_string())
-            .bind(e.meeting_id.to_string())
-            .bind(e.user_id.to_string())
-            .bind(&e.user_name)
-            .bind(e.role.as_str())
-            .bind(e.device_type.clone())
-            .bind(i64::from(e.is_muted))
-            .bind(i64::from(e.is_video_enabled))
-            .bind(text(e.joined_at))
-            .execute(conn)
-            .await?;
+const SEATS: &[Column] = &[
+    Column::Text("participant_id"),
+    Column::Text("meeting_id"),
+    Column::Text("user_id"),
+    Column::Text("user_name"),
+    Column::Text("role"),
+    Column::Text("device_type"),
+    Column::Int("is_muted"),
+    Column::Int("is_video_enabled"),
+    Column::Text("joined_at"),
+    Column::Text("left_at"),
+    Column::Text("leave_reason"),
+];
+
+const CLOSED: &[Column] = &[
+    Column::Text("participant_id"),
+    Column::Text("left_at"),
+    Column::Text("leave_reason"),
+];
+
+#[derive(Serialize)]
+struct Seat<'a> {
+    participant_id: String,
+    meeting_id: String,
+    user_id: &'a str,
+    user_name: &'a str,
+    role: &'static str,
+    device_type: Option<&'a str>,
+    is_muted: i64,
+    is_video_enabled: i64,
+    joined_at: String,
+    left_at: Option<String>,
+    leave_reason: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct Closed {
+    participant_id: String,
+    left_at: String,
+    leave_reason: &'static str,
+}
+
+/// Folds a batch of events (in position order) into the read model.
+pub async fn apply(
+    conn: &mut AnyConnection,
+    events: &[(&RecordedEvent, &MeetingEvent)],
+) -> Result<(), sqlx::Error> {
+    let mut opened: Vec<Seat> = Vec::new();
+    // Seats opened in this batch, by id: their index in `opened`.
+    let mut new_seats: HashMap<String, usize> = HashMap::new();
+    // Older seats, by id: the last leave of the batch.
+    let mut closed: HashMap<String, Closed> = HashMap::new();
+    for (_, event) in events {
+        match event {
+            MeetingEvent::ParticipantJoined(e) => {
+                let participant_id = e.participant_id.to_string();
+                new_seats.insert(participant_id.clone(), opened.len());
+                opened.push(Seat {
+                    participant_id,
+                    meeting_id: e.meeting_id.to_string(),
+                    user_id: e.user_id.as_str(),
+                    user_name: &e.user_name,
+                    role: e.role.as_str(),
+                    device_type: e.device_type.as_deref(),
+                    is_muted: i64::from(e.is_muted),
+                    is_video_enabled: i64::from(e.is_video_enabled),
+                    joined_at: text(e.joined_at),
+                    left_at: None,
+                    leave_reason: None,
+                });
+            }
+            MeetingEvent::ParticipantLeft(e) => {
+                let participant_id = e.participant_id.to_string();
+                let (left_at, reason) = (text(e.left_at), e.reason.as_str());
+                match new_seats.get(&participant_id) {
+                    Some(&row) => {
+                        opened[row].left_at = Some(left_at);
+                        opened[row].leave_reason = Some(reason);
+                    }
+                    None => {
+                        let row = Closed {
+                            participant_id: participant_id.clone(),
+                            left_at,
+                            leave_reason: reason,
+                        };
+                        closed.insert(participant_id, row);
+                    }
+                }
+            }
+            _ => {}
         }
-        MeetingEvent::ParticipantLeft(e) => {
-            sqlx::query(
-                "UPDATE rm_participants SET left_at = $1, leave_reason = $2 \
-                 WHERE participant_id = $3",
-            )
-            .bind(text(e.left_at))
-            .bind(e.reason.as_str())
-            .bind(e.participant_id.to_string())
-            .execute(conn)
-            .await?;
-        }
-        _ => {}
     }
-    Ok(())
+    let open = format!(
+        "INSERT INTO rm_participants (participant_id, meeting_id, user_id, user_name, role, \
+             device_type, is_muted, is_video_enabled, joined_at, left_at, leave_reason) \
+         SELECT participant_id, meeting_id, user_id, user_name, role, device_type, is_muted, \
+             is_video_enabled, joined_at, left_at, leave_reason FROM {} WHERE true \
+         ON CONFLICT (participant_id) DO UPDATE SET \
+             left_at = COALESCE(excluded.left_at, rm_participants.left_at), \
+             leave_reason = COALESCE(excluded.leave_reason, rm_participants.leave_reason)",
+        rows::table(conn, SEATS)
+    );
+    rows::execute(conn, &open, &opened).await?;
+    let close = format!(
+        "UPDATE rm_participants SET left_at = v.left_at, leave_reason = v.leave_reason \
+         FROM {} WHERE rm_participants.participant_id = v.participant_id",
+        rows::table(conn, CLOSED)
+    );
+    let closed: Vec<Closed> = closed.into_values().collect();
+    rows::execute(conn, &close, &closed).await
 }
 
 pub async fn reset(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use events::feed::{Feed, FeedItem};
 use events::lease::Leases;
-use events::{EventStore, RecordedEvent};
+use events::{EventStore, MeetingEvent, RecordedEvent};
 use sqlx::AnyPool;
 use tokio::sync::watch;
 
@@ -21,6 +21,8 @@ use crate::{Projection, checkpoint};
 
 /// Events per batch (and per transaction).
 pub const BATCH: usize = 500;
+/// Events per batch of a replay.
+pub const REPLAY_BATCH: usize = 10_000;
 /// How often an idle runner checks that its lease and checkpoint are as it
 /// believes.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -97,16 +99,46 @@ pub async fn apply_batch(
     projection: Projection,
     events: &[Arc<RecordedEvent>],
 ) -> Result<i64, RunnerError> {
+    let decoded = decode(events)?;
+    apply_decoded(pool, projection, &pairs(events, &decoded)).await
+}
+
+fn decode(events: &[Arc<RecordedEvent>]) -> Result<Vec<MeetingEvent>, RunnerError> {
+    Ok(events
+        .iter()
+        .map(|e| e.decode())
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+fn pairs<'a>(
+    events: &'a [Arc<RecordedEvent>],
+    decoded: &'a [MeetingEvent],
+) -> Vec<(&'a RecordedEvent, &'a MeetingEvent)> {
+    events.iter().map(AsRef::as_ref).zip(decoded).collect()
+}
+
+/// [`apply_batch`] on events already decoded. Events at or below the
+/// checkpoint are skipped.
+async fn apply_decoded(
+    pool: &AnyPool,
+    projection: Projection,
+    events: &[(&RecordedEvent, &MeetingEvent)],
+) -> Result<i64, RunnerError> {
     let name = projection.name();
     let mut tx = begin_write(pool).await?;
     let from = checkpoint::get(&mut tx, name).await?;
-    let mut to = from;
-    for recorded in events.iter().filter(|e| e.position > from) {
-        let event = recorded.decode()?;
-        projection.apply(&mut tx, recorded, &event).await?;
-        to = recorded.position;
-    }
-    if to > from && !checkpoint::advance(&mut tx, name, from, to).await? {
+    let unseen: Vec<_> = events
+        .iter()
+        .filter(|(recorded, _)| recorded.position > from)
+        .copied()
+        .collect();
+    let Some((last, _)) = unseen.last() else {
+        tx.rollback().await?;
+        return Ok(from);
+    };
+    let to = last.position;
+    projection.apply(&mut tx, &unseen).await?;
+    if !checkpoint::advance(&mut tx, name, from, to).await? {
         tx.rollback().await?;
         return Err(RunnerError::Moved(name));
     }
@@ -182,33 +214,45 @@ async fn follow(
     }
 }
 
-/// Rebuilds a projection from position 0: empties it and its checkpoint in
-/// one transaction, then applies the whole log up to its head at the time
-/// (or, when another process holds the projection's lease, leaves the
-/// rebuild to it). Returns the checkpoint reached.
+/// Rebuilds projections from position 0: empties them and their
+/// checkpoints in one transaction, then applies the whole log up to its
+/// head at the time. The log is read and decoded once for all of them; the
+/// projections apply each batch side by side (each in its own transaction
+/// with its own checkpoint) while the next batch is read. A live runner of one of
+/// them notices its checkpoint moved back and rebuilds too; the checkpoints'
+/// compare-and-set lets only one of the two apply each batch. Returns the
+/// checkpoint reached.
 pub async fn replay(
     pool: &AnyPool,
     store: &dyn EventStore,
-    projection: Projection,
+    projections: &[Projection],
 ) -> Result<i64, RunnerError> {
     let mut tx = begin_write(pool).await?;
-    projection.reset(&mut tx).await?;
-    checkpoint::reset(&mut tx, projection.name()).await?;
+    for projection in projections {
+        projection.reset(&mut tx).await?;
+        checkpoint::reset(&mut tx, projection.name()).await?;
+    }
     tx.commit().await?;
 
     let head = store.head_position().await?;
-    let mut applied = 0;
-    while applied < head {
-        let events: Vec<Arc<RecordedEvent>> = store
-            .read_all(applied, BATCH)
-            .await?
-            .into_iter()
-            .map(Arc::new)
-            .collect();
-        if events.is_empty() {
-            break;
+    let read = |after: i64| async move {
+        if after >= head {
+            return Ok(Vec::new());
         }
-        applied = apply_batch(pool, projection, &events).await?;
+        let events = store.read_all(after, REPLAY_BATCH).await?;
+        Ok::<_, RunnerError>(events.into_iter().map(Arc::new).collect::<Vec<_>>())
+    };
+    let mut applied = 0;
+    let mut events = read(0).await?;
+    while let Some(last) = events.last().map(|e| e.position) {
+        let decoded = decode(&events)?;
+        let batch = pairs(&events, &decoded);
+        let apply = projections
+            .iter()
+            .map(|projection| apply_decoded(pool, *projection, &batch));
+        let (next, done) = tokio::join!(read(last), futures::future::try_join_all(apply));
+        applied = done?.into_iter().min().unwrap_or(last);
+        events = next?;
     }
     Ok(applied)
 }

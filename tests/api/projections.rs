@@ -217,7 +217,7 @@ async fn a_replay_rebuilds_exactly_what_the_live_run_built(setup: Setup) {
 
     for projection in Projection::ALL {
         assert_eq!(
-            replay(&reads, store.as_ref(), projection).await.unwrap(),
+            replay(&reads, store.as_ref(), &[projection]).await.unwrap(),
             head
         );
     }

@@ -82,8 +82,45 @@ async fn concurrent_joins_through_two_nodes_all_land(setup: Setup) {
     assert_eq!(joined, 41);
 }
 
+/// Eight nodes, each joining and leaving one meeting in a closed loop: the
+/// pathological case for optimistic concurrency (every round has one
+/// winner). Every command commits; conflicts are retried, never reported.
+async fn eight_nodes_writing_one_meeting_all_commit(setup: Setup) {
+    const NODES: usize = 8;
+    const ROUNDS: usize = 15;
+    let db = TestDb::on(setup.backend()).await;
+    let mut nodes = Vec::new();
+    for _ in 0..NODES {
+        nodes.push(node(&db).await);
+    }
+    let id = schedule(&nodes[0], "host", true).await;
+    let head = nodes[0].store().head_position().await.unwrap();
+    let writers = nodes.iter().enumerate().map(|(n, node)| {
+        let node = node.clone();
+        async move {
+            let caller = ctx(&format!("writer{n}"));
+            for _ in 0..ROUNDS {
+                node.execute(id, &caller, join(), None).await?;
+                node.execute(id, &caller, Command::Leave, None).await?;
+            }
+            Ok::<_, AppError>(())
+        }
+    });
+    for result in futures::future::join_all(writers).await {
+        result.unwrap();
+    }
+    assert_eq!(
+        nodes[0].store().head_position().await.unwrap(),
+        head + (NODES * ROUNDS * 2) as i64,
+        "one event per command"
+    );
+    let conflicts: u64 = nodes.iter().map(|n| n.conflicts()).sum();
+    assert!(conflicts > 0, "the nodes did contend");
+}
+
 on_setups!(
     [postgres, sqlite]
+    eight_nodes_writing_one_meeting_all_commit,
     a_stale_cache_never_refuses_what_the_log_allows,
     a_stale_cache_never_accepts_what_the_log_refuses,
     a_seat_taken_on_one_node_is_the_same_seat_on_the_other,

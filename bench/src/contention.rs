@@ -1,0 +1,82 @@
+//! `contention`: join/leave commands on ONE meeting from several writers;
+//! baseline in the same run: the same with one writer.
+//!
+//! Two shapes: the writers share one node's command handler (commands on
+//! one meeting queue at its per-meeting slot, so they never conflict), or
+//! each writer is a node of its own (its own handler, cache, pool and
+//! committer on the same database), so writers really conflict at the
+//! log's version check and retry. A command that still conflicts after the
+//! handler's retries is counted as an error, not committed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use command::meeting::Command;
+use command::{AppError, CommandHandler};
+
+use crate::{BenchDb, Sample, active_meetings, context, join_command, measure, open_log};
+
+/// Committed commands, their latency, and the conflicts on the way.
+pub struct Contended {
+    pub sample: Sample,
+    /// Appends that met a conflict and were decided again.
+    pub conflicts: u64,
+    /// Commands that gave up with 409 VERSION_CONFLICT.
+    pub errors: u64,
+}
+
+pub async fn sample(writers: usize, nodes: bool, seconds: f64) -> anyhow::Result<Contended> {
+    let db = BenchDb::create().await?;
+    let store = open_log(&db.url, 4).await?;
+    let meeting = active_meetings(&CommandHandler::new(store.clone()), 1).await?[0];
+    let mut handlers = Vec::new();
+    if nodes {
+        for _ in 0..writers {
+            handlers.push(Arc::new(CommandHandler::new(open_log(&db.url, 2).await?)));
+        }
+    } else {
+        let shared = Arc::new(CommandHandler::new(store.clone()));
+        handlers.extend(std::iter::repeat_n(shared, writers));
+    }
+    let handlers = Arc::new(handlers);
+    let errors = Arc::new(AtomicU64::new(0));
+    let present: Arc<Vec<AtomicBool>> =
+        Arc::new((0..writers).map(|_| AtomicBool::new(false)).collect());
+    let (shared, failed) = (handlers.clone(), errors.clone());
+    // Each writer alternates joining and leaving as its own user.
+    let mut sample = measure(writers, seconds, move |writer, _| {
+        let (handlers, failed, present) = (shared.clone(), failed.clone(), present.clone());
+        async move {
+            let here = present[writer].load(Ordering::Relaxed);
+            let command = if here { Command::Leave } else { join_command() };
+            match handlers[writer]
+                .execute(meeting, &context(format!("w{writer}")), command, None)
+                .await
+            {
+                Ok(_) => {
+                    present[writer].store(!here, Ordering::Relaxed);
+                    Ok(())
+                }
+                Err(AppError::Conflict) => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                }
+                Err(e) => Err(anyhow::anyhow!("command failed: {e}")),
+            }
+        }
+    })
+    .await?;
+    let errors = errors.load(Ordering::Relaxed);
+    sample.ops_per_sec *= 1.0 - errors as f64 / sample.ops.max(1) as f64;
+    let mut conflicts = handlers.iter().map(|h| h.conflicts()).sum();
+    if !nodes {
+        conflicts = handlers[0].conflicts();
+    }
+    drop((handlers, store));
+    db.drop_db().await?;
+    Ok(Contended {
+        sample,
+        conflicts,
+        errors,
+    })
+}
