@@ -16,6 +16,7 @@ use events::feed::{Feed, Hub};
 use events::lease::{Leases, LocalLeases};
 use events::nats::JetStreamLog;
 use events::postgres::{PgLeases, PgStore};
+use events::rooms::Rooms;
 use events::sqlite::SqliteStore;
 use sqlx::AnyPool;
 use std::time::Duration;
@@ -195,6 +196,8 @@ impl App {
         ))];
         let hub_task = bus.feed_hub(hub.clone());
         let feed = Feed::new(store.clone(), hub);
+        let (rooms, router) = Rooms::start(&feed, store.head_position().await?, stopped.clone());
+        workers.push(router);
         let (progress, runners) =
             workers::start_projections(reads.clone(), feed.clone(), leases, stopped.clone());
         workers.extend(runners);
@@ -207,6 +210,7 @@ impl App {
             progress: progress.clone(),
             min_position_wait: Duration::from_millis(config.min_position_wait_ms),
             feed: feed.clone(),
+            rooms,
         });
         let mut shutdown = stopped;
         let server = tokio::spawn(async move {

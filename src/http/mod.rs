@@ -39,6 +39,8 @@ pub struct AppState {
     pub min_position_wait: std::time::Duration,
     /// Committed events: the log plus the node's live hub.
     pub feed: events::feed::Feed,
+    /// The node's live events by meeting (for WebSocket subscribers).
+    pub rooms: events::rooms::Rooms,
 }
 
 pub fn router(state: AppState) -> Router {

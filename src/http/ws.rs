@@ -3,8 +3,9 @@
 //! Before the upgrade: 401 without a valid token, 404 for an unknown
 //! meeting, 403 for a caller who may not read it. After: every event of the
 //! meeting after `after` from the log, in order, then `{"type":"caught_up"}`,
-//! then live events from the node's hub (one bus subscription per node,
-//! fanned out in memory). Live events are checked by stream version: one
+//! then live events from the meeting's room (the node's one bus
+//! subscription, routed by meeting in memory, so a connection is woken only
+//! by its meeting's events). Live events are checked by stream version: one
 //! already sent is dropped, a jump is filled from the log, so there is no
 //! gap and no duplicate across the switch. A client whose queue of unsent
 //! frames overflows is closed with code 4008 and a reason naming the
@@ -28,8 +29,10 @@ use super::{ApiError, AppState};
 pub const CLIENT_QUEUE: usize = 1024;
 /// Close code for a client that fell behind (in the private range).
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
-/// How often a connection looks at the log itself, in case the bus is down.
-const POLL_LOG: Duration = Duration::from_secs(1);
+/// Bytes a connection reads from its client at a time: client frames are
+/// small, and the buffer is allocated per connection (the default is
+/// 128 KiB).
+const READ_BUFFER: usize = 4 * 1024;
 /// How long one write to a client may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -77,7 +80,9 @@ pub async fn connect(
         Some(true) => {}
     }
     let after = params.after.unwrap_or(0).max(0);
-    Ok(upgrade.on_upgrade(move |socket| serve(state, meeting_id, after, socket)))
+    Ok(upgrade
+        .read_buffer_size(READ_BUFFER)
+        .on_upgrade(move |socket| serve(state, meeting_id, after, socket)))
 }
 
 /// The frame for one event.
@@ -159,7 +164,9 @@ async fn serve(state: AppState, meeting: MeetingId, after: i64, socket: WebSocke
         }
     });
 
-    let mut live = state.feed.hub().receiver();
+    // In the room before reading the backlog, so nothing committed while
+    // we read is missed.
+    let mut live = state.rooms.join(&meeting.stream_id());
     let mut cursor = Cursor {
         stream: meeting.stream_id(),
         after,
@@ -200,7 +207,7 @@ fn push_all(frames: &mpsc::Sender<Message>, events: &[RecordedEvent]) -> Result<
 async fn follow(
     state: &AppState,
     cursor: &mut Cursor,
-    live: &mut broadcast::Receiver<std::sync::Arc<RecordedEvent>>,
+    live: &mut events::rooms::Room,
     incoming: &mut futures::stream::SplitStream<WebSocket>,
     frames: &mpsc::Sender<Message>,
 ) -> Result<(), Stop> {
@@ -210,7 +217,6 @@ async fn follow(
         frames,
         json!({"type": "caught_up", "position": cursor.position}),
     )?;
-    let mut poll = tokio::time::interval(POLL_LOG);
     loop {
         tokio::select! {
             received = live.recv() => match received {
@@ -248,10 +254,6 @@ async fn follow(
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Err(Stop::Gone),
                 Some(Ok(_)) => {}
             },
-            _ = poll.tick() => {
-                let missing = cursor.unsent(state).await.map_err(|_| Stop::Gone)?;
-                push_all(frames, &missing)?;
-            }
         }
     }
 }

@@ -148,8 +148,55 @@ on_setups!(
     [postgres, sqlite, postgres_in_process, sqlite_nats]
     a_subscription_switches_from_the_log_to_live_without_gap_or_duplicate,
 );
+/// Rooms route by meeting: a subscriber gets its meeting's events (here
+/// with no bus at all: the router reads the log) and none of another's; a
+/// room goes away with its last subscriber.
+async fn a_room_carries_only_its_meetings_events_and_closes_with_its_last_subscriber(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
+    let store = db.store().await;
+    let feed = Feed::new(store.clone(), Hub::new()); // nothing feeds the hub
+    let (_stop, stopped) = watch::channel(false);
+    let (rooms, router) = events::rooms::Rooms::start(&feed, 0, stopped);
+    let (mine, other) = (MeetingId::new(), MeetingId::new());
+    let mut room = rooms.join(&mine.stream_id());
+    let second = rooms.join(&mine.stream_id());
+    let watching_other = rooms.join(&other.stream_id());
+    assert_eq!(rooms.len(), 2);
+    for (n, meeting) in [other, mine, other, mine].into_iter().enumerate() {
+        let version = n as i64 / 2;
+        store
+            .append(Append::new(
+                meeting.stream_id(),
+                version,
+                vec![event(n as i64)],
+            ))
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let event = tokio::time::timeout(Duration::from_secs(10), room.recv())
+            .await
+            .expect("the router delivers from the log")
+            .unwrap();
+        assert_eq!(
+            event.stream_id,
+            mine.stream_id(),
+            "only my meeting's events"
+        );
+        seen.push(event.position);
+    }
+    assert_eq!(seen, vec![2, 4]);
+    drop(watching_other);
+    assert_eq!(rooms.len(), 1, "the other room closed with its subscriber");
+    drop((room, second));
+    assert!(rooms.is_empty());
+    router.abort();
+}
+
 on_setups!(
     [postgres, sqlite]
+    a_room_carries_only_its_meetings_events_and_closes_with_its_last_subscriber,
     a_feed_keeps_moving_without_a_bus,
     a_subscription_outlives_its_hub_by_reading_the_log,
 );
