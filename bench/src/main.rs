@@ -14,6 +14,8 @@
 //!   meeting; baseline: one writer.
 //! - `latency`: accepted -> WebSocket frame and -> read models at a fixed
 //!   rate; baseline: NATS core publish -> receive.
+//! - `fanout`: 10k WebSocket subscribers over 1k meetings: delivery
+//!   p50/p99 and the server's resident memory per connection.
 //! - `rebuild`: replaying 1M events into every read model; baseline: a
 //!   plain SELECT of the same rows.
 //! - `long-stream`: join/leave on a meeting with 10k events; baseline: the
@@ -24,6 +26,7 @@
 //! file too).
 
 mod contention;
+mod fanout;
 mod latency;
 mod long_stream;
 mod rebuild;
@@ -58,6 +61,9 @@ struct Options {
     stream_events: usize,
     /// Writers on one meeting in `contention`.
     writers: usize,
+    /// WebSocket subscribers and meetings of `fanout`.
+    subscribers: usize,
+    meetings: usize,
 }
 
 /// The database every scenario of this run uses (`--database`).
@@ -79,6 +85,8 @@ fn options() -> anyhow::Result<Options> {
         events: 1_000_000,
         stream_events: 10_000,
         writers: 8,
+        subscribers: 10_000,
+        meetings: 1_000,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -91,6 +99,10 @@ fn options() -> anyhow::Result<Options> {
                 options.stream_events = args.next().context("--stream-events N")?.parse()?
             }
             "--writers" => options.writers = args.next().context("--writers N")?.parse()?,
+            "--subscribers" => {
+                options.subscribers = args.next().context("--subscribers N")?.parse()?
+            }
+            "--meetings" => options.meetings = args.next().context("--meetings N")?.parse()?,
             "--database" => {
                 let sqlite = match args.next().as_deref() {
                     Some("postgres") => false,
@@ -109,7 +121,7 @@ fn options() -> anyhow::Result<Options> {
     }
     if options.scenario.is_empty() {
         anyhow::bail!(
-            "usage: bench <append|contention|http|latency|rebuild|long-stream|all> [--runs N] [--seconds S] [--levels 1,8,64] [--rate N] [--writers N] [--events N] [--stream-events N] [--database postgres|sqlite] [--json]"
+            "usage: bench <append|contention|http|latency|fanout|rebuild|long-stream|all> [--runs N] [--seconds S] [--levels 1,8,64] [--rate N] [--writers N] [--subscribers N] [--meetings N] [--events N] [--stream-events N] [--database postgres|sqlite] [--json]"
         );
     }
     Ok(options)
@@ -631,6 +643,49 @@ async fn long_stream(options: &Options) -> anyhow::Result<Vec<Row>> {
     Ok(vec![row])
 }
 
+async fn fanout_report(options: &Options) -> anyhow::Result<()> {
+    for run in 0..options.runs {
+        let f = fanout::run(
+            options.subscribers,
+            options.meetings,
+            options.rate,
+            options.seconds,
+        )
+        .await?;
+        let p = |q| latency::percentile(&f.delivery, q);
+        let (p50, p99, p999) = (p(0.50), p(0.99), p(0.999));
+        if options.json {
+            println!(
+                "{}",
+                json!({"scenario": "fanout", "run": run, "subscribers": f.subscribers,
+                       "meetings": f.meetings, "rate": f.rate, "commands": f.commands,
+                       "delivered": f.delivery.len(), "expected": f.expected,
+                       "delivery_ms": {"p50": p50, "p99": p99, "p999": p999},
+                       "rss_kib": {"before": f.rss_before_kib, "connected": f.rss_connected_kib,
+                                   "after": f.rss_after_kib},
+                       "kib_per_connection": f.kib_per_connection(),
+                       "connect_secs": f.connect_secs})
+            );
+        } else {
+            println!(
+                "fanout run {run}: {} subscribers over {} meetings, {} joins at {:.0}/s | delivered {}/{} | request sent -> frame p50 {p50:.2} p99 {p99:.2} p999 {p999:.2} ms | server RSS {} -> {} KiB connected ({:.1} KiB per connection), {} KiB after the load | connected in {:.1} s",
+                f.subscribers,
+                f.meetings,
+                f.commands,
+                f.rate,
+                f.delivery.len(),
+                f.expected,
+                f.rss_before_kib,
+                f.rss_connected_kib,
+                f.kib_per_connection(),
+                f.rss_after_kib,
+                f.connect_secs
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn rebuild_report(options: &Options) -> anyhow::Result<()> {
     let mut runs = Vec::new();
     for run in 0..options.runs {
@@ -707,10 +762,13 @@ async fn latency_report(options: &Options) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let options = options()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if std::env::args().nth(1).as_deref() == Some("__serve") {
+        return runtime.block_on(fanout::serve_child());
+    }
+    let options = options()?;
     runtime.block_on(async {
         let mut rows = Vec::new();
         match options.scenario.as_str() {
@@ -719,6 +777,7 @@ fn main() -> anyhow::Result<()> {
             "contention" => rows.extend(contention(&options).await?),
             "latency" => latency_report(&options).await?,
             "rebuild" => rebuild_report(&options).await?,
+            "fanout" => fanout_report(&options).await?,
             "long-stream" => rows.extend(long_stream(&options).await?),
             "all" => {
                 rows.extend(append(&options).await?);
@@ -726,10 +785,11 @@ fn main() -> anyhow::Result<()> {
                 rows.extend(http(&options).await?);
                 rows.extend(long_stream(&options).await?);
                 latency_report(&options).await?;
+                fanout_report(&options).await?;
                 rebuild_report(&options).await?;
             }
             other => anyhow::bail!(
-                "unknown scenario {other} (append, contention, http, latency, rebuild, long-stream, all)"
+                "unknown scenario {other} (append, contention, http, latency, fanout, rebuild, long-stream, all)"
             ),
         }
         if options.json {

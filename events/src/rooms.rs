@@ -18,7 +18,7 @@ use crate::ids::StreamId;
 
 /// Live events a room holds for a slow subscriber before it must read the
 /// log (rooms are allocated whole: keep them small).
-pub const ROOM_CAPACITY: usize = 256;
+pub const ROOM_CAPACITY: usize = 64;
 /// Events the router takes from the feed at a time.
 const ROUTE_BATCH: usize = 1024;
 

@@ -29,10 +29,11 @@ use super::{ApiError, AppState};
 pub const CLIENT_QUEUE: usize = 1024;
 /// Close code for a client that fell behind (in the private range).
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
-/// Bytes a connection reads from its client at a time: client frames are
-/// small, and the buffer is allocated per connection (the default is
-/// 128 KiB).
-const READ_BUFFER: usize = 4 * 1024;
+/// Bytes a connection reads from its client at a time. Client frames are
+/// small (a longer one grows the buffer as it arrives), and the buffer is
+/// allocated and zero-filled per connection: the default of 128 KiB would
+/// be most of a connection's memory.
+const READ_BUFFER: usize = 1024;
 /// How long one write to a client may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
