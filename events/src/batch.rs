@@ -40,6 +40,33 @@ pub struct Known {
     pub replies: HashMap<(String, String), StoredReply>,
 }
 
+impl Known {
+    /// What a batch assumes when it is written without reading the log
+    /// first: every stream at the version its first append in the batch
+    /// expects, and no event id, alias or idempotency key in the log. The
+    /// writer must verify exactly this (see [`Writer::write_unchecked`]).
+    pub fn assumed(appends: &[Append]) -> Self {
+        let mut known = Self::default();
+        for append in appends {
+            known
+                .versions
+                .entry(append.stream_id.0.clone())
+                .or_insert(append.expected_version);
+        }
+        known
+    }
+
+    /// The (stream, version) pairs of [`Known::assumed`] that must exist
+    /// in the log (streams assumed empty are checked by the insert itself).
+    pub fn streams_to_check(&self) -> Vec<(String, i64)> {
+        self.versions
+            .iter()
+            .filter(|(_, version)| **version > 0)
+            .map(|(stream, version)| (stream.clone(), *version))
+            .collect()
+    }
+}
+
 /// What a batch must look up to fill [`Known`].
 pub struct Lookups {
     pub stream_ids: Vec<String>,
@@ -316,6 +343,27 @@ pub trait Writer: Send + 'static {
     /// After a failed batch: rolls back, or drops a broken connection so
     /// the next batch starts on a new one.
     async fn reset(&mut self);
+
+    /// Whether this backend can write a batch planned without reading
+    /// the log ([`Writer::write_unchecked`]).
+    fn writes_unchecked(&self) -> bool {
+        false
+    }
+
+    /// Writes, in one round trip and one transaction of its own, a plan
+    /// made on the head this committer last wrote and on
+    /// [`Known::assumed`]; `streams` are the (stream, version) pairs that
+    /// must exist. Answers false, having written nothing, when the log is
+    /// not as assumed (another process wrote, an id, alias or key exists,
+    /// a version differs); the batch then takes the checked path.
+    async fn write_unchecked(
+        &mut self,
+        _plan: &Plan,
+        _head_position: i64,
+        _streams: &[(String, i64)],
+    ) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
 }
 
 /// The committer task: every append waiting in `queue` joins the next
@@ -326,13 +374,15 @@ pub async fn run<W: Writer>(
     head: Arc<watch::Sender<i64>>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut state = CommitterState::default();
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (appends, replies): (Vec<_>, Vec<_>) = std::mem::take(&mut batch)
             .into_iter()
             .map(|r| (r.append, r.reply))
             .unzip();
-        match commit(&mut writer, &appends).await {
+        match commit(&mut writer, &appends, &mut state).await {
             Ok(plan) => {
+                state.head = Some((plan.head_position, plan.head_hash.clone()));
                 advance(&head, plan.head_position);
                 for (reply, outcome) in replies.into_iter().zip(plan.outcomes) {
                     let _ = reply.send(outcome);
@@ -351,7 +401,38 @@ pub async fn run<W: Writer>(
     }
 }
 
-async fn commit<W: Writer>(writer: &mut W, appends: &[Append]) -> Result<Plan, W::Error> {
+/// Commits one batch. When the backend can and this committer knows the
+/// head, the batch is first planned on assumptions and written in one
+/// round trip; if the log was not as assumed, nothing was written and the
+/// batch takes the checked path: lock, read, plan, write, commit.
+async fn commit<W: Writer>(
+    writer: &mut W,
+    appends: &[Append],
+    state: &mut CommitterState,
+) -> Result<Plan, W::Error> {
+    let quiet = state
+        .checked_until
+        .is_none_or(|until| std::time::Instant::now() >= until);
+    if let Some((position, hash)) = state.head.take()
+        && quiet
+        && writer.writes_unchecked()
+    {
+        let known = Known::assumed(appends);
+        let streams = known.streams_to_check();
+        let plan = plan(appends, known, position, hash);
+        let all_written = plan
+            .outcomes
+            .iter()
+            .all(|o| matches!(o, Ok(Appended::Committed { .. })));
+        if all_written {
+            if writer.write_unchecked(&plan, position, &streams).await? {
+                return Ok(plan);
+            }
+            // Another process is writing (or a retry met its own ids):
+            // check every batch for a while rather than fail twice.
+            state.checked_until = Some(std::time::Instant::now() + CHECKED_AFTER_MISS);
+        }
+    }
     let (position, hash) = writer.begin().await?;
     let known = writer.known(&Lookups::of(appends)).await?;
     let plan = plan(appends, known, position, hash);
@@ -360,6 +441,19 @@ async fn commit<W: Writer>(writer: &mut W, appends: &[Append]) -> Result<Plan, W
     }
     writer.finish(plan.writes_events()).await?;
     Ok(plan)
+}
+
+/// How long a committer checks every batch after an unchecked write found
+/// the log not as assumed.
+const CHECKED_AFTER_MISS: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What a committer knows between batches.
+#[derive(Default)]
+struct CommitterState {
+    /// The head it last wrote or read under the lock; None after a failure.
+    head: Option<(i64, Vec<u8>)>,
+    /// Until then every batch takes the checked path.
+    checked_until: Option<std::time::Instant>,
 }
 
 /// Sends an append to a committer and waits for its answer.

@@ -67,6 +67,37 @@ async fn appending_with_a_stale_version_is_a_typed_conflict(setup: Setup) {
         })
     ));
 
+    // A version the stream has not reached is a conflict too, for a stream
+    // with events and for one without.
+    let ahead = store
+        .append(Append::new(s.clone(), 7, vec![event(3)]))
+        .await;
+    assert!(
+        matches!(
+            ahead,
+            Err(AppendError::Conflict {
+                expected: 7,
+                actual: 2,
+                ..
+            })
+        ),
+        "{ahead:?}"
+    );
+    let phantom = store
+        .append(Append::new(stream("none"), 1, vec![event(3)]))
+        .await;
+    assert!(
+        matches!(
+            phantom,
+            Err(AppendError::Conflict {
+                expected: 1,
+                actual: 0,
+                ..
+            })
+        ),
+        "{phantom:?}"
+    );
+
     let ok = store
         .append(Append::new(s.clone(), 2, vec![event(3)]))
         .await
@@ -171,6 +202,50 @@ async fn concurrent_appends_get_gapless_positions_in_commit_order(setup: Setup) 
         verifier.check(e).unwrap();
     }
     assert_eq!(verifier.position(), total);
+}
+
+/// Two committers (two nodes) on one log, each batch written on the head
+/// its committer last saw: whichever finds the head moved writes nothing
+/// and goes through the checked path, so positions stay gapless and the
+/// chain verifies across both.
+async fn two_committers_on_one_log_interleave_without_gap(setup: Setup) {
+    const PER_NODE: usize = 60;
+    let db = TestDb::on(setup.backend()).await;
+    let nodes = [db.store().await, db.store().await];
+    let writers = nodes.iter().enumerate().map(|(n, store)| {
+        let store = store.clone();
+        async move {
+            for i in 0..PER_NODE {
+                // A shared stream too, so versions conflict across nodes.
+                let own = Append::new(stream(&format!("node{n}-{i}")), 0, vec![event(i)]);
+                store.append(own).await.unwrap();
+                let shared = stream("shared");
+                loop {
+                    let version = store.read_stream(&shared, 0).await.unwrap().len() as i64;
+                    match store
+                        .append(Append::new(shared.clone(), version, vec![event(i)]))
+                        .await
+                    {
+                        Ok(_) => break,
+                        Err(AppendError::Conflict { .. }) => continue,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+        }
+    });
+    futures::future::join_all(writers).await;
+    let log = nodes[0].read_all(0, 100_000).await.unwrap();
+    let total = (2 * PER_NODE * 2) as i64;
+    let positions: Vec<i64> = log.iter().map(|e| e.position).collect();
+    assert_eq!(positions, (1..=total).collect::<Vec<_>>());
+    let shared = nodes[1].read_stream(&stream("shared"), 0).await.unwrap();
+    let versions: Vec<i64> = shared.iter().map(|e| e.stream_version).collect();
+    assert_eq!(versions, (1..=(2 * PER_NODE) as i64).collect::<Vec<_>>());
+    let mut verifier = Verifier::default();
+    for e in &log {
+        verifier.check(e).unwrap();
+    }
 }
 
 async fn the_hash_chain_verifies_and_detects_a_changed_payload(setup: Setup) {
@@ -338,6 +413,7 @@ on_setups!(
     [postgres, sqlite]
     appending_with_a_stale_version_is_a_typed_conflict,
     concurrent_appends_get_gapless_positions_in_commit_order,
+    two_committers_on_one_log_interleave_without_gap,
     the_hash_chain_verifies_and_detects_a_changed_payload,
     the_database_refuses_to_update_or_delete_events,
     appending_an_event_id_that_exists_is_a_no_op,

@@ -1,6 +1,12 @@
 //! The PostgreSQL side of group commit ([`crate::batch`]).
 //!
-//! A batch costs four round trips on the committer's own connection: BEGIN
+//! While this committer knows the head (it wrote the last batch, and no
+//! other process has written since), a batch is one round trip: planned on
+//! that head and on the versions its appends expect, and written by one
+//! statement that is its own transaction and fails, writing nothing, if
+//! the log is not as assumed ([`sql::write_unchecked`]). Otherwise (the
+//! first batch, after another process wrote, after a refusal) it costs
+//! four round trips on the committer's own connection: BEGIN
 //! with the head row lock; one read of everything to check (stream
 //! versions, existing event ids, aliases; idempotency keys when there are
 //! any), which must follow the lock so its snapshot includes the previous
@@ -30,7 +36,15 @@ impl PgWriter {
 
     async fn conn(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
         if self.connection.is_none() {
-            self.connection = Some(self.pool.acquire().await?.detach());
+            let mut connection = self.pool.acquire().await?.detach();
+            // The batch statements are prepared once and run with arrays of
+            // any length. PostgreSQL's default plans such a statement again
+            // for every execution (a custom plan) until it trusts a generic
+            // one, and planning the batch statement costs more than running
+            // a small batch; its generic plan is index probes throughout.
+            sqlx::Executor::execute(&mut connection, "SET plan_cache_mode = force_generic_plan")
+                .await?;
+            self.connection = Some(connection);
         }
         self.connection.as_mut().ok_or(sqlx::Error::PoolClosed)
     }
@@ -74,6 +88,19 @@ impl Writer for PgWriter {
 
     async fn finish(&mut self, commit: bool) -> Result<(), sqlx::Error> {
         sql::finish(self.conn().await?, commit).await
+    }
+
+    fn writes_unchecked(&self) -> bool {
+        true
+    }
+
+    async fn write_unchecked(
+        &mut self,
+        plan: &Plan,
+        head_position: i64,
+        streams: &[(String, i64)],
+    ) -> Result<bool, sqlx::Error> {
+        sql::write_unchecked(self.conn().await?, plan, head_position, streams).await
     }
 
     async fn reset(&mut self) {

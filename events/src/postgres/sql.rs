@@ -150,54 +150,124 @@ pub async fn read_checks(
     Ok(checks)
 }
 
-/// Writes a batch in one statement: the events, the claimed aliases, the
+/// The statement that writes a batch: the events, the claimed aliases, the
 /// remembered replies, the new head, and the commit notification (which
 /// PostgreSQL delivers only when the transaction commits).
-pub async fn write_batch(conn: &mut PgConnection, plan: &Plan) -> Result<(), sqlx::Error> {
-    let (rows, writes) = (&plan.rows, &plan.writes);
-    sqlx::query(
-        "WITH ins AS ( \
+///
+/// `unchecked`: the batch was planned without reading the log (see
+/// [`crate::batch::Writer::write_unchecked`]) and runs as a transaction of
+/// its own. The head moves only from the position the plan started at,
+/// and every write reads the head's update, so the head row is locked
+/// before any event is inserted (no deadlock with a checked batch holding
+/// it) and nothing is written when the head moved. The statement fails,
+/// writing nothing, when the head moved (division by zero), when a stream
+/// is not at the version assumed (division by zero), or when an event id,
+/// position, stream version, alias or key already exists (unique
+/// violation).
+fn batch_sql(unchecked: bool) -> String {
+    let (gate, head_update, checks) = if unchecked {
+        (
+            ", hd",
+            "UPDATE event_log_head SET position = $19, hash = $20 WHERE position = $22 RETURNING 1",
+            ", 1 / (SELECT count(*) FROM hd), \
+             1 / (SELECT CASE WHEN count(*) = cardinality($23::text[]) THEN 1 ELSE 0 END \
+                  FROM UNNEST($23::text[], $24::int8[]) AS x(s, v) \
+                  CROSS JOIN LATERAL (SELECT 1 FROM events \
+                      WHERE stream_id = x.s AND stream_version = x.v LIMIT 1) e)",
+        )
+    } else {
+        (
+            "",
+            "UPDATE event_log_head SET position = $19, hash = $20",
+            "",
+        )
+    };
+    format!(
+        "WITH hd AS ({head_update}), \
+         ins AS ( \
              INSERT INTO events (position, event_id, stream_id, stream_version, event_type, \
                  schema_version, data, metadata, recorded_at, prev_hash, hash) \
              SELECT p, e, s, v, t, sv, d::jsonb, m::jsonb, $9, ph, h \
              FROM UNNEST($1::int8[], $2::uuid[], $3::text[], $4::int8[], $5::text[], \
                          $6::int2[], $7::text[], $8::text[], $10::bytea[], $11::bytea[]) \
-                  AS u(p, e, s, v, t, sv, d, m, ph, h)), \
+                  AS u(p, e, s, v, t, sv, d, m, ph, h){gate}), \
          al AS ( \
              INSERT INTO stream_aliases (alias, stream_id) \
-             SELECT * FROM UNNEST($12::text[], $13::text[])), \
+             SELECT a, st FROM UNNEST($12::text[], $13::text[]) AS u(a, st){gate}), \
          idem AS ( \
              INSERT INTO idempotency_keys (scope, key, fingerprint, reply, position) \
              SELECT sc, k, f, r::jsonb, p \
              FROM UNNEST($14::text[], $15::text[], $16::text[], $17::text[], $18::int8[]) \
-                  AS u(sc, k, f, r, p)), \
-         hd AS (UPDATE event_log_head SET position = $19, hash = $20) \
-         SELECT pg_notify($21, $19::text)",
+                  AS u(sc, k, f, r, p){gate}) \
+         SELECT pg_notify($21, $19::text){checks}"
     )
-    .bind(&rows.position)
-    .bind(&rows.event_id)
-    .bind(&rows.stream_id)
-    .bind(&rows.stream_version)
-    .bind(&rows.event_type)
-    .bind(&rows.schema_version)
-    .bind(&rows.data)
-    .bind(&rows.metadata)
-    .bind(plan.recorded_at)
-    .bind(&rows.prev_hash)
-    .bind(&rows.hash)
-    .bind(&writes.alias)
-    .bind(&writes.alias_stream)
-    .bind(&writes.idem_scope)
-    .bind(&writes.idem_key)
-    .bind(&writes.idem_fingerprint)
-    .bind(&writes.idem_reply)
-    .bind(&writes.idem_position)
-    .bind(plan.head_position)
-    .bind(&plan.head_hash)
-    .bind(super::NOTIFY_CHANNEL)
-    .execute(conn)
-    .await?;
+}
+
+static CHECKED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| batch_sql(false));
+static UNCHECKED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| batch_sql(true));
+
+fn bind_batch<'q>(
+    sql: &'q str,
+    plan: &'q Plan,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let (rows, writes) = (&plan.rows, &plan.writes);
+    sqlx::query(sql)
+        .bind(&rows.position)
+        .bind(&rows.event_id)
+        .bind(&rows.stream_id)
+        .bind(&rows.stream_version)
+        .bind(&rows.event_type)
+        .bind(&rows.schema_version)
+        .bind(&rows.data)
+        .bind(&rows.metadata)
+        .bind(plan.recorded_at)
+        .bind(&rows.prev_hash)
+        .bind(&rows.hash)
+        .bind(&writes.alias)
+        .bind(&writes.alias_stream)
+        .bind(&writes.idem_scope)
+        .bind(&writes.idem_key)
+        .bind(&writes.idem_fingerprint)
+        .bind(&writes.idem_reply)
+        .bind(&writes.idem_position)
+        .bind(plan.head_position)
+        .bind(&plan.head_hash)
+        .bind(super::NOTIFY_CHANNEL)
+}
+
+/// Writes a batch inside the checked transaction.
+pub async fn write_batch(conn: &mut PgConnection, plan: &Plan) -> Result<(), sqlx::Error> {
+    bind_batch(&CHECKED, plan).execute(conn).await?;
     Ok(())
+}
+
+/// Writes a batch planned without reading the log, as a transaction of
+/// its own; false (nothing written) when the log was not as assumed.
+pub async fn write_unchecked(
+    conn: &mut PgConnection,
+    plan: &Plan,
+    head_position: i64,
+    streams: &[(String, i64)],
+) -> Result<bool, sqlx::Error> {
+    let (ids, versions): (Vec<&str>, Vec<i64>) =
+        streams.iter().map(|(s, v)| (s.as_str(), *v)).unzip();
+    let written = bind_batch(&UNCHECKED, plan)
+        .bind(head_position)
+        .bind(ids)
+        .bind(versions)
+        .execute(conn)
+        .await;
+    match written {
+        Ok(_) => Ok(true),
+        // 23505: something exists already; 22012: the head moved or a
+        // stream is not at the version assumed.
+        Err(sqlx::Error::Database(e))
+            if matches!(e.code().as_deref(), Some("23505") | Some("22012")) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn finish(conn: &mut PgConnection, commit: bool) -> Result<(), sqlx::Error> {
