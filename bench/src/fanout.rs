@@ -167,7 +167,7 @@ pub async fn run(
                 // Ready once the backlog is through.
                 while let Some(message) = socket.next().await {
                     if let Message::Text(text) = message?
-                        && text.contains("\"caught_up\"")
+                        && serde_json::from_str::<Value>(&text)?["type"] == "caught_up"
                     {
                         break;
                     }

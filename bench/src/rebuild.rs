@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use command::meeting::{Command, Meeting, ScheduleMeeting, decide, evolve};
 use events::event::ConfigChange;
-use events::{Actor, ActorKind, Append, EventStore, MeetingId, Metadata, NewEvent, RoomCode};
+use events::{Append, EventStore, MeetingId, NewEvent, RoomCode};
 use futures::TryStreamExt;
 use projections::Projection;
 
@@ -81,16 +81,7 @@ fn meeting_events(id: MeetingId) -> anyhow::Result<(Vec<NewEvent>, String)> {
     let mut out = Vec::with_capacity(EVENTS_PER_MEETING);
     for (user, command) in commands {
         let ctx = context(user);
-        let metadata = Metadata {
-            actor: Actor {
-                user_id: ctx.caller.user_id.clone(),
-                name: ctx.caller.name.clone(),
-                kind: ActorKind::User,
-            },
-            correlation_id: uuid::Uuid::now_v7(),
-            causation_id: uuid::Uuid::now_v7(),
-            request_id: None,
-        };
+        let metadata = ctx.metadata();
         let events = decide(&state, &ctx, &command).map_err(|e| anyhow::anyhow!("{e}"))?;
         for event in &events {
             out.push(NewEvent::new(event, &metadata));

@@ -17,11 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use events::{
-    Actor, ActorKind, Append, AppendError, Appended, EventStore, IdempotencyRecord, MeetingEvent,
-    MeetingId, Metadata, NewEvent, RecordedEvent, RoomCode, StoreError, StreamId,
+    Append, AppendError, Appended, EventStore, IdempotencyRecord, MeetingEvent, MeetingId,
+    NewEvent, RecordedEvent, RoomCode, StoreError, StreamId,
 };
 use rand::SeedableRng;
-use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::meeting::{Command, Context, Meeting, MeetingError, Reply, decide, evolve, reply};
@@ -209,7 +208,7 @@ impl CommandHandler {
                 })));
             }
 
-            let metadata = metadata(ctx);
+            let metadata = ctx.metadata();
             let append = Append {
                 stream_id: stream_id.clone(),
                 expected_version: slot.version,
@@ -350,20 +349,6 @@ fn replayed(key: &IdempotencyKey, stored: events::StoredReply) -> Result<Execute
         position: stored.position,
         replayed: true,
     })
-}
-
-fn metadata(ctx: &Context) -> Metadata {
-    let correlation = ctx.request_id.unwrap_or_else(Uuid::now_v7);
-    Metadata {
-        actor: Actor {
-            user_id: ctx.caller.user_id.clone(),
-            name: ctx.caller.name.clone(),
-            kind: ActorKind::User,
-        },
-        correlation_id: correlation,
-        causation_id: Uuid::now_v7(),
-        request_id: ctx.request_id,
-    }
 }
 
 /// How one run of a command ended, before it is told to the caller.

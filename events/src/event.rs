@@ -89,6 +89,27 @@ impl ConfigChange {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+
+    /// Adds a later change: what it names wins, the rest is kept.
+    pub fn merge(&mut self, later: &ConfigChange) {
+        let fields = [
+            (&mut self.lock_room, later.lock_room),
+            (&mut self.enable_transcription, later.enable_transcription),
+            (&mut self.enable_chat, later.enable_chat),
+            (&mut self.enable_screen_share, later.enable_screen_share),
+            (&mut self.enable_recording, later.enable_recording),
+            (&mut self.waiting_room, later.waiting_room),
+            (&mut self.mute_on_entry, later.mute_on_entry),
+        ];
+        for (target, value) in fields {
+            if value.is_some() {
+                *target = value;
+            }
+        }
+        if later.max_participants.is_some() {
+            self.max_participants = later.max_participants;
+        }
+    }
 }
 
 /// A participant's role inside one meeting.

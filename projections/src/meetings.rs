@@ -10,12 +10,12 @@
 
 use std::collections::HashMap;
 
-use events::event::ConfigChange;
+use events::event::{ConfigChange, MeetingSettings};
 use events::{MeetingEvent, MeetingId, RecordedEvent};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
-use crate::rows::{self, Column};
+use crate::rows::{Column, Statement};
 use crate::time::text;
 
 const SCHEDULED: &[Column] = &[
@@ -28,13 +28,13 @@ const SCHEDULED: &[Column] = &[
     Column::Text("starts_at"),
     Column::Text("ends_at"),
     Column::Int("max_participants"),
-    Column::Int("lock_room"),
-    Column::Int("enable_transcription"),
-    Column::Int("enable_chat"),
-    Column::Int("enable_screen_share"),
-    Column::Int("enable_recording"),
-    Column::Int("waiting_room"),
-    Column::Int("mute_on_entry"),
+    Column::Flag("lock_room"),
+    Column::Flag("enable_transcription"),
+    Column::Flag("enable_chat"),
+    Column::Flag("enable_screen_share"),
+    Column::Flag("enable_recording"),
+    Column::Flag("waiting_room"),
+    Column::Flag("mute_on_entry"),
     Column::Text("created_at"),
     Column::Int("last_position"),
 ];
@@ -47,18 +47,65 @@ const CHANGES: &[Column] = &[
     Column::Text("started_at"),
     Column::Text("ended_at"),
     Column::Int("duration_minutes"),
-    Column::Int("lock_room"),
-    Column::Int("enable_transcription"),
-    Column::Int("enable_chat"),
-    Column::Int("enable_screen_share"),
-    Column::Int("enable_recording"),
-    Column::Int("waiting_room"),
-    Column::Int("mute_on_entry"),
+    Column::Flag("lock_room"),
+    Column::Flag("enable_transcription"),
+    Column::Flag("enable_chat"),
+    Column::Flag("enable_screen_share"),
+    Column::Flag("enable_recording"),
+    Column::Flag("waiting_room"),
+    Column::Flag("mute_on_entry"),
     Column::Int("max_participants"),
     Column::Int("present_delta"),
-    Column::Int("recount"),
+    Column::Flag("recount"),
     Column::Int("last_position"),
 ];
+
+static INSERT: Statement = Statement::new(SCHEDULED, |v| {
+    format!(
+        "INSERT INTO rm_meetings (meeting_id, room_code, host_id, host_name, title, description, \
+             status, starts_at, ends_at, max_participants, lock_room, enable_transcription, \
+             enable_chat, enable_screen_share, enable_recording, waiting_room, mute_on_entry, \
+             created_at, last_position) \
+         SELECT meeting_id, room_code, host_id, host_name, title, description, 'scheduled', \
+             starts_at, ends_at, max_participants, lock_room, enable_transcription, enable_chat, \
+             enable_screen_share, enable_recording, waiting_room, mute_on_entry, created_at, \
+             last_position FROM {v} WHERE true \
+         ON CONFLICT (meeting_id) DO NOTHING"
+    )
+});
+
+static ATTEND: Statement = Statement::new(ATTENDEES, |v| {
+    format!(
+        "INSERT INTO rm_meeting_attendees (meeting_id, user_id) \
+         SELECT meeting_id, user_id FROM {v} WHERE true \
+         ON CONFLICT (meeting_id, user_id) DO NOTHING"
+    )
+});
+
+static UPDATE: Statement = Statement::new(CHANGES, |v| {
+    format!(
+        "UPDATE rm_meetings SET \
+             status = COALESCE(v.status, rm_meetings.status), \
+             started_at = COALESCE(v.started_at, rm_meetings.started_at), \
+             ended_at = COALESCE(v.ended_at, rm_meetings.ended_at), \
+             duration_minutes = COALESCE(v.duration_minutes, rm_meetings.duration_minutes), \
+             lock_room = COALESCE(v.lock_room, rm_meetings.lock_room), \
+             enable_transcription = COALESCE(v.enable_transcription, rm_meetings.enable_transcription), \
+             enable_chat = COALESCE(v.enable_chat, rm_meetings.enable_chat), \
+             enable_screen_share = COALESCE(v.enable_screen_share, rm_meetings.enable_screen_share), \
+             enable_recording = COALESCE(v.enable_recording, rm_meetings.enable_recording), \
+             waiting_room = COALESCE(v.waiting_room, rm_meetings.waiting_room), \
+             mute_on_entry = COALESCE(v.mute_on_entry, rm_meetings.mute_on_entry), \
+             max_participants = COALESCE(v.max_participants, rm_meetings.max_participants), \
+             present_count = rm_meetings.present_count + v.present_delta, \
+             attendance_count = CASE WHEN v.recount = 1 \
+                 THEN (SELECT count(*) FROM rm_meeting_attendees a \
+                       WHERE a.meeting_id = v.meeting_id) \
+                 ELSE rm_meetings.attendance_count END, \
+             last_position = v.last_position \
+         FROM {v} WHERE rm_meetings.meeting_id = v.meeting_id"
+    )
+});
 
 /// What one batch does to one meeting's row (a row of the UPDATE).
 #[derive(Default, Serialize)]
@@ -68,41 +115,13 @@ struct Change {
     started_at: Option<String>,
     ended_at: Option<String>,
     duration_minutes: Option<i64>,
-    lock_room: Option<i64>,
-    enable_transcription: Option<i64>,
-    enable_chat: Option<i64>,
-    enable_screen_share: Option<i64>,
-    enable_recording: Option<i64>,
-    waiting_room: Option<i64>,
-    mute_on_entry: Option<i64>,
-    max_participants: Option<i64>,
+    /// The settings the batch changed, merged in order.
+    #[serde(flatten)]
+    settings: ConfigChange,
     present_delta: i64,
-    /// 1 when someone joined: count the distinct attendees again.
-    recount: i64,
+    /// Someone joined: count the distinct attendees again.
+    recount: bool,
     last_position: i64,
-}
-
-impl Change {
-    /// Adds a `room_config_updated`: what it names wins.
-    fn configure(&mut self, c: &ConfigChange) {
-        let fields = [
-            (&mut self.lock_room, c.lock_room),
-            (&mut self.enable_transcription, c.enable_transcription),
-            (&mut self.enable_chat, c.enable_chat),
-            (&mut self.enable_screen_share, c.enable_screen_share),
-            (&mut self.enable_recording, c.enable_recording),
-            (&mut self.waiting_room, c.waiting_room),
-            (&mut self.mute_on_entry, c.mute_on_entry),
-        ];
-        for (target, value) in fields {
-            if let Some(v) = value {
-                *target = Some(i64::from(v));
-            }
-        }
-        if let Some(max) = c.max_participants {
-            self.max_participants = Some(i64::from(max));
-        }
-    }
 }
 
 #[derive(Serialize)]
@@ -115,14 +134,9 @@ struct Scheduled<'a> {
     description: &'a str,
     starts_at: Option<String>,
     ends_at: Option<String>,
-    max_participants: i64,
-    lock_room: i64,
-    enable_transcription: i64,
-    enable_chat: i64,
-    enable_screen_share: i64,
-    enable_recording: i64,
-    waiting_room: i64,
-    mute_on_entry: i64,
+    max_participants: u32,
+    #[serde(flatten)]
+    settings: &'a MeetingSettings,
     created_at: String,
     last_position: i64,
 }
@@ -157,7 +171,6 @@ pub async fn apply(
         change.last_position = recorded.position;
         match event {
             E::MeetingScheduled(e) => {
-                let s = &e.settings;
                 scheduled.push(Scheduled {
                     meeting_id: change.meeting_id.clone(),
                     room_code: e.room_code.to_string(),
@@ -167,14 +180,8 @@ pub async fn apply(
                     description: &e.description,
                     starts_at: e.starts_at.map(text),
                     ends_at: e.ends_at.map(text),
-                    max_participants: i64::from(e.max_participants),
-                    lock_room: i64::from(s.lock_room),
-                    enable_transcription: i64::from(s.enable_transcription),
-                    enable_chat: i64::from(s.enable_chat),
-                    enable_screen_share: i64::from(s.enable_screen_share),
-                    enable_recording: i64::from(s.enable_recording),
-                    waiting_room: i64::from(s.waiting_room),
-                    mute_on_entry: i64::from(s.mute_on_entry),
+                    max_participants: e.max_participants,
+                    settings: &e.settings,
                     created_at: text(e.scheduled_at),
                     last_position: recorded.position,
                 });
@@ -188,63 +195,22 @@ pub async fn apply(
                 change.ended_at = Some(text(e.ended_at));
                 change.duration_minutes = Some(e.duration_minutes);
             }
-            E::RoomConfigUpdated(e) => change.configure(&e.settings),
+            E::RoomConfigUpdated(e) => change.settings.merge(&e.settings),
             E::ParticipantJoined(e) => {
                 attendees.push(Attendee {
                     meeting_id: change.meeting_id.clone(),
                     user_id: e.user_id.as_str(),
                 });
                 change.present_delta += 1;
-                change.recount = 1;
+                change.recount = true;
             }
             E::ParticipantLeft(_) => change.present_delta -= 1,
         }
     }
 
-    let insert = format!(
-        "INSERT INTO rm_meetings (meeting_id, room_code, host_id, host_name, title, description, \
-             status, starts_at, ends_at, max_participants, lock_room, enable_transcription, \
-             enable_chat, enable_screen_share, enable_recording, waiting_room, mute_on_entry, \
-             created_at, last_position) \
-         SELECT meeting_id, room_code, host_id, host_name, title, description, 'scheduled', \
-             starts_at, ends_at, max_participants, lock_room, enable_transcription, enable_chat, \
-             enable_screen_share, enable_recording, waiting_room, mute_on_entry, created_at, \
-             last_position FROM {} WHERE true \
-         ON CONFLICT (meeting_id) DO NOTHING",
-        rows::table(conn, SCHEDULED)
-    );
-    rows::execute(conn, &insert, &scheduled).await?;
-    let attend = format!(
-        "INSERT INTO rm_meeting_attendees (meeting_id, user_id) \
-         SELECT meeting_id, user_id FROM {} WHERE true \
-         ON CONFLICT (meeting_id, user_id) DO NOTHING",
-        rows::table(conn, ATTENDEES)
-    );
-    rows::execute(conn, &attend, &attendees).await?;
-    let update = format!(
-        "UPDATE rm_meetings SET \
-             status = COALESCE(v.status, rm_meetings.status), \
-             started_at = COALESCE(v.started_at, rm_meetings.started_at), \
-             ended_at = COALESCE(v.ended_at, rm_meetings.ended_at), \
-             duration_minutes = COALESCE(v.duration_minutes, rm_meetings.duration_minutes), \
-             lock_room = COALESCE(v.lock_room, rm_meetings.lock_room), \
-             enable_transcription = COALESCE(v.enable_transcription, rm_meetings.enable_transcription), \
-             enable_chat = COALESCE(v.enable_chat, rm_meetings.enable_chat), \
-             enable_screen_share = COALESCE(v.enable_screen_share, rm_meetings.enable_screen_share), \
-             enable_recording = COALESCE(v.enable_recording, rm_meetings.enable_recording), \
-             waiting_room = COALESCE(v.waiting_room, rm_meetings.waiting_room), \
-             mute_on_entry = COALESCE(v.mute_on_entry, rm_meetings.mute_on_entry), \
-             max_participants = COALESCE(v.max_participants, rm_meetings.max_participants), \
-             present_count = rm_meetings.present_count + v.present_delta, \
-             attendance_count = CASE WHEN v.recount = 1 \
-                 THEN (SELECT count(*) FROM rm_meeting_attendees a \
-                       WHERE a.meeting_id = v.meeting_id) \
-                 ELSE rm_meetings.attendance_count END, \
-             last_position = v.last_position \
-         FROM {} WHERE rm_meetings.meeting_id = v.meeting_id",
-        rows::table(conn, CHANGES)
-    );
-    rows::execute(conn, &update, &changes).await
+    INSERT.run(conn, &scheduled).await?;
+    ATTEND.run(conn, &attendees).await?;
+    UPDATE.run(conn, &changes).await
 }
 
 pub async fn reset(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {

@@ -11,7 +11,7 @@ use events::{MeetingEvent, RecordedEvent};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
-use crate::rows::{self, Column};
+use crate::rows::{Column, Statement};
 use crate::time::text;
 
 const SEATS: &[Column] = &[
@@ -21,8 +21,8 @@ const SEATS: &[Column] = &[
     Column::Text("user_name"),
     Column::Text("role"),
     Column::Text("device_type"),
-    Column::Int("is_muted"),
-    Column::Int("is_video_enabled"),
+    Column::Flag("is_muted"),
+    Column::Flag("is_video_enabled"),
     Column::Text("joined_at"),
     Column::Text("left_at"),
     Column::Text("leave_reason"),
@@ -34,6 +34,25 @@ const CLOSED: &[Column] = &[
     Column::Text("leave_reason"),
 ];
 
+static OPEN: Statement = Statement::new(SEATS, |v| {
+    format!(
+        "INSERT INTO rm_participants (participant_id, meeting_id, user_id, user_name, role, \
+             device_type, is_muted, is_video_enabled, joined_at, left_at, leave_reason) \
+         SELECT participant_id, meeting_id, user_id, user_name, role, device_type, is_muted, \
+             is_video_enabled, joined_at, left_at, leave_reason FROM {v} WHERE true \
+         ON CONFLICT (participant_id) DO UPDATE SET \
+             left_at = COALESCE(excluded.left_at, rm_participants.left_at), \
+             leave_reason = COALESCE(excluded.leave_reason, rm_participants.leave_reason)"
+    )
+});
+
+static CLOSE: Statement = Statement::new(CLOSED, |v| {
+    format!(
+        "UPDATE rm_participants SET left_at = v.left_at, leave_reason = v.leave_reason \
+         FROM {v} WHERE rm_participants.participant_id = v.participant_id"
+    )
+});
+
 #[derive(Serialize)]
 struct Seat<'a> {
     participant_id: String,
@@ -42,8 +61,8 @@ struct Seat<'a> {
     user_name: &'a str,
     role: &'static str,
     device_type: Option<&'a str>,
-    is_muted: i64,
-    is_video_enabled: i64,
+    is_muted: bool,
+    is_video_enabled: bool,
     joined_at: String,
     left_at: Option<String>,
     leave_reason: Option<&'static str>,
@@ -78,8 +97,8 @@ pub async fn apply(
                     user_name: &e.user_name,
                     role: e.role.as_str(),
                     device_type: e.device_type.as_deref(),
-                    is_muted: i64::from(e.is_muted),
-                    is_video_enabled: i64::from(e.is_video_enabled),
+                    is_muted: e.is_muted,
+                    is_video_enabled: e.is_video_enabled,
                     joined_at: text(e.joined_at),
                     left_at: None,
                     leave_reason: None,
@@ -106,24 +125,9 @@ pub async fn apply(
             _ => {}
         }
     }
-    let open = format!(
-        "INSERT INTO rm_participants (participant_id, meeting_id, user_id, user_name, role, \
-             device_type, is_muted, is_video_enabled, joined_at, left_at, leave_reason) \
-         SELECT participant_id, meeting_id, user_id, user_name, role, device_type, is_muted, \
-             is_video_enabled, joined_at, left_at, leave_reason FROM {} WHERE true \
-         ON CONFLICT (participant_id) DO UPDATE SET \
-             left_at = COALESCE(excluded.left_at, rm_participants.left_at), \
-             leave_reason = COALESCE(excluded.leave_reason, rm_participants.leave_reason)",
-        rows::table(conn, SEATS)
-    );
-    rows::execute(conn, &open, &opened).await?;
-    let close = format!(
-        "UPDATE rm_participants SET left_at = v.left_at, leave_reason = v.leave_reason \
-         FROM {} WHERE rm_participants.participant_id = v.participant_id",
-        rows::table(conn, CLOSED)
-    );
+    OPEN.run(conn, &opened).await?;
     let closed: Vec<Closed> = closed.into_values().collect();
-    rows::execute(conn, &close, &closed).await
+    CLOSE.run(conn, &closed).await
 }
 
 pub async fn reset(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {

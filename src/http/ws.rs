@@ -221,18 +221,15 @@ async fn follow(
     loop {
         tokio::select! {
             received = live.recv() => match received {
-                Ok(event) if event.stream_id == cursor.stream => {
-                    if event.stream_version == cursor.version + 1 {
-                        if cursor.accept(&event) {
-                            push(frames, frame(&event))?;
-                        }
-                    } else if event.stream_version > cursor.version {
-                        let missing = cursor.unsent(state).await.map_err(|_| Stop::Gone)?;
-                        push_all(frames, &missing)?;
+                Ok(event) if event.stream_version == cursor.version + 1 => {
+                    if cursor.accept(&event) {
+                        push(frames, frame(&event))?;
                     }
                 }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => {
+                Ok(event) if event.stream_version <= cursor.version => {}
+                // A jump in versions, or events this connection fell behind
+                // on in its room: the log has them.
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     let missing = cursor.unsent(state).await.map_err(|_| Stop::Gone)?;
                     push_all(frames, &missing)?;
                 }

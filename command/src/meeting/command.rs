@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use events::event::ConfigChange;
-use events::{MeetingId, ParticipantId, RoomCode, UserId};
+use events::{Actor, ActorKind, MeetingId, Metadata, ParticipantId, RoomCode, UserId};
 use uuid::Uuid;
 
 /// The authenticated caller.
@@ -23,6 +23,22 @@ pub struct Context {
     pub caller: Caller,
     pub at: DateTime<Utc>,
     pub request_id: Option<Uuid>,
+}
+
+impl Context {
+    /// The audit metadata of the events this context's command produces.
+    pub fn metadata(&self) -> Metadata {
+        Metadata {
+            actor: Actor {
+                user_id: self.caller.user_id.clone(),
+                name: self.caller.name.clone(),
+                kind: ActorKind::User,
+            },
+            correlation_id: self.request_id.unwrap_or_else(Uuid::now_v7),
+            causation_id: Uuid::now_v7(),
+            request_id: self.request_id,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
