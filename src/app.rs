@@ -201,6 +201,11 @@ impl App {
         let (progress, runners) =
             workers::start_projections(reads.clone(), feed.clone(), leases, stopped.clone());
         workers.extend(runners);
+        workers.push(tokio::spawn(crate::timer::run(
+            commands.clone(),
+            reads.clone(),
+            stopped.clone(),
+        )));
 
         let router = http::router(http::AppState {
             commands: commands.clone(),

@@ -11,4 +11,6 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod relay;
+pub mod secrets;
+pub mod timer;
 pub mod workers;

@@ -263,6 +263,7 @@ async fn active_meetings(handler: &CommandHandler, count: usize) -> anyhow::Resu
             max_participants: Some(1000),
             settings: ConfigChange::default(),
             start_now: true,
+            password_id: None,
         };
         handler
             .schedule(&context("host".into()), command, None)

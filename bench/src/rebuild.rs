@@ -70,6 +70,7 @@ fn meeting_events(id: MeetingId) -> anyhow::Result<(Vec<NewEvent>, String)> {
             max_participants: Some(100),
             settings: ConfigChange::default(),
             start_now: true,
+            password_id: None,
         }),
     )];
     for n in 0..JOINS_PER_MEETING {

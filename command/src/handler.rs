@@ -115,6 +115,19 @@ impl CommandHandler {
             .ok_or(AppError::NotFound)
     }
 
+    /// Looks at the meeting as the log has it now (the cache, brought up to
+    /// the log's tail first); `None` when it does not exist.
+    pub async fn inspect<R>(
+        &self,
+        meeting_id: MeetingId,
+        look: impl FnOnce(Option<&Meeting>) -> R,
+    ) -> Result<R, AppError> {
+        let slot = self.slot(meeting_id);
+        let mut slot = slot.lock().await;
+        self.refresh(&meeting_id.stream_id(), &mut slot).await?;
+        Ok(look(slot.state.as_ref()))
+    }
+
     /// Schedules a new meeting under a fresh room code.
     pub async fn schedule(
         &self,

@@ -9,7 +9,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{MeetingId, ParticipantId, RoomCode, UserId};
+use crate::ids::{
+    BreakoutRoomId, BreakoutSessionId, MeetingId, MessageId, ParticipantId, RecordingId, RoomCode,
+    SecretId, UserId,
+};
 
 /// Schema version written with every event of this catalogue.
 pub const SCHEMA_VERSION: i16 = 1;
@@ -154,6 +157,85 @@ impl LeaveReason {
     }
 }
 
+/// Who may use a feature (the security policy's `host | co_hosts | all`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// The host only.
+    Host,
+    /// The host and co-hosts.
+    CoHosts,
+    /// Everyone present.
+    #[default]
+    All,
+}
+
+impl Permission {
+    /// Whether someone with `role` may use the feature.
+    pub fn allows(self, role: Role) -> bool {
+        match self {
+            Self::Host => role == Role::Host,
+            Self::CoHosts => matches!(role, Role::Host | Role::CoHost),
+            Self::All => true,
+        }
+    }
+}
+
+/// A meeting's security policy, as the host last applied it. The password
+/// itself is never here: [`SecurityPolicyApplied::password_id`] names its
+/// hash, kept beside the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityPolicy {
+    pub require_waiting_room: bool,
+    pub require_password: bool,
+    /// When false, a caller whose token has no email may not join.
+    pub allow_anonymous_join: bool,
+    pub max_participants: Option<u32>,
+    /// Email domains a joining caller must belong to (empty: any).
+    pub allowed_domains: Vec<String>,
+    pub blocked_users: Vec<UserId>,
+    pub recording_permissions: Permission,
+    pub screen_share_permissions: Permission,
+    pub chat_permissions: Permission,
+    pub mute_on_entry: bool,
+    /// Participants join with their camera off.
+    pub disable_camera: bool,
+    pub lock_meeting: bool,
+}
+
+impl Default for SecurityPolicy {
+    /// What a meeting without an applied policy enforces.
+    fn default() -> Self {
+        Self {
+            require_waiting_room: false,
+            require_password: false,
+            allow_anonymous_join: true,
+            max_participants: None,
+            allowed_domains: Vec::new(),
+            blocked_users: Vec::new(),
+            recording_permissions: Permission::Host,
+            screen_share_permissions: Permission::All,
+            chat_permissions: Permission::All,
+            mute_on_entry: false,
+            disable_camera: false,
+            lock_meeting: false,
+        }
+    }
+}
+
+impl SecurityPolicy {
+    /// The room settings the policy sets.
+    pub fn settings_change(&self) -> ConfigChange {
+        ConfigChange {
+            waiting_room: Some(self.require_waiting_room),
+            mute_on_entry: Some(self.mute_on_entry),
+            lock_room: Some(self.lock_meeting),
+            max_participants: self.max_participants,
+            ..ConfigChange::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeetingScheduled {
     pub meeting_id: MeetingId,
@@ -167,6 +249,34 @@ pub struct MeetingScheduled {
     pub max_participants: u32,
     pub settings: MeetingSettings,
     pub scheduled_at: DateTime<Utc>,
+    /// The meeting password's hash, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_id: Option<SecretId>,
+}
+
+/// Details the host changed; absent fields are unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeetingDetailsUpdated {
+    pub meeting_id: MeetingId,
+    pub updated_by: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Settings (and `max_participants`) this update changed.
+    #[serde(default)]
+    pub settings: ConfigChange,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeetingCancelled {
+    pub meeting_id: MeetingId,
+    pub cancelled_by: UserId,
+    pub cancelled_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,6 +286,17 @@ pub struct MeetingStarted {
     pub started_at: DateTime<Utc>,
 }
 
+/// Why a meeting ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The host ended it.
+    #[default]
+    Ended,
+    /// The host deleted it while it ran; a cancel follows.
+    Deleted,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeetingEnded {
     pub meeting_id: MeetingId,
@@ -183,6 +304,8 @@ pub struct MeetingEnded {
     pub ended_at: DateTime<Utc>,
     /// round((ended_at - started_at) / 60 s)
     pub duration_minutes: i64,
+    #[serde(default)]
+    pub reason: EndReason,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,6 +314,60 @@ pub struct RoomConfigUpdated {
     pub updated_by: UserId,
     /// Only the settings this update changed.
     pub settings: ConfigChange,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecurityPolicyApplied {
+    pub meeting_id: MeetingId,
+    pub applied_by: UserId,
+    pub policy: SecurityPolicy,
+    /// The password's hash while one is required (the same id when the
+    /// password did not change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_id: Option<SecretId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParticipantInvited {
+    pub meeting_id: MeetingId,
+    pub user_id: UserId,
+    pub role: Role,
+    pub invited_by: UserId,
+    pub invited_at: DateTime<Utc>,
+}
+
+/// A join parked in the waiting room (seen only by the host, co-hosts and
+/// the one waiting).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParticipantWaiting {
+    pub meeting_id: MeetingId,
+    /// The seat the join gets when admitted.
+    pub participant_id: ParticipantId,
+    pub user_id: UserId,
+    pub user_name: String,
+    #[serde(default)]
+    pub device_type: Option<String>,
+    pub is_muted: bool,
+    pub is_video_enabled: bool,
+    pub waiting_since: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParticipantAdmitted {
+    pub meeting_id: MeetingId,
+    pub participant_id: ParticipantId,
+    pub user_id: UserId,
+    pub admitted_by: UserId,
+    pub admitted_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParticipantRejected {
+    pub meeting_id: MeetingId,
+    pub participant_id: ParticipantId,
+    pub user_id: UserId,
+    pub rejected_by: UserId,
+    pub rejected_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,19 +391,274 @@ pub struct ParticipantLeft {
     pub user_id: UserId,
     pub reason: LeaveReason,
     pub left_at: DateTime<Utc>,
+    /// Removed and added to the blocked list.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub banned: bool,
 }
 
-/// Everything that can happen to a meeting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "data", rename_all = "snake_case")]
-pub enum MeetingEvent {
-    MeetingScheduled(MeetingScheduled),
-    MeetingStarted(MeetingStarted),
-    MeetingEnded(MeetingEnded),
-    RoomConfigUpdated(RoomConfigUpdated),
-    ParticipantJoined(ParticipantJoined),
-    ParticipantLeft(ParticipantLeft),
+pub struct ParticipantRoleChanged {
+    pub meeting_id: MeetingId,
+    pub user_id: UserId,
+    pub role: Role,
+    pub changed_by: UserId,
 }
+
+/// Media state a participant (or, for a mute, a moderator) changed;
+/// absent fields are unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParticipantMediaChanged {
+    pub meeting_id: MeetingId,
+    pub participant_id: ParticipantId,
+    pub user_id: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_muted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_video_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_screen_sharing: Option<bool>,
+    pub changed_by: UserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandRaised {
+    pub meeting_id: MeetingId,
+    pub participant_id: ParticipantId,
+    pub user_id: UserId,
+    pub raised_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandLowered {
+    pub meeting_id: MeetingId,
+    pub participant_id: ParticipantId,
+    pub user_id: UserId,
+    pub lowered_by: UserId,
+    pub lowered_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReactionSent {
+    pub meeting_id: MeetingId,
+    pub participant_id: ParticipantId,
+    pub user_id: UserId,
+    pub reaction_type: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// A chat message; with a recipient it is private to sender and recipient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessageSent {
+    pub meeting_id: MeetingId,
+    pub message_id: MessageId,
+    pub sender_id: UserId,
+    pub sender_name: String,
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_id: Option<UserId>,
+    pub sent_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakoutRoomSettings {
+    pub allow_chat: bool,
+    pub allow_screen_share: bool,
+}
+
+impl Default for BreakoutRoomSettings {
+    fn default() -> Self {
+        Self {
+            allow_chat: true,
+            allow_screen_share: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakoutRoom {
+    pub room_id: BreakoutRoomId,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// None: no limit of its own.
+    pub capacity: Option<u32>,
+    #[serde(default)]
+    pub settings: BreakoutRoomSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakoutRoomsOpened {
+    pub meeting_id: MeetingId,
+    pub session_id: BreakoutSessionId,
+    pub rooms: Vec<BreakoutRoom>,
+    pub allow_participants_to_choose: bool,
+    pub allow_participants_to_return: bool,
+    /// When the rooms close by themselves (a time limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes_at: Option<DateTime<Utc>>,
+    pub opened_by: UserId,
+    pub opened_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParticipantAssignedToBreakout {
+    pub meeting_id: MeetingId,
+    pub session_id: BreakoutSessionId,
+    pub room_id: BreakoutRoomId,
+    pub user_id: UserId,
+    pub assigned_by: UserId,
+}
+
+/// Why breakout rooms closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakoutCloseReason {
+    /// A host or co-host closed them.
+    Closed,
+    /// Their time limit ran out.
+    TimeLimit,
+    MeetingEnded,
+}
+
+/// Everyone is back in the main room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakoutRoomsClosed {
+    pub meeting_id: MeetingId,
+    pub session_id: BreakoutSessionId,
+    pub reason: BreakoutCloseReason,
+    pub closed_by: UserId,
+    pub closed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingStarted {
+    pub meeting_id: MeetingId,
+    pub recording_id: RecordingId,
+    pub started_by: UserId,
+    pub started_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingStopped {
+    pub meeting_id: MeetingId,
+    pub recording_id: RecordingId,
+    pub stopped_by: UserId,
+    pub stopped_at: DateTime<Utc>,
+    pub duration_seconds: i64,
+}
+
+/// A recorder reported where a recording's file is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingFileReported {
+    pub meeting_id: MeetingId,
+    pub recording_id: RecordingId,
+    pub file_url: String,
+    pub size: i64,
+    pub reported_by: UserId,
+}
+
+/// Declares the catalogue once: the enum, each variant's log name (its
+/// serde tag too), and the direct decode from the log's columns.
+macro_rules! catalogue {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Everything that can happen to a meeting.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", content = "data", rename_all = "snake_case")]
+        pub enum MeetingEvent {
+            $($variant($variant),)*
+        }
+
+        impl MeetingEvent {
+            /// Every event type of the catalogue.
+            pub const TYPES: &'static [&'static str] = &[$($name),*];
+
+            /// The log's `event_type`: the variant's snake_case name.
+            pub fn event_type(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => $name,)*
+                }
+            }
+
+            /// The meeting every event belongs to.
+            pub fn meeting_id(&self) -> MeetingId {
+                match self {
+                    $(Self::$variant(e) => e.meeting_id,)*
+                }
+            }
+
+            /// Straight into the variant's struct: no copy of the payload
+            /// and no buffering of an adjacently tagged object.
+            fn decode(event_type: &str, data: &serde_json::Value) -> Result<Self, serde_json::Error> {
+                use serde::de::Error as _;
+                match event_type {
+                    $($name => $variant::deserialize(data).map(Self::$variant),)*
+                    other => Err(serde_json::Error::custom(format!("unknown event type {other:?}"))),
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    MeetingScheduled => "meeting_scheduled",
+    MeetingDetailsUpdated => "meeting_details_updated",
+    MeetingCancelled => "meeting_cancelled",
+    MeetingStarted => "meeting_started",
+    MeetingEnded => "meeting_ended",
+    RoomConfigUpdated => "room_config_updated",
+    SecurityPolicyApplied => "security_policy_applied",
+    ParticipantInvited => "participant_invited",
+    ParticipantWaiting => "participant_waiting",
+    ParticipantAdmitted => "participant_admitted",
+    ParticipantRejected => "participant_rejected",
+    ParticipantJoined => "participant_joined",
+    ParticipantLeft => "participant_left",
+    ParticipantRoleChanged => "participant_role_changed",
+    ParticipantMediaChanged => "participant_media_changed",
+    HandRaised => "hand_raised",
+    HandLowered => "hand_lowered",
+    ReactionSent => "reaction_sent",
+    ChatMessageSent => "chat_message_sent",
+    BreakoutRoomsOpened => "breakout_rooms_opened",
+    ParticipantAssignedToBreakout => "participant_assigned_to_breakout",
+    BreakoutRoomsClosed => "breakout_rooms_closed",
+    RecordingStarted => "recording_started",
+    RecordingStopped => "recording_stopped",
+    RecordingFileReported => "recording_file_reported",
+}
+
+/// Who may see an event live or in a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience<'a> {
+    /// Everyone who may read the meeting.
+    Everyone,
+    /// These two users only (a private chat message: sender, recipient).
+    Pair(&'a UserId, &'a UserId),
+    /// The host, co-hosts and this user (a waiting-room request about them).
+    ModeratorsAnd(&'a UserId),
+}
+
+impl<'a> Audience<'a> {
+    /// Whether `user`, with `role` in the meeting (if any), sees it.
+    pub fn includes(self, user: &UserId, role: Option<Role>) -> bool {
+        match self {
+            Self::Everyone => true,
+            Self::Pair(a, b) => user == a || user == b,
+            Self::ModeratorsAnd(subject) => {
+                user == subject || matches!(role, Some(Role::Host | Role::CoHost))
+            }
+        }
+    }
+}
+
+/// The event types that are not for everyone: a reader decodes only these
+/// to find their [`Audience`].
+pub const PRIVATE_TYPES: [&str; 4] = [
+    "chat_message_sent",
+    "participant_waiting",
+    "participant_admitted",
+    "participant_rejected",
+];
 
 /// An event payload that could not be decoded from the log.
 #[derive(Debug, thiserror::Error)]
@@ -239,27 +671,18 @@ pub struct DecodeError {
 }
 
 impl MeetingEvent {
-    /// The log's `event_type`: the variant's snake_case name.
-    pub fn event_type(&self) -> &'static str {
+    /// Who may see this event.
+    pub fn audience(&self) -> Audience<'_> {
         match self {
-            Self::MeetingScheduled(_) => "meeting_scheduled",
-            Self::MeetingStarted(_) => "meeting_started",
-            Self::MeetingEnded(_) => "meeting_ended",
-            Self::RoomConfigUpdated(_) => "room_config_updated",
-            Self::ParticipantJoined(_) => "participant_joined",
-            Self::ParticipantLeft(_) => "participant_left",
-        }
-    }
-
-    /// The meeting every event belongs to.
-    pub fn meeting_id(&self) -> MeetingId {
-        match self {
-            Self::MeetingScheduled(e) => e.meeting_id,
-            Self::MeetingStarted(e) => e.meeting_id,
-            Self::MeetingEnded(e) => e.meeting_id,
-            Self::RoomConfigUpdated(e) => e.meeting_id,
-            Self::ParticipantJoined(e) => e.meeting_id,
-            Self::ParticipantLeft(e) => e.meeting_id,
+            Self::ChatMessageSent(ChatMessageSent {
+                sender_id,
+                recipient_id: Some(recipient),
+                ..
+            }) => Audience::Pair(sender_id, recipient),
+            Self::ParticipantWaiting(e) => Audience::ModeratorsAnd(&e.user_id),
+            Self::ParticipantAdmitted(e) => Audience::ModeratorsAnd(&e.user_id),
+            Self::ParticipantRejected(e) => Audience::ModeratorsAnd(&e.user_id),
+            _ => Audience::Everyone,
         }
     }
 
@@ -283,26 +706,7 @@ impl MeetingEvent {
         schema_version: i16,
         data: &serde_json::Value,
     ) -> Result<Self, DecodeError> {
-        use serde::Deserialize as _;
-        use serde::de::Error as _;
-        // Straight into the variant's struct: no copy of the payload and no
-        // buffering of an adjacently tagged object.
-        let decoded = match event_type {
-            "meeting_scheduled" => MeetingScheduled::deserialize(data).map(Self::MeetingScheduled),
-            "meeting_started" => MeetingStarted::deserialize(data).map(Self::MeetingStarted),
-            "meeting_ended" => MeetingEnded::deserialize(data).map(Self::MeetingEnded),
-            "room_config_updated" => {
-                RoomConfigUpdated::deserialize(data).map(Self::RoomConfigUpdated)
-            }
-            "participant_joined" => {
-                ParticipantJoined::deserialize(data).map(Self::ParticipantJoined)
-            }
-            "participant_left" => ParticipantLeft::deserialize(data).map(Self::ParticipantLeft),
-            other => Err(serde_json::Error::custom(format!(
-                "unknown event type {other:?}"
-            ))),
-        };
-        decoded.map_err(|source| DecodeError {
+        Self::decode(event_type, data).map_err(|source| DecodeError {
             event_type: event_type.to_owned(),
             schema_version,
             source,
@@ -346,6 +750,7 @@ mod tests {
                 max_participants: 10,
                 settings: MeetingSettings::default(),
                 scheduled_at: at,
+                password_id: Some(SecretId::new()),
             }),
             MeetingEvent::MeetingStarted(MeetingStarted {
                 meeting_id,
@@ -362,7 +767,7 @@ mod tests {
             }),
             MeetingEvent::ParticipantJoined(ParticipantJoined {
                 meeting_id,
-                participant_id: crate::ParticipantId::new(),
+                participant_id: ParticipantId::new(),
                 user_id: user.clone(),
                 user_name: "Alice".into(),
                 role: Role::Host,
@@ -373,19 +778,55 @@ mod tests {
             }),
             MeetingEvent::ParticipantLeft(ParticipantLeft {
                 meeting_id,
-                participant_id: crate::ParticipantId::new(),
+                participant_id: ParticipantId::new(),
                 user_id: user.clone(),
                 reason: LeaveReason::Removed,
                 left_at: at,
+                banned: true,
             }),
             MeetingEvent::MeetingEnded(MeetingEnded {
                 meeting_id,
                 ended_by: user,
                 ended_at: at,
                 duration_minutes: 3,
+                reason: EndReason::Deleted,
+            }),
+            MeetingEvent::ChatMessageSent(ChatMessageSent {
+                meeting_id,
+                message_id: MessageId::new(),
+                sender_id: UserId("bob".into()),
+                sender_name: "Bob".into(),
+                content: "psst".into(),
+                recipient_id: Some(UserId("carol".into())),
+                sent_at: at,
+            }),
+            MeetingEvent::BreakoutRoomsOpened(BreakoutRoomsOpened {
+                meeting_id,
+                session_id: BreakoutSessionId::new(),
+                rooms: vec![BreakoutRoom {
+                    room_id: BreakoutRoomId::new(),
+                    name: "Room 1".into(),
+                    description: String::new(),
+                    capacity: Some(2),
+                    settings: BreakoutRoomSettings::default(),
+                }],
+                allow_participants_to_choose: true,
+                allow_participants_to_return: false,
+                closes_at: Some(at),
+                opened_by: UserId("alice".into()),
+                opened_at: at,
+            }),
+            MeetingEvent::SecurityPolicyApplied(SecurityPolicyApplied {
+                meeting_id,
+                applied_by: UserId("alice".into()),
+                policy: SecurityPolicy::default(),
+                password_id: None,
             }),
         ];
         for event in events {
+            let tag = serde_json::to_value(&event).unwrap()["type"].clone();
+            assert_eq!(tag, event.event_type(), "the serde tag is the log name");
+            assert!(MeetingEvent::TYPES.contains(&event.event_type()));
             let (event_type, data) = event.to_parts();
             let back = MeetingEvent::from_parts(event_type, SCHEMA_VERSION, &data).unwrap();
             assert_eq!(back, event);
@@ -393,6 +834,42 @@ mod tests {
         let error =
             MeetingEvent::from_parts("meeting_exploded", 1, &serde_json::json!({})).unwrap_err();
         assert_eq!(error.event_type, "meeting_exploded");
+    }
+
+    #[test]
+    fn a_private_message_is_for_its_pair_and_a_waiting_request_for_moderators() {
+        let (sender, recipient, other) =
+            (UserId("s".into()), UserId("r".into()), UserId("o".into()));
+        let chat = MeetingEvent::ChatMessageSent(ChatMessageSent {
+            meeting_id: MeetingId::new(),
+            message_id: MessageId::new(),
+            sender_id: sender.clone(),
+            sender_name: "S".into(),
+            content: "hi".into(),
+            recipient_id: Some(recipient.clone()),
+            sent_at: Utc::now(),
+        });
+        let audience = chat.audience();
+        assert!(audience.includes(&sender, Some(Role::Participant)));
+        assert!(audience.includes(&recipient, Some(Role::Participant)));
+        assert!(!audience.includes(&other, Some(Role::Host)));
+        assert!(PRIVATE_TYPES.contains(&chat.event_type()));
+
+        let waiting = MeetingEvent::ParticipantWaiting(ParticipantWaiting {
+            meeting_id: MeetingId::new(),
+            participant_id: ParticipantId::new(),
+            user_id: sender.clone(),
+            user_name: "S".into(),
+            device_type: None,
+            is_muted: false,
+            is_video_enabled: true,
+            waiting_since: Utc::now(),
+        });
+        let audience = waiting.audience();
+        assert!(audience.includes(&sender, None));
+        assert!(audience.includes(&other, Some(Role::CoHost)));
+        assert!(!audience.includes(&other, Some(Role::Participant)));
+        assert!(!audience.includes(&other, None));
     }
 
     #[test]

@@ -55,6 +55,28 @@ uuid_id!(
     ParticipantId
 );
 uuid_id!(
+    /// A chat message.
+    MessageId
+);
+uuid_id!(
+    /// One opening of breakout rooms (rooms, assignments and the close
+    /// that ends them belong to one session).
+    BreakoutSessionId
+);
+uuid_id!(
+    /// One breakout room of a session.
+    BreakoutRoomId
+);
+uuid_id!(
+    /// One recording of a meeting.
+    RecordingId
+);
+uuid_id!(
+    /// A secret kept beside the log (a meeting password's hash): events
+    /// name it, never contain it.
+    SecretId
+);
+uuid_id!(
     /// The unique id of one event; the idempotency key of an append and the
     /// NATS de-duplication id.
     EventId

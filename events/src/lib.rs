@@ -31,7 +31,10 @@ pub mod sqlite;
 
 pub use envelope::{Actor, ActorKind, Metadata, NewEvent, RecordedEvent};
 pub use event::MeetingEvent;
-pub use ids::{EventId, MeetingId, ParticipantId, RoomCode, StreamId, UserId};
+pub use ids::{
+    BreakoutRoomId, BreakoutSessionId, EventId, MeetingId, MessageId, ParticipantId, RecordingId,
+    RoomCode, SecretId, StreamId, UserId,
+};
 pub use store::{
     Append, AppendError, Appended, EventStore, IdempotencyRecord, StoreError, StoredReply,
 };

@@ -1,6 +1,6 @@
 //! Read-model builders.
 //!
-//! Each projection ([`meetings`], [`participants`]) folds events into its
+//! Each projection ([`meetings`], [`participants`], [`activity`]) folds events into its
 //! tables. The [`runner`] moves a feed of committed events into them in
 //! batches, applying each batch and the projection's checkpoint in one
 //! transaction; an event at or below the checkpoint is skipped, so a
@@ -9,6 +9,7 @@
 //! The SQL is portable (runs through `sqlx::Any` on PostgreSQL and SQLite):
 //! one copy of every statement for every read-model database.
 
+pub mod activity;
 pub mod checkpoint;
 pub mod meetings;
 pub mod participants;
@@ -27,15 +28,22 @@ pub enum Projection {
     Meetings,
     /// `rm_participants`: present seats and every join/leave session.
     Participants,
+    /// Members, chat, recordings and breakout rooms.
+    Activity,
 }
 
 impl Projection {
-    pub const ALL: [Projection; 2] = [Projection::Meetings, Projection::Participants];
+    pub const ALL: [Projection; 3] = [
+        Projection::Meetings,
+        Projection::Participants,
+        Projection::Activity,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Meetings => "meetings",
             Self::Participants => "participants",
+            Self::Activity => "activity",
         }
     }
 
@@ -53,6 +61,7 @@ impl Projection {
         match self {
             Self::Meetings => meetings::apply(conn, events).await,
             Self::Participants => participants::apply(conn, events).await,
+            Self::Activity => activity::apply(conn, events).await,
         }
     }
 
@@ -61,6 +70,7 @@ impl Projection {
         match self {
             Self::Meetings => meetings::reset(conn).await,
             Self::Participants => participants::reset(conn).await,
+            Self::Activity => activity::reset(conn).await,
         }
     }
 }

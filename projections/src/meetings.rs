@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use events::event::{ConfigChange, MeetingSettings};
+use events::event::{ConfigChange, MeetingSettings, Role};
 use events::{MeetingEvent, MeetingId, RecordedEvent};
 use serde::Serialize;
 use sqlx::AnyConnection;
@@ -43,6 +43,12 @@ const ATTENDEES: &[Column] = &[Column::Text("meeting_id"), Column::Text("user_id
 
 const CHANGES: &[Column] = &[
     Column::Text("meeting_id"),
+    Column::Text("title"),
+    Column::Text("description"),
+    Column::Text("starts_at"),
+    Column::Text("ends_at"),
+    Column::Text("host_id"),
+    Column::Flag("is_recording"),
     Column::Text("status"),
     Column::Text("started_at"),
     Column::Text("ended_at"),
@@ -85,6 +91,12 @@ static ATTEND: Statement = Statement::new(ATTENDEES, |v| {
 static UPDATE: Statement = Statement::new(CHANGES, |v| {
     format!(
         "UPDATE rm_meetings SET \
+             title = COALESCE(v.title, rm_meetings.title), \
+             description = COALESCE(v.description, rm_meetings.description), \
+             starts_at = COALESCE(v.starts_at, rm_meetings.starts_at), \
+             ends_at = COALESCE(v.ends_at, rm_meetings.ends_at), \
+             host_id = COALESCE(v.host_id, rm_meetings.host_id), \
+             is_recording = COALESCE(v.is_recording, rm_meetings.is_recording), \
              status = COALESCE(v.status, rm_meetings.status), \
              started_at = COALESCE(v.started_at, rm_meetings.started_at), \
              ended_at = COALESCE(v.ended_at, rm_meetings.ended_at), \
@@ -109,8 +121,14 @@ static UPDATE: Statement = Statement::new(CHANGES, |v| {
 
 /// What one batch does to one meeting's row (a row of the UPDATE).
 #[derive(Default, Serialize)]
-struct Change {
+struct Change<'a> {
     meeting_id: String,
+    title: Option<&'a str>,
+    description: Option<&'a str>,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+    host_id: Option<&'a str>,
+    is_recording: Option<bool>,
     status: Option<&'static str>,
     started_at: Option<String>,
     ended_at: Option<String>,
@@ -156,7 +174,7 @@ pub async fn apply(
     let mut scheduled = Vec::new();
     let mut attendees = Vec::new();
     // One change per meeting, in the order the batch first touched them.
-    let mut changes: Vec<Change> = Vec::new();
+    let mut changes: Vec<Change<'_>> = Vec::new();
     let mut index: HashMap<MeetingId, usize> = HashMap::new();
     for (recorded, event) in events {
         let id = event.meeting_id();
@@ -196,6 +214,20 @@ pub async fn apply(
                 change.duration_minutes = Some(e.duration_minutes);
             }
             E::RoomConfigUpdated(e) => change.settings.merge(&e.settings),
+            E::MeetingDetailsUpdated(e) => {
+                change.title = e.title.as_deref().or(change.title);
+                change.description = e.description.as_deref().or(change.description);
+                change.starts_at = e.starts_at.map(text).or(change.starts_at.take());
+                change.ends_at = e.ends_at.map(text).or(change.ends_at.take());
+                change.settings.merge(&e.settings);
+            }
+            E::MeetingCancelled(_) => change.status = Some("cancelled"),
+            E::SecurityPolicyApplied(e) => change.settings.merge(&e.policy.settings_change()),
+            E::ParticipantRoleChanged(e) if e.role == Role::Host => {
+                change.host_id = Some(e.user_id.as_str());
+            }
+            E::RecordingStarted(_) => change.is_recording = Some(true),
+            E::RecordingStopped(_) => change.is_recording = Some(false),
             E::ParticipantJoined(e) => {
                 attendees.push(Attendee {
                     meeting_id: change.meeting_id.clone(),
@@ -205,6 +237,7 @@ pub async fn apply(
                 change.recount = true;
             }
             E::ParticipantLeft(_) => change.present_delta -= 1,
+            _ => {}
         }
     }
 

@@ -1,9 +1,11 @@
 //! The participants read model (`rm_participants`): every seat, one row per
 //! join session; a seat is present while `left_at` is null.
 //!
-//! A batch is applied as two statements whatever its size: the seats it
+//! A batch is applied as four statements whatever its size: the seats it
 //! opened (one INSERT, with the leave already in the row when the seat
-//! also closed in the batch) and the older seats it closed (one UPDATE).
+//! also closed in the batch), the older seats it closed, the seats whose
+//! media or hand changed, and the open seats whose role changed (one
+//! UPDATE each).
 
 use std::collections::HashMap;
 
@@ -33,6 +35,40 @@ const CLOSED: &[Column] = &[
     Column::Text("left_at"),
     Column::Text("leave_reason"),
 ];
+
+const STATES: &[Column] = &[
+    Column::Text("participant_id"),
+    Column::Flag("is_muted"),
+    Column::Flag("is_video_enabled"),
+    Column::Flag("is_screen_sharing"),
+    Column::Flag("is_hand_raised"),
+];
+
+const ROLES: &[Column] = &[
+    Column::Text("meeting_id"),
+    Column::Text("user_id"),
+    Column::Text("role"),
+];
+
+static STATE: Statement = Statement::new(STATES, |v| {
+    format!(
+        "UPDATE rm_participants SET \
+             is_muted = COALESCE(v.is_muted, rm_participants.is_muted), \
+             is_video_enabled = COALESCE(v.is_video_enabled, rm_participants.is_video_enabled), \
+             is_screen_sharing = COALESCE(v.is_screen_sharing, rm_participants.is_screen_sharing), \
+             is_hand_raised = COALESCE(v.is_hand_raised, rm_participants.is_hand_raised) \
+         FROM {v} WHERE rm_participants.participant_id = v.participant_id"
+    )
+});
+
+/// A role applies to the user's open seat.
+static ROLE: Statement = Statement::new(ROLES, |v| {
+    format!(
+        "UPDATE rm_participants SET role = v.role \
+         FROM {v} WHERE rm_participants.meeting_id = v.meeting_id \
+             AND rm_participants.user_id = v.user_id AND rm_participants.left_at IS NULL"
+    )
+});
 
 static OPEN: Statement = Statement::new(SEATS, |v| {
     format!(
@@ -68,6 +104,23 @@ struct Seat<'a> {
     leave_reason: Option<&'static str>,
 }
 
+/// A seat's media and hand after the batch (absent: unchanged).
+#[derive(Default, Serialize)]
+struct State {
+    participant_id: String,
+    is_muted: Option<bool>,
+    is_video_enabled: Option<bool>,
+    is_screen_sharing: Option<bool>,
+    is_hand_raised: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct RoleRow<'a> {
+    meeting_id: String,
+    user_id: &'a str,
+    role: &'static str,
+}
+
 #[derive(Serialize)]
 struct Closed {
     participant_id: String,
@@ -85,8 +138,35 @@ pub async fn apply(
     let mut new_seats: HashMap<String, usize> = HashMap::new();
     // Older seats, by id: the last leave of the batch.
     let mut closed: HashMap<String, Closed> = HashMap::new();
+    // Seats whose media or hand changed, by id: the state after the batch.
+    let mut states: HashMap<String, State> = HashMap::new();
+    // Users whose role changed, by (meeting, user): the last role.
+    let mut roles: HashMap<(String, &str), RoleRow> = HashMap::new();
     for (_, event) in events {
         match event {
+            MeetingEvent::ParticipantMediaChanged(e) => {
+                let state = state(&mut states, &e.participant_id);
+                state.is_muted = e.is_muted.or(state.is_muted);
+                state.is_video_enabled = e.is_video_enabled.or(state.is_video_enabled);
+                state.is_screen_sharing = e.is_screen_sharing.or(state.is_screen_sharing);
+            }
+            MeetingEvent::HandRaised(e) => {
+                state(&mut states, &e.participant_id).is_hand_raised = Some(true)
+            }
+            MeetingEvent::HandLowered(e) => {
+                state(&mut states, &e.participant_id).is_hand_raised = Some(false)
+            }
+            MeetingEvent::ParticipantRoleChanged(e) => {
+                let meeting_id = e.meeting_id.to_string();
+                roles.insert(
+                    (meeting_id.clone(), e.user_id.as_str()),
+                    RoleRow {
+                        meeting_id,
+                        user_id: e.user_id.as_str(),
+                        role: e.role.as_str(),
+                    },
+                );
+            }
             MeetingEvent::ParticipantJoined(e) => {
                 let participant_id = e.participant_id.to_string();
                 new_seats.insert(participant_id.clone(), opened.len());
@@ -127,7 +207,19 @@ pub async fn apply(
     }
     OPEN.run(conn, &opened).await?;
     let closed: Vec<Closed> = closed.into_values().collect();
-    CLOSE.run(conn, &closed).await
+    CLOSE.run(conn, &closed).await?;
+    let states: Vec<State> = states.into_values().collect();
+    STATE.run(conn, &states).await?;
+    let roles: Vec<RoleRow> = roles.into_values().collect();
+    ROLE.run(conn, &roles).await
+}
+
+fn state<'s>(states: &'s mut HashMap<String, State>, id: &events::ParticipantId) -> &'s mut State {
+    let id = id.to_string();
+    states.entry(id.clone()).or_insert_with(|| State {
+        participant_id: id,
+        ..State::default()
+    })
 }
 
 pub async fn reset(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {

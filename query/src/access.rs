@@ -1,10 +1,47 @@
-//! Who may read a meeting: its host (and, once they exist, co-hosts),
-//! anyone who joined it, and deployment admins and auditors.
+//! Who may read a meeting: its host, its members (invited or given a
+//! role), anyone who joined it, and deployment admins and auditors; and who
+//! moderates it (host and co-hosts).
 
 use sqlx::AnyPool;
 
 /// Deployment roles that may read every meeting.
 pub const READ_ALL_ROLES: [&str; 2] = ["admin", "auditor"];
+
+/// How a user stands in a meeting, by the read models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// Host, member or attendee.
+    pub involved: bool,
+    /// Host or co-host.
+    pub moderator: bool,
+}
+
+/// The user's standing in the meeting, or None when it does not exist.
+pub async fn standing(
+    pool: &AnyPool,
+    meeting_id: &str,
+    user: &str,
+) -> Result<Option<Standing>, sqlx::Error> {
+    let row: Option<(String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT m.host_id, \
+                (SELECT count(*) FROM rm_meeting_attendees a \
+                 WHERE a.meeting_id = m.meeting_id AND a.user_id = $2), \
+                (SELECT r.role FROM rm_meeting_members r \
+                 WHERE r.meeting_id = m.meeting_id AND r.user_id = $2) \
+         FROM rm_meetings m WHERE m.meeting_id = $1",
+    )
+    .bind(meeting_id)
+    .bind(user)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(host, joined, role)| {
+        let is_host = host == user;
+        Standing {
+            involved: is_host || joined > 0 || role.is_some(),
+            moderator: is_host || role.as_deref() == Some("co_host"),
+        }
+    }))
+}
 
 /// Whether the meeting exists and, if so, whether `user` may read it.
 pub async fn may_read(
@@ -13,17 +50,22 @@ pub async fn may_read(
     user: &str,
     roles: &[String],
 ) -> Result<Option<bool>, sqlx::Error> {
-    let row: Option<(String, i64)> = sqlx::query_as(
-        "SELECT m.host_id, \
-                (SELECT count(*) FROM rm_meeting_attendees a \
-                 WHERE a.meeting_id = m.meeting_id AND a.user_id = $2) \
-         FROM rm_meetings m WHERE m.meeting_id = $1",
-    )
-    .bind(meeting_id)
-    .bind(user)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|(host, joined)| {
-        host == user || joined > 0 || roles.iter().any(|r| READ_ALL_ROLES.contains(&r.as_str()))
-    }))
+    let reads_all = roles.iter().any(|r| READ_ALL_ROLES.contains(&r.as_str()));
+    Ok(standing(pool, meeting_id, user)
+        .await?
+        .map(|s| s.involved || reads_all))
+}
+
+/// Whether the meeting exists and, if so, whether `user` may see its
+/// attendance: moderators, admins and auditors.
+pub async fn may_audit(
+    pool: &AnyPool,
+    meeting_id: &str,
+    user: &str,
+    roles: &[String],
+) -> Result<Option<bool>, sqlx::Error> {
+    let reads_all = roles.iter().any(|r| READ_ALL_ROLES.contains(&r.as_str()));
+    Ok(standing(pool, meeting_id, user)
+        .await?
+        .map(|s| s.moderator || reads_all))
 }

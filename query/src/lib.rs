@@ -4,6 +4,7 @@
 //! and SQLite. Knows no HTTP.
 
 pub mod access;
+pub mod activity;
 pub mod flag;
 pub mod history;
 pub mod meeting;

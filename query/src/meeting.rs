@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::AnyPool;
 
 use crate::flag::Flag;
+use crate::page::{Page, Paging};
 
 /// The room's settings, `max_participants` included (as the config
 /// command answers them).
@@ -72,36 +73,115 @@ pub async fn details(
     pool: &AnyPool,
     meeting_id: &str,
 ) -> Result<Option<MeetingDetails>, sqlx::Error> {
-    Ok(row(pool, meeting_id).await?.map(|r| MeetingDetails {
-        settings: Settings {
-            settings: MeetingSettings {
-                lock_room: r.lock_room.0,
-                enable_transcription: r.enable_transcription.0,
-                enable_chat: r.enable_chat.0,
-                enable_screen_share: r.enable_screen_share.0,
-                enable_recording: r.enable_recording.0,
-                waiting_room: r.waiting_room.0,
-                mute_on_entry: r.mute_on_entry.0,
+    Ok(row(pool, meeting_id).await?.map(MeetingDetails::from))
+}
+
+impl From<MeetingRow> for MeetingDetails {
+    fn from(r: MeetingRow) -> Self {
+        MeetingDetails {
+            settings: Settings {
+                settings: MeetingSettings {
+                    lock_room: r.lock_room.0,
+                    enable_transcription: r.enable_transcription.0,
+                    enable_chat: r.enable_chat.0,
+                    enable_screen_share: r.enable_screen_share.0,
+                    enable_recording: r.enable_recording.0,
+                    waiting_room: r.waiting_room.0,
+                    mute_on_entry: r.mute_on_entry.0,
+                },
+                max_participants: r.max_participants,
             },
+            meeting_id: r.meeting_id,
+            room_code: r.room_code,
+            title: r.title,
+            description: r.description,
+            host_id: r.host_id,
+            host_name: r.host_name,
+            status: r.status,
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
             max_participants: r.max_participants,
-        },
+            created_at: r.created_at,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+            duration_minutes: r.duration_minutes,
+            participant_count: r.present_count,
+            attendance_count: r.attendance_count,
+            position: r.last_position,
+        }
+    }
+}
+
+/// The meetings a user hosts, co-hosts, was invited to or joined, newest
+/// first; `status` filters, `keyword` matches title or description
+/// (case-insensitive, as a substring).
+pub async fn list(
+    pool: &AnyPool,
+    user: &str,
+    status: Option<&str>,
+    keyword: Option<&str>,
+    paging: Paging,
+) -> Result<Page<MeetingDetails>, sqlx::Error> {
+    let pattern = keyword.map(|k| {
+        let escaped = k
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let filter = "(m.host_id = $1 \
+          OR EXISTS (SELECT 1 FROM rm_meeting_attendees a \
+                     WHERE a.meeting_id = m.meeting_id AND a.user_id = $1) \
+          OR EXISTS (SELECT 1 FROM rm_meeting_members r \
+                     WHERE r.meeting_id = m.meeting_id AND r.user_id = $1)) \
+         AND (CAST($2 AS TEXT) IS NULL OR m.status = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR LOWER(m.title) LIKE $3 ESCAPE '\\' \
+              OR LOWER(m.description) LIKE $3 ESCAPE '\\')";
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM rm_meetings m WHERE {filter}"
+    ))
+    .bind(user)
+    .bind(status)
+    .bind(pattern.as_deref())
+    .fetch_one(pool)
+    .await?;
+    let rows: Vec<MeetingRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM rm_meetings m WHERE {filter} \
+         ORDER BY m.created_at DESC, m.meeting_id DESC LIMIT $4 OFFSET $5"
+    ))
+    .bind(user)
+    .bind(status)
+    .bind(pattern.as_deref())
+    .bind(paging.page_size)
+    .bind(paging.offset())
+    .fetch_all(pool)
+    .await?;
+    Ok(Page {
+        total,
+        page: paging.page,
+        page_size: paging.page_size,
+        items: rows.into_iter().map(MeetingDetails::from).collect(),
+    })
+}
+
+/// What a join page may learn without a token.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeetingInfo {
+    pub meeting_id: String,
+    pub exists: bool,
+    pub num_participants: i64,
+    pub created_at: String,
+    pub max_participants: i64,
+}
+
+pub async fn info(pool: &AnyPool, meeting_id: &str) -> Result<Option<MeetingInfo>, sqlx::Error> {
+    Ok(row(pool, meeting_id).await?.map(|r| MeetingInfo {
         meeting_id: r.meeting_id,
-        room_code: r.room_code,
-        title: r.title,
-        description: r.description,
-        host_id: r.host_id,
-        host_name: r.host_name,
-        status: r.status,
-        starts_at: r.starts_at,
-        ends_at: r.ends_at,
-        max_participants: r.max_participants,
+        exists: true,
+        num_participants: r.present_count,
         created_at: r.created_at,
-        started_at: r.started_at,
-        ended_at: r.ended_at,
-        duration_minutes: r.duration_minutes,
-        participant_count: r.present_count,
-        attendance_count: r.attendance_count,
-        position: r.last_position,
+        max_participants: r.max_participants,
     }))
 }
 
@@ -136,15 +216,16 @@ pub async fn status(
     }))
 }
 
+const COLUMNS: &str = "m.meeting_id, m.room_code, m.host_id, m.host_name, m.title, \
+    m.description, m.status, m.starts_at, m.ends_at, m.max_participants, m.lock_room, \
+    m.enable_transcription, m.enable_chat, m.enable_screen_share, m.enable_recording, \
+    m.waiting_room, m.mute_on_entry, m.created_at, m.started_at, m.ended_at, \
+    m.duration_minutes, m.present_count, m.attendance_count, m.is_recording, m.last_position";
+
 async fn row(pool: &AnyPool, meeting_id: &str) -> Result<Option<MeetingRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT meeting_id, room_code, host_id, host_name, title, description, status, \
-                starts_at, ends_at, max_participants, lock_room, enable_transcription, \
-                enable_chat, enable_screen_share, enable_recording, waiting_room, \
-                mute_on_entry, created_at, started_at, ended_at, duration_minutes, \
-                present_count, attendance_count, is_recording, last_position \
-         FROM rm_meetings WHERE meeting_id = $1",
-    )
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM rm_meetings m WHERE m.meeting_id = $1"
+    ))
     .bind(meeting_id)
     .fetch_optional(pool)
     .await

@@ -30,6 +30,9 @@ pub enum ApiError {
     /// A read-model query failed.
     #[error(transparent)]
     Read(#[from] sqlx::Error),
+    /// A password could not be hashed, stored or checked.
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
 }
 
 impl From<crate::workers::Freshness> for ApiError {
@@ -54,6 +57,12 @@ impl ApiError {
         }
     }
 
+    /// The code and client message (for a WebSocket `error` frame).
+    pub fn code_and_message(&self) -> (&'static str, String) {
+        let (_, code, message, _) = self.parts();
+        (code, message)
+    }
+
     /// Status, code, client message and details.
     fn parts(&self) -> (StatusCode, &'static str, String, Value) {
         use StatusCode as S;
@@ -68,7 +77,7 @@ impl ApiError {
                 self.to_string(),
                 json!({ "applied_position": applied, "min_position": wanted }),
             ),
-            Self::Read(_) => (
+            Self::Read(_) | Self::Secret(_) => (
                 S::INTERNAL_SERVER_ERROR,
                 "INTERNAL",
                 "internal error".into(),
@@ -110,9 +119,39 @@ impl ApiError {
                     MeetingError::NotActive => plain(S::BAD_REQUEST, "ROOM_NOT_ACTIVE"),
                     MeetingError::Locked => plain(S::FORBIDDEN, "MEETING_LOCKED"),
                     MeetingError::Full => plain(S::FORBIDDEN, "MAX_PARTICIPANTS_REACHED"),
-                    MeetingError::ParticipantNotFound => {
+                    MeetingError::ParticipantNotFound | MeetingError::NotWaiting => {
                         plain(S::NOT_FOUND, "PARTICIPANT_NOT_FOUND")
                     }
+                    MeetingError::NotModerator
+                    | MeetingError::NotPermitted
+                    | MeetingError::Blocked => plain(S::FORBIDDEN, "INSUFFICIENT_PERMISSION"),
+                    MeetingError::InvalidPassword => plain(S::FORBIDDEN, "INVALID_PASSWORD"),
+                    MeetingError::ChatDisabled => plain(S::FORBIDDEN, "CHAT_DISABLED"),
+                    MeetingError::ScreenShareDisabled => {
+                        plain(S::FORBIDDEN, "SCREEN_SHARE_DISABLED")
+                    }
+                    MeetingError::RecordingDisabled => plain(S::FORBIDDEN, "RECORDING_DISABLED"),
+                    MeetingError::RecordingInProgress => {
+                        plain(S::CONFLICT, "RECORDING_IN_PROGRESS")
+                    }
+                    MeetingError::NotRecording => plain(S::CONFLICT, "RECORDING_NOT_IN_PROGRESS"),
+                    MeetingError::RecordingNotFound => plain(S::NOT_FOUND, "RECORDING_NOT_FOUND"),
+                    MeetingError::BreakoutOpen => plain(S::CONFLICT, "BREAKOUT_ROOMS_OPEN"),
+                    MeetingError::BreakoutNotOpen => plain(S::CONFLICT, "BREAKOUT_ROOMS_NOT_OPEN"),
+                    MeetingError::RateLimited {
+                        limit,
+                        window_secs,
+                        retry_after_secs,
+                    } => (
+                        S::TOO_MANY_REQUESTS,
+                        "RATE_LIMIT_EXCEEDED",
+                        domain.to_string(),
+                        json!({
+                            "limit": limit,
+                            "window_seconds": window_secs,
+                            "retry_after_seconds": retry_after_secs,
+                        }),
+                    ),
                 },
             },
         }
@@ -138,6 +177,19 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECS.into());
+        }
+        if let Self::App(AppError::Domain(MeetingError::RateLimited {
+            limit,
+            retry_after_secs,
+            ..
+        })) = &self
+        {
+            let reset = Utc::now().timestamp() + i64::from(*retry_after_secs);
+            let headers = response.headers_mut();
+            headers.insert("x-ratelimit-limit", (*limit).into());
+            headers.insert("x-ratelimit-remaining", 0.into());
+            headers.insert("x-ratelimit-reset", reset.into());
+            headers.insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
         }
         response
     }

@@ -1,4 +1,5 @@
-//! Meeting commands over HTTP: create, start, join, leave, end, config.
+//! Meeting commands over HTTP: create, update, delete, start, join, leave,
+//! end, config, security policy.
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -10,10 +11,11 @@ use serde_json::Value;
 
 use command::Executed;
 use command::meeting::{
-    Caller, Command, ConfigUpdate, Context, JoinMeeting, Reply, ScheduleMeeting,
+    ApplyPolicy, Caller, Command, ConfigUpdate, Context, JoinMeeting, PasswordCheck, Reply,
+    ScheduleMeeting, UpdateMeeting,
 };
-use events::event::ConfigChange;
-use events::{MeetingId, ParticipantId, RoomCode};
+use events::event::{ConfigChange, Permission, SecurityPolicy};
+use events::{MeetingId, ParticipantId, RoomCode, UserId};
 
 use super::extract::{AuthUser, IdempotencyHeader, JsonBody, RequestId};
 use super::{ApiError, AppState};
@@ -59,6 +61,39 @@ pub struct CreateMeeting {
     pub settings: SettingsBody,
     #[serde(default)]
     pub start_now: bool,
+    /// Stored only as an Argon2 hash.
+    pub password: Option<String>,
+}
+
+/// The fingerprint of a request body with its password left out (an
+/// idempotency record must not hold a password either).
+fn without_password<T: Serialize>(body: &T) -> Value {
+    let mut value = to_json(body);
+    if let Some(map) = value.as_object_mut() {
+        map.remove("password");
+    }
+    value
+}
+
+/// Hashes and stores a new meeting password.
+async fn new_password(
+    state: &AppState,
+    password: Option<String>,
+) -> Result<Option<events::SecretId>, ApiError> {
+    let Some(password) = password else {
+        return Ok(None);
+    };
+    if !crate::secrets::acceptable(&password) {
+        return Err(ApiError::invalid(
+            "password",
+            format!(
+                "must be {} to {} characters",
+                crate::secrets::PASSWORD_MIN_CHARS,
+                crate::secrets::PASSWORD_MAX_CHARS
+            ),
+        ));
+    }
+    Ok(Some(crate::secrets::store(&state.reads, password).await?))
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -70,6 +105,7 @@ pub struct JoinBody {
     pub device_type: Option<String>,
     pub join_muted: Option<bool>,
     pub join_without_video: Option<bool>,
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -80,11 +116,11 @@ pub struct ConfigBody {
     pub max_participants: Option<i64>,
 }
 
-fn context(caller: Caller, request: RequestId) -> Context {
+pub fn context(caller: Caller, request: RequestId) -> Context {
     Context {
         caller,
         // The log keeps microseconds; so do the events' own timestamps.
-        at: DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap_or_else(Utc::now),
+        at: events::time::now(),
         request_id: Some(request.0),
     }
 }
@@ -100,7 +136,9 @@ pub async fn create(
         .title
         .clone()
         .ok_or_else(|| ApiError::invalid("title", "is required"))?;
-    let key = idempotency.map(|k| k.for_request(&caller, "POST /meetings", &body));
+    let key =
+        idempotency.map(|k| k.for_request(&caller, "POST /meetings", &without_password(&body)));
+    let password_id = new_password(&state, body.password).await?;
     let command = ScheduleMeeting {
         meeting_id: MeetingId::new(),
         room_code: RoomCode::random(&mut rand::thread_rng()),
@@ -111,6 +149,7 @@ pub async fn create(
         max_participants: body.max_participants,
         settings: (&body.settings).into(),
         start_now: body.start_now,
+        password_id,
     };
     let done = state
         .commands
@@ -122,11 +161,11 @@ pub async fn create(
 /// A call on the meeting named in the path: who calls, which request,
 /// which meeting, and the client's idempotency key.
 pub struct MeetingCall {
-    state: AppState,
-    caller: Caller,
+    pub state: AppState,
+    pub caller: Caller,
     request: RequestId,
     meeting: String,
-    idempotency: Option<IdempotencyHeader>,
+    pub idempotency: Option<IdempotencyHeader>,
 }
 
 impl FromRequestParts<AppState> for MeetingCall {
@@ -137,10 +176,14 @@ impl FromRequestParts<AppState> for MeetingCall {
         let request = RequestId::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|e| match e {});
-        let Path(meeting) =
-            <Path<String> as FromRequestParts<AppState>>::from_request_parts(parts, state)
-                .await
-                .map_err(|_| ApiError::App(command::AppError::NotFound))?;
+        let Path(mut params) = <Path<std::collections::HashMap<String, String>> as FromRequestParts<
+            AppState,
+        >>::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::App(command::AppError::NotFound))?;
+        let meeting = params
+            .remove("meeting")
+            .ok_or(ApiError::App(command::AppError::NotFound))?;
         let idempotency =
             <IdempotencyHeader as OptionalFromRequestParts<AppState>>::from_request_parts(
                 parts, state,
@@ -159,14 +202,30 @@ impl FromRequestParts<AppState> for MeetingCall {
 impl MeetingCall {
     /// Resolves the meeting, runs the command and shapes the response.
     /// `body` is what the idempotency fingerprint covers.
-    async fn run(
+    pub async fn run(
         self,
         route: &str,
         command: Command,
         body: &impl Serialize,
     ) -> Result<Response, ApiError> {
+        let meeting_id = self.meeting_id().await?;
+        self.run_on(meeting_id, route, command, body).await
+    }
+
+    /// The meeting the path names.
+    pub async fn meeting_id(&self) -> Result<MeetingId, ApiError> {
+        Ok(self.state.commands.resolve(&self.meeting).await?)
+    }
+
+    /// Runs the command on the resolved meeting.
+    pub async fn run_on(
+        self,
+        meeting_id: MeetingId,
+        route: &str,
+        command: Command,
+        body: &impl Serialize,
+    ) -> Result<Response, ApiError> {
         let commands = &self.state.commands;
-        let meeting_id = commands.resolve(&self.meeting).await?;
         let key = self
             .idempotency
             .map(|k| k.for_request(&self.caller, &format!("{route} {meeting_id}"), body));
@@ -188,17 +247,154 @@ pub async fn leave(call: MeetingCall) -> Result<Response, ApiError> {
     call.run("leave", Command::Leave, &()).await
 }
 
+/// A join checks the password (if the meeting has one) against its hash
+/// before the command runs; the command then holds only the outcome.
 pub async fn join(
     call: MeetingCall,
-    JsonBody(body): JsonBody<JoinBody>,
+    JsonBody(mut body): JsonBody<JoinBody>,
 ) -> Result<Response, ApiError> {
+    let meeting_id = call.meeting_id().await?;
+    let password_id = call
+        .state
+        .commands
+        .inspect(meeting_id, |m| m.and_then(|m| m.password_id))
+        .await?;
+    let password = match (password_id, body.password.take()) {
+        (None, _) | (Some(_), None) => PasswordCheck::Missing,
+        (Some(id), Some(given)) => {
+            if crate::secrets::verify(&call.state.reads, id, given).await? {
+                PasswordCheck::Matched(id)
+            } else {
+                PasswordCheck::Wrong
+            }
+        }
+    };
     let command = Command::Join(JoinMeeting {
         participant_id: ParticipantId::new(),
         device_type: body.device_type.clone(),
         join_muted: body.join_muted,
         join_without_video: body.join_without_video,
+        password,
     });
-    call.run("join", command, &body).await
+    call.run_on(meeting_id, "join", command, &body).await
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    #[serde(alias = "name")]
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub max_participants: Option<i64>,
+    #[serde(default)]
+    pub settings: SettingsBody,
+}
+
+/// `PUT /meetings/{meeting}`: setting values twice is naturally
+/// idempotent, so no key is needed.
+pub async fn update(
+    mut call: MeetingCall,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> Result<Response, ApiError> {
+    call.idempotency = None;
+    let command = Command::Update(UpdateMeeting {
+        title: body.title.clone(),
+        description: body.description.clone(),
+        starts_at: body.starts_at,
+        ends_at: body.ends_at,
+        max_participants: body.max_participants,
+        settings: (&body.settings).into(),
+    });
+    call.run("update", command, &body).await
+}
+
+pub async fn delete(call: MeetingCall) -> Result<Response, ApiError> {
+    call.run("delete", Command::Delete, &()).await
+}
+
+/// The spec's security policy body; absent fields take the defaults of a
+/// meeting without a policy (a policy is applied whole).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyBody {
+    pub require_waiting_room: bool,
+    pub require_password: bool,
+    /// A new password (with `require_password`); stored only as a hash.
+    pub password: Option<String>,
+    pub allow_anonymous_join: bool,
+    pub max_participants: Option<u32>,
+    pub allowed_domains: Vec<String>,
+    pub blocked_users: Vec<String>,
+    pub recording_permissions: Permission,
+    pub screen_share_permissions: Permission,
+    pub chat_permissions: Permission,
+    pub mute_on_entry: bool,
+    pub disable_camera: bool,
+    pub lock_meeting: bool,
+}
+
+impl Default for PolicyBody {
+    fn default() -> Self {
+        let d = SecurityPolicy::default();
+        Self {
+            require_waiting_room: d.require_waiting_room,
+            require_password: d.require_password,
+            password: None,
+            allow_anonymous_join: d.allow_anonymous_join,
+            max_participants: d.max_participants,
+            allowed_domains: d.allowed_domains,
+            blocked_users: Vec::new(),
+            recording_permissions: d.recording_permissions,
+            screen_share_permissions: d.screen_share_permissions,
+            chat_permissions: d.chat_permissions,
+            mute_on_entry: d.mute_on_entry,
+            disable_camera: d.disable_camera,
+            lock_meeting: d.lock_meeting,
+        }
+    }
+}
+
+/// `POST .../security/policy` (host only). The password is checked for
+/// the caller's right to set it before it is hashed: only the host's
+/// request stores one.
+pub async fn apply_policy(
+    call: MeetingCall,
+    JsonBody(mut body): JsonBody<PolicyBody>,
+) -> Result<Response, ApiError> {
+    let meeting_id = call.meeting_id().await?;
+    let caller = call.caller.user_id.clone();
+    let is_host = call
+        .state
+        .commands
+        .inspect(meeting_id, |m| m.map(|m| m.is_host(&caller)))
+        .await?
+        .ok_or(ApiError::App(command::AppError::NotFound))?;
+    let password = body.password.take();
+    let new_password_id = match (is_host && body.require_password, password) {
+        (true, password) => new_password(&call.state, password).await?,
+        (false, _) => None,
+    };
+    let policy = SecurityPolicy {
+        require_waiting_room: body.require_waiting_room,
+        require_password: body.require_password,
+        allow_anonymous_join: body.allow_anonymous_join,
+        max_participants: body.max_participants,
+        allowed_domains: body.allowed_domains.clone(),
+        blocked_users: body.blocked_users.iter().cloned().map(UserId).collect(),
+        recording_permissions: body.recording_permissions,
+        screen_share_permissions: body.screen_share_permissions,
+        chat_permissions: body.chat_permissions,
+        mute_on_entry: body.mute_on_entry,
+        disable_camera: body.disable_camera,
+        lock_meeting: body.lock_meeting,
+    };
+    let command = Command::ApplyPolicy(ApplyPolicy {
+        policy,
+        new_password_id,
+    });
+    call.run_on(meeting_id, "policy", command, &body).await
 }
 
 /// `PATCH .../config` takes no idempotency key: setting values twice is
@@ -218,7 +414,7 @@ pub async fn configure(
 /// The response to a command: its reply with `position`, the
 /// `X-Event-Position` header, and for a new meeting 201 with `Location`
 /// and `meeting_link`.
-fn respond(state: &AppState, done: Executed) -> Response {
+pub fn respond(state: &AppState, done: Executed) -> Response {
     let (status, mut json, location) = match &done.reply {
         Reply::Scheduled(v) => {
             let mut json = to_json(v);
@@ -235,6 +431,25 @@ fn respond(state: &AppState, done: Executed) -> Response {
         Reply::Left(v) => (StatusCode::OK, to_json(v), None),
         Reply::Configured(v) => (StatusCode::OK, to_json(v), None),
         Reply::Ended(v) => (StatusCode::OK, to_json(v), None),
+        Reply::Waiting(v) if v.status == "waiting" => {
+            let mut json = to_json(v);
+            json["code"] = Value::from("WAITING_ROOM_REQUIRED");
+            json["message"] = Value::from("waiting for the host to admit you");
+            (StatusCode::ACCEPTED, json, None)
+        }
+        Reply::Chat(v) => (StatusCode::CREATED, to_json(v), None),
+        Reply::Breakout(v) => (StatusCode::CREATED, to_json(v), None),
+        Reply::Updated(v) => (StatusCode::OK, to_json(v), None),
+        Reply::Cancelled(v) => (StatusCode::OK, to_json(v), None),
+        Reply::PolicyApplied(v) => (StatusCode::OK, to_json(v), None),
+        Reply::Member(v) => (StatusCode::OK, to_json(v), None),
+        Reply::Removed(v) => (StatusCode::OK, to_json(v), None),
+        Reply::Status(v) => (StatusCode::OK, to_json(v), None),
+        Reply::Waiting(v) => (StatusCode::OK, to_json(v), None),
+        Reply::Reaction(v) => (StatusCode::OK, to_json(v), None),
+        Reply::Assigned(v) => (StatusCode::OK, to_json(v), None),
+        Reply::BreakoutClosed(v) => (StatusCode::OK, to_json(v), None),
+        Reply::Recording(v) => (StatusCode::OK, to_json(v), None),
     };
     json["position"] = Value::from(done.position);
     let mut response = (status, axum::Json(json)).into_response();

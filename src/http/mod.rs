@@ -1,9 +1,11 @@
 //! The HTTP API (axum): routes, shared state, and the request-id layer.
 //! Handlers are thin: extract, build the command, dispatch, map the result.
 
+mod breakout;
 mod error;
 mod extract;
 mod meetings;
+mod participants;
 mod queries;
 mod ws;
 
@@ -14,7 +16,7 @@ use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -45,13 +47,75 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/meetings", post(meetings::create))
+        .route("/meetings", post(meetings::create).get(queries::list))
         .route("/meetings/history", get(queries::history))
-        .route("/meetings/{meeting}", get(queries::details))
+        .route(
+            "/meetings/{meeting}",
+            get(queries::details)
+                .put(meetings::update)
+                .delete(meetings::delete),
+        )
         .route("/meetings/{meeting}/status", get(queries::status))
+        .route("/meetings/{meeting}/info", get(queries::info))
+        .route("/meetings/{meeting}/exists", get(queries::exists))
+        .route("/meetings/{meeting}/attendance", get(queries::attendance))
         .route(
             "/meetings/{meeting}/participants",
-            get(queries::participants),
+            get(queries::participants).post(participants::invite),
+        )
+        .route(
+            "/meetings/{meeting}/participants/status",
+            put(participants::status),
+        )
+        .route(
+            "/meetings/{meeting}/participants/{user_id}",
+            axum::routing::delete(participants::remove),
+        )
+        .route(
+            "/meetings/{meeting}/participants/{user_id}/role",
+            put(participants::change_role),
+        )
+        .route(
+            "/meetings/{meeting}/waiting-room/{participant_id}/admit",
+            post(participants::admit),
+        )
+        .route(
+            "/meetings/{meeting}/waiting-room/{participant_id}/reject",
+            post(participants::reject),
+        )
+        .route(
+            "/meetings/{meeting}/security/policy",
+            post(meetings::apply_policy),
+        )
+        .route(
+            "/meetings/{meeting}/chat",
+            post(participants::chat).get(queries::chat),
+        )
+        .route("/meetings/{meeting}/reactions", post(participants::react))
+        .route(
+            "/meetings/{meeting}/breakout-rooms",
+            post(breakout::open).get(queries::breakout_rooms),
+        )
+        .route(
+            "/meetings/{meeting}/breakout-rooms/assign",
+            post(breakout::assign),
+        )
+        .route(
+            "/meetings/{meeting}/breakout-rooms/close",
+            post(breakout::close),
+        )
+        .route(
+            "/meetings/{meeting}/recording/start",
+            post(breakout::start_recording),
+        )
+        .route(
+            "/meetings/{meeting}/recording/stop",
+            post(breakout::stop_recording),
+        )
+        .route("/meetings/{meeting}/recordings", get(queries::recordings))
+        .route(
+            "/meetings/{meeting}/recordings/{recording_id}/file",
+            post(breakout::report_file),
         )
         .route("/meetings/{meeting}/start", post(meetings::start))
         .route("/meetings/{meeting}/join", post(meetings::join))

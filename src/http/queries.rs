@@ -131,3 +131,166 @@ pub async fn participants(
     let id = readable(&state, &caller, &meeting, min).await?;
     Ok(Json(query::meeting::participants(&state.reads, &id).await?))
 }
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    page: Option<i64>,
+    page_size: Option<i64>,
+    status: Option<String>,
+    keyword: Option<String>,
+}
+
+/// `GET /meetings`: the caller's meetings (hosted, co-hosted, invited to
+/// or joined).
+pub async fn list(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    min: MinPosition,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page<MeetingDetails>>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let paging = Paging::new(params.page, params.page_size)
+        .map_err(|e| ApiError::invalid(e.field, e.reason))?;
+    let status = params.status.as_deref();
+    if let Some(status) = status
+        && !["scheduled", "active", "ended", "cancelled"].contains(&status)
+    {
+        return Err(ApiError::invalid(
+            "status",
+            "must be scheduled, active, ended or cancelled",
+        ));
+    }
+    let keyword = params
+        .keyword
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    if keyword.is_some_and(|k| k.chars().count() > 200) {
+        return Err(ApiError::invalid(
+            "keyword",
+            "must be at most 200 characters",
+        ));
+    }
+    min.wait(&state).await?;
+    let page = query::meeting::list(
+        &state.reads,
+        caller.user_id.as_str(),
+        status,
+        keyword,
+        paging,
+    )
+    .await?;
+    Ok(Json(page))
+}
+
+/// `GET .../exists` without a token: whether the link names a meeting.
+/// Answered from the log (a meeting exists from its first event), so a
+/// link works the moment it is created.
+pub async fn exists(
+    State(state): State<AppState>,
+    Path(meeting): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let found = match state.commands.resolve(&meeting).await {
+        Ok(id) => state.commands.inspect(id, |m| m.map(|m| m.id)).await?,
+        Err(command::AppError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Json(serde_json::json!({
+        "exists": found.is_some(),
+        "meeting_id": found.map(|id| id.to_string()),
+    })))
+}
+
+/// `GET .../info` without a token: existence, head count, creation time,
+/// capacity; nothing else.
+pub async fn info(
+    State(state): State<AppState>,
+    min: MinPosition,
+    Path(meeting): Path<String>,
+) -> Result<Json<query::meeting::MeetingInfo>, ApiError> {
+    let id = state.commands.resolve(&meeting).await?.to_string();
+    min.wait(&state).await?;
+    query::meeting::info(&state.reads, &id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::App(command::AppError::NotFound))
+}
+
+/// `GET .../attendance` (host, co-host, admin, auditor).
+pub async fn attendance(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    min: MinPosition,
+    Path(meeting): Path<String>,
+) -> Result<Json<query::activity::Attendance>, ApiError> {
+    let id = state.commands.resolve(&meeting).await?.to_string();
+    min.wait(&state).await?;
+    match query::access::may_audit(&state.reads, &id, caller.user_id.as_str(), &caller.roles)
+        .await?
+    {
+        None => Err(ApiError::App(command::AppError::NotFound)),
+        Some(false) => Err(ApiError::CannotRead),
+        Some(true) => Ok(Json(
+            query::activity::attendance(&state.reads, &id, chrono::Utc::now()).await?,
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChatParams {
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// `GET .../chat?limit&offset`: newest-last; private messages only for
+/// their sender and recipient.
+pub async fn chat(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    min: MinPosition,
+    Path(meeting): Path<String>,
+    params: Result<Query<ChatParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<query::activity::Chat>, ApiError> {
+    use query::activity::{CHAT_DEFAULT_LIMIT, CHAT_MAX_LIMIT};
+    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let limit = params.limit.unwrap_or(CHAT_DEFAULT_LIMIT);
+    if limit < 1 {
+        return Err(ApiError::invalid("limit", "must be at least 1"));
+    }
+    let offset = params.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::invalid("offset", "must not be negative"));
+    }
+    let id = readable(&state, &caller, &meeting, min).await?;
+    let chat = query::activity::chat(
+        &state.reads,
+        &id,
+        caller.user_id.as_str(),
+        limit.min(CHAT_MAX_LIMIT),
+        offset,
+    )
+    .await?;
+    Ok(Json(chat))
+}
+
+pub async fn recordings(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    min: MinPosition,
+    Path(meeting): Path<String>,
+) -> Result<Json<query::activity::Recordings>, ApiError> {
+    let id = readable(&state, &caller, &meeting, min).await?;
+    Ok(Json(query::activity::recordings(&state.reads, &id).await?))
+}
+
+pub async fn breakout_rooms(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    min: MinPosition,
+    Path(meeting): Path<String>,
+) -> Result<Json<query::activity::BreakoutRooms>, ApiError> {
+    let id = readable(&state, &caller, &meeting, min).await?;
+    Ok(Json(
+        query::activity::breakout_rooms(&state.reads, &id).await?,
+    ))
+}

@@ -10,6 +10,12 @@
 //! gap and no duplicate across the switch. A client whose queue of unsent
 //! frames overflows is closed with code 4008 and a reason naming the
 //! position to resume from.
+//!
+//! Private events (a private chat message, waiting-room requests) are sent
+//! only to those their audience includes, from the log and live alike.
+//! Client frames `chat`, `hand_raise`, `reaction`, `participant_update`
+//! run the same commands as REST and are answered `ack` (with the
+//! position) or `error` (with the code); `ping` is answered `pong`.
 
 use std::time::Duration;
 
@@ -21,9 +27,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use command::meeting::{Caller, Command};
+use events::event::PRIVATE_TYPES;
 use events::{MeetingId, RecordedEvent, StreamId};
 
-use super::{ApiError, AppState};
+use super::participants::{ChatBody, ReactionBody, StatusBody};
+use super::{ApiError, AppState, RequestId};
 
 /// Frames queued for one client before it counts as too slow.
 pub const CLIENT_QUEUE: usize = 1024;
@@ -59,8 +68,9 @@ pub async fn connect(
     let id = meeting_id.to_string();
     let mut allowed =
         query::access::may_read(&state.reads, &id, caller.user_id.as_str(), &caller.roles).await?;
-    if allowed.is_none() {
-        // The meeting exists in the log; give the read model a moment.
+    if allowed != Some(true) {
+        // The meeting exists in the log, and the caller may have just
+        // joined it: give the read model a moment to catch up.
         let head = state
             .commands
             .store()
@@ -83,7 +93,7 @@ pub async fn connect(
     let after = params.after.unwrap_or(0).max(0);
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| serve(state, meeting_id, after, socket)))
+        .on_upgrade(move |socket| serve(state, caller, meeting_id, after, socket)))
 }
 
 /// The frame for one event.
@@ -133,7 +143,35 @@ impl Cursor {
     }
 }
 
-async fn serve(state: AppState, meeting: MeetingId, after: i64, socket: WebSocket) {
+/// Who is connected, to which meeting.
+struct Viewer {
+    caller: Caller,
+    meeting: MeetingId,
+}
+
+impl Viewer {
+    /// Whether this viewer may see the event: everything but private
+    /// events, and those when their audience includes the viewer (as the
+    /// meeting stands now).
+    async fn sees(&self, state: &AppState, event: &RecordedEvent) -> bool {
+        if !PRIVATE_TYPES.contains(&event.event_type.as_str()) {
+            return true;
+        }
+        let Ok(decoded) = event.decode() else {
+            return false;
+        };
+        let user = &self.caller.user_id;
+        let role = state
+            .commands
+            .inspect(self.meeting, |m| m.and_then(|m| m.role_of(user)))
+            .await
+            .unwrap_or(None);
+        decoded.audience().includes(user, role)
+    }
+}
+
+async fn serve(state: AppState, caller: Caller, meeting: MeetingId, after: i64, socket: WebSocket) {
+    let viewer = Viewer { caller, meeting };
     let (mut sink, mut incoming) = socket.split();
     let (frames, mut queue) = mpsc::channel::<Message>(CLIENT_QUEUE);
     let (close_tx, mut close_rx) = oneshot::channel::<CloseFrame>();
@@ -174,7 +212,15 @@ async fn serve(state: AppState, meeting: MeetingId, after: i64, socket: WebSocke
         version: 0,
         position: after,
     };
-    let outcome = follow(&state, &mut cursor, &mut live, &mut incoming, &frames).await;
+    let outcome = follow(
+        &state,
+        &viewer,
+        &mut cursor,
+        &mut live,
+        &mut incoming,
+        &frames,
+    )
+    .await;
     if let Err(Stop::Slow) = outcome {
         let reason = format!("slow consumer: resume with after={}", cursor.position);
         let _ = close_tx.send(CloseFrame {
@@ -201,19 +247,31 @@ fn push(frames: &mpsc::Sender<Message>, value: Value) -> Result<(), Stop> {
     }
 }
 
-fn push_all(frames: &mpsc::Sender<Message>, events: &[RecordedEvent]) -> Result<(), Stop> {
-    events.iter().try_for_each(|e| push(frames, frame(e)))
+/// Sends the events the viewer may see.
+async fn push_all(
+    state: &AppState,
+    viewer: &Viewer,
+    frames: &mpsc::Sender<Message>,
+    events: &[RecordedEvent],
+) -> Result<(), Stop> {
+    for event in events {
+        if viewer.sees(state, event).await {
+            push(frames, frame(event))?;
+        }
+    }
+    Ok(())
 }
 
 async fn follow(
     state: &AppState,
+    viewer: &Viewer,
     cursor: &mut Cursor,
     live: &mut events::rooms::Room,
     incoming: &mut futures::stream::SplitStream<WebSocket>,
     frames: &mpsc::Sender<Message>,
 ) -> Result<(), Stop> {
     let backlog = cursor.unsent(state).await.map_err(|_| Stop::Gone)?;
-    push_all(frames, &backlog)?;
+    push_all(state, viewer, frames, &backlog).await?;
     push(
         frames,
         json!({"type": "caught_up", "position": cursor.position}),
@@ -222,7 +280,7 @@ async fn follow(
         tokio::select! {
             received = live.recv() => match received {
                 Ok(event) if event.stream_version == cursor.version + 1 => {
-                    if cursor.accept(&event) {
+                    if cursor.accept(&event) && viewer.sees(state, &event).await {
                         push(frames, frame(&event))?;
                     }
                 }
@@ -231,22 +289,13 @@ async fn follow(
                 // on in its room: the log has them.
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     let missing = cursor.unsent(state).await.map_err(|_| Stop::Gone)?;
-                    push_all(frames, &missing)?;
+                    push_all(state, viewer, frames, &missing).await?;
                 }
                 Err(broadcast::error::RecvError::Closed) => return Err(Stop::Gone),
             },
             message = incoming.next() => match message {
                 Some(Ok(Message::Text(text))) => {
-                    let request: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                    let reply = match request["type"].as_str() {
-                        Some("ping") => json!({"type": "pong"}),
-                        _ => json!({
-                            "type": "error",
-                            "code": "VALIDATION_FAILED",
-                            "message": "unknown frame type",
-                            "request_id": request["request_id"],
-                        }),
-                    };
+                    let reply = answer(state, viewer, &text).await;
                     push(frames, reply)?;
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Err(Stop::Gone),
@@ -254,4 +303,60 @@ async fn follow(
             },
         }
     }
+}
+
+/// A client frame `{type, request_id, data}`, run as the REST command of
+/// the same name.
+async fn answer(state: &AppState, viewer: &Viewer, text: &str) -> Value {
+    let request: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let request_id = request["request_id"].clone();
+    let kind = request["type"].as_str().unwrap_or_default();
+    if kind == "ping" {
+        return json!({"type": "pong", "request_id": request_id});
+    }
+    let data = match &request["data"] {
+        Value::Null => json!({}),
+        data => data.clone(),
+    };
+    let command = match kind {
+        "chat" => body::<ChatBody>(data).and_then(|b| b.command()),
+        "reaction" => body::<ReactionBody>(data).and_then(|b| b.command()),
+        "participant_update" => body::<StatusBody>(data).map(|b| b.command()),
+        "hand_raise" => {
+            let raised = data["is_hand_raised"].as_bool().unwrap_or(true);
+            Ok(StatusBody {
+                is_hand_raised: Some(raised),
+                ..StatusBody::default()
+            }
+            .command())
+        }
+        _ => Err(ApiError::invalid(
+            "type",
+            "must be ping, chat, hand_raise, reaction or participant_update",
+        )),
+    };
+    let outcome = match command {
+        Ok(command) => run(state, viewer, command).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(position) => json!({"type": "ack", "request_id": request_id, "position": position}),
+        Err(e) => {
+            let (code, message) = e.code_and_message();
+            json!({"type": "error", "request_id": request_id, "code": code, "message": message})
+        }
+    }
+}
+
+fn body<T: serde::de::DeserializeOwned>(data: Value) -> Result<T, ApiError> {
+    serde_json::from_value(data).map_err(|e| ApiError::invalid("data", e.to_string()))
+}
+
+async fn run(state: &AppState, viewer: &Viewer, command: Command) -> Result<i64, ApiError> {
+    let ctx = super::meetings::context(viewer.caller.clone(), RequestId(uuid::Uuid::now_v7()));
+    let done = state
+        .commands
+        .execute(viewer.meeting, &ctx, command, None)
+        .await?;
+    Ok(done.position)
 }

@@ -493,7 +493,7 @@ async fn ending_a_meeting_sends_everyone_out(setup: Setup) {
             ("participant_left".into(), json!("meeting_ended")),
             ("participant_left".into(), json!("meeting_ended")),
             ("participant_left".into(), json!("meeting_ended")),
-            ("meeting_ended".into(), Value::Null),
+            ("meeting_ended".into(), json!("ended")),
         ]
     );
     assert_eq!(ended.body["position"], json!(log.len()));

@@ -525,6 +525,7 @@ pub async fn schedule(
         max_participants: Some(1000),
         settings: events::event::ConfigChange::default(),
         start_now,
+        password_id: None,
     };
     commands
         .schedule(&ctx(host), command, None)

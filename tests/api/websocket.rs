@@ -13,16 +13,16 @@ use meetings::http::{CLIENT_QUEUE, CLOSE_SLOW_CONSUMER};
 
 use crate::helpers::{Setup, TestApp, spawn_app_on};
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-fn ws_url(app: &TestApp, meeting: &str, token: &str, after: Option<i64>) -> String {
+pub(crate) fn ws_url(app: &TestApp, meeting: &str, token: &str, after: Option<i64>) -> String {
     let base = app.base.replace("http://", "ws://");
     let after = after.map(|a| format!("&after={a}")).unwrap_or_default();
     format!("{base}/ws/meetings/{meeting}?token={token}{after}")
 }
 
-async fn open(app: &TestApp, meeting: &str, user: &str, after: Option<i64>) -> Socket {
+pub(crate) async fn open(app: &TestApp, meeting: &str, user: &str, after: Option<i64>) -> Socket {
     let url = ws_url(app, meeting, &app.token(user), after);
     tokio_tungstenite::connect_async(url)
         .await
@@ -31,7 +31,7 @@ async fn open(app: &TestApp, meeting: &str, user: &str, after: Option<i64>) -> S
 }
 
 /// The next JSON frame (skipping protocol pings), within a deadline.
-async fn next_frame(socket: &mut Socket) -> Value {
+pub(crate) async fn next_frame(socket: &mut Socket) -> Value {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
             .await
@@ -45,7 +45,7 @@ async fn next_frame(socket: &mut Socket) -> Value {
 }
 
 /// Event frames until `caught_up`, which is returned last.
-async fn until_caught_up(socket: &mut Socket) -> (Vec<Value>, Value) {
+pub(crate) async fn until_caught_up(socket: &mut Socket) -> (Vec<Value>, Value) {
     let mut frames = Vec::new();
     loop {
         let frame = next_frame(socket).await;

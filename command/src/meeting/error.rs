@@ -23,6 +23,39 @@ pub enum MeetingError {
     Full,
     #[error("the caller is not in the meeting")]
     ParticipantNotFound,
+    #[error("only the host or a co-host may do this")]
+    NotModerator,
+    #[error("the meeting's policy does not allow this")]
+    NotPermitted,
+    #[error("you are blocked from this meeting")]
+    Blocked,
+    #[error("a missing or wrong meeting password")]
+    InvalidPassword,
+    #[error("chat is disabled for you in this meeting")]
+    ChatDisabled,
+    #[error("screen sharing is disabled for you in this meeting")]
+    ScreenShareDisabled,
+    #[error("recording is disabled for this meeting")]
+    RecordingDisabled,
+    #[error("a recording is already in progress")]
+    RecordingInProgress,
+    #[error("no recording is in progress")]
+    NotRecording,
+    #[error("no such recording")]
+    RecordingNotFound,
+    #[error("breakout rooms are already open")]
+    BreakoutOpen,
+    #[error("no breakout rooms are open")]
+    BreakoutNotOpen,
+    #[error("no such waiting participant")]
+    NotWaiting,
+    #[error("at most {limit} in {window_secs} s")]
+    RateLimited {
+        limit: u32,
+        window_secs: u32,
+        /// Seconds until one more is allowed.
+        retry_after_secs: u32,
+    },
 }
 
 impl MeetingError {

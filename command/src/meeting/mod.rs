@@ -11,16 +11,22 @@ mod error;
 mod reply;
 mod state;
 
-pub use command::{Caller, Command, ConfigUpdate, Context, JoinMeeting, ScheduleMeeting};
+pub use command::{
+    ApplyPolicy, Caller, Command, ConfigUpdate, Context, JoinMeeting, OpenBreakout, PasswordCheck,
+    RoomRequest, ScheduleMeeting, SendChat, StatusUpdate, UpdateMeeting,
+};
 pub use decide::{
-    DESCRIPTION_MAX_CHARS, MAX_PARTICIPANTS_DEFAULT, MAX_PARTICIPANTS_LIMIT, TITLE_MAX_CHARS,
-    decide,
+    BREAKOUT_ROOMS_MAX, BREAKOUT_TIME_LIMIT_MAX_MINUTES, CHAT_MAX_CHARS, DESCRIPTION_MAX_CHARS,
+    MAX_PARTICIPANTS_DEFAULT, MAX_PARTICIPANTS_LIMIT, TITLE_MAX_CHARS, breakout_room_id, decide,
 };
 pub use error::MeetingError;
 pub use reply::{
-    ConfigView, EndedView, LeftView, MeetingView, Reply, RoomSettings, SeatView, StartedView, reply,
+    AssignedView, BreakoutClosedView, BreakoutRoomView, BreakoutView, CancelledView, ChatView,
+    ConfigView, EndedView, LeftView, MeetingView, MemberView, PolicyView, ReactionView,
+    RecordingView, RemovedView, Reply, RoomSettings, SeatView, StartedView, StatusView,
+    WaitingView, reply,
 };
-pub use state::{Meeting, Seat, Status, evolve, fold};
+pub use state::{Breakout, Meeting, Recording, Seat, Status, Throttled, Waiter, evolve, fold};
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,314 @@
+//! A meeting's activity: attendance (every join/leave session per user),
+//! chat (private messages only for their pair), recordings and the open
+//! breakout rooms.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::AnyPool;
+
+use crate::flag::Flag;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Session {
+    pub participant_id: String,
+    pub joined_at: String,
+    pub left_at: Option<String>,
+    pub leave_reason: Option<String>,
+    /// Minutes present in this session (until now while still present).
+    pub minutes: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attendee {
+    pub user_id: String,
+    pub user_name: String,
+    pub sessions: Vec<Session>,
+    /// Total minutes present over all sessions, rounded to 0.01.
+    pub total_minutes: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attendance {
+    pub meeting_id: String,
+    pub attendees: Vec<Attendee>,
+    pub count: usize,
+}
+
+type SessionRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// Per user, in order of first join: every session and the minutes present.
+pub async fn attendance(
+    pool: &AnyPool,
+    meeting_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Attendance, sqlx::Error> {
+    let rows: Vec<SessionRow> = sqlx::query_as(
+        "SELECT user_id, user_name, participant_id, joined_at, left_at, leave_reason \
+         FROM rm_participants WHERE meeting_id = $1 ORDER BY joined_at, participant_id",
+    )
+    .bind(meeting_id)
+    .fetch_all(pool)
+    .await?;
+    let parse = |t: &str| {
+        DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+    };
+    let mut order: Vec<String> = Vec::new();
+    let mut by_user: BTreeMap<String, Attendee> = BTreeMap::new();
+    for (user_id, user_name, participant_id, joined_at, left_at, leave_reason) in rows {
+        let until = left_at.as_deref().and_then(parse).unwrap_or(now);
+        let millis = parse(&joined_at).map_or(0, |from| (until - from).num_milliseconds().max(0));
+        let minutes = (millis as f64 / 600.0).round() / 100.0;
+        let attendee = by_user.entry(user_id.clone()).or_insert_with(|| {
+            order.push(user_id.clone());
+            Attendee {
+                user_id,
+                user_name: user_name.clone(),
+                sessions: Vec::new(),
+                total_minutes: 0.0,
+            }
+        });
+        attendee.user_name = user_name;
+        attendee.total_minutes = ((attendee.total_minutes + minutes) * 100.0).round() / 100.0;
+        attendee.sessions.push(Session {
+            participant_id,
+            joined_at,
+            left_at,
+            leave_reason,
+            minutes,
+        });
+    }
+    let attendees: Vec<Attendee> = order
+        .iter()
+        .filter_map(|user| by_user.remove(user))
+        .collect();
+    Ok(Attendance {
+        meeting_id: meeting_id.to_owned(),
+        count: attendees.len(),
+        attendees,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ChatMessage {
+    pub message_id: String,
+    pub sender_id: String,
+    pub sender_name: String,
+    pub recipient_id: Option<String>,
+    pub content: String,
+    pub message_type: String,
+    pub is_private: Flag,
+    pub timestamp: String,
+    pub position: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Chat {
+    pub meeting_id: String,
+    pub messages: Vec<ChatMessage>,
+    /// Messages visible to the caller in all.
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub const CHAT_DEFAULT_LIMIT: i64 = 50;
+pub const CHAT_MAX_LIMIT: i64 = 200;
+
+/// The messages `user` may see (public ones and private ones they sent or
+/// received): `offset` skips the newest, `limit` are returned, oldest of
+/// them first.
+pub async fn chat(
+    pool: &AnyPool,
+    meeting_id: &str,
+    user: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Chat, sqlx::Error> {
+    const VISIBLE: &str = "meeting_id = $1 AND (recipient_id IS NULL OR sender_id = $2 \
+                           OR recipient_id = $2)";
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM rm_chat_messages WHERE {VISIBLE}"
+    ))
+    .bind(meeting_id)
+    .bind(user)
+    .fetch_one(pool)
+    .await?;
+    let mut messages: Vec<ChatMessage> = sqlx::query_as(&format!(
+        "SELECT message_id, sender_id, sender_name, recipient_id, content, \
+                'text' AS message_type, \
+                CAST(CASE WHEN recipient_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS is_private, \
+                sent_at AS timestamp, position \
+         FROM rm_chat_messages WHERE {VISIBLE} ORDER BY position DESC LIMIT $3 OFFSET $4"
+    ))
+    .bind(meeting_id)
+    .bind(user)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    messages.reverse();
+    Ok(Chat {
+        meeting_id: meeting_id.to_owned(),
+        messages,
+        total,
+        limit,
+        offset,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct RecordingItem {
+    pub recording_id: String,
+    pub started_by: String,
+    pub started_at: String,
+    pub stopped_at: Option<String>,
+    /// Seconds, once stopped.
+    pub duration: Option<i64>,
+    pub file_url: Option<String>,
+    pub size: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Recordings {
+    pub meeting_id: String,
+    pub recordings: Vec<RecordingItem>,
+}
+
+pub async fn recordings(pool: &AnyPool, meeting_id: &str) -> Result<Recordings, sqlx::Error> {
+    let recordings = sqlx::query_as(
+        "SELECT recording_id, started_by, started_at, stopped_at, \
+                duration_seconds AS duration, file_url, size \
+         FROM rm_recordings WHERE meeting_id = $1 ORDER BY started_at, recording_id",
+    )
+    .bind(meeting_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(Recordings {
+        meeting_id: meeting_id.to_owned(),
+        recordings,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakoutRoomItem {
+    pub room_id: String,
+    pub name: String,
+    pub description: String,
+    pub capacity: Option<i64>,
+    pub allow_chat: bool,
+    pub allow_screen_share: bool,
+    pub current_participants: usize,
+    pub participants: Vec<String>,
+    pub is_active: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakoutRooms {
+    pub meeting_id: String,
+    /// The open session, if any.
+    pub session_id: Option<String>,
+    pub is_open: bool,
+    pub allow_participants_to_choose: bool,
+    pub allow_participants_to_return: bool,
+    pub closes_at: Option<String>,
+    pub rooms: Vec<BreakoutRoomItem>,
+}
+
+type SessionInfo = (String, Flag, Flag, Option<String>);
+type RoomRow = (String, String, String, Option<i64>, Flag, Flag);
+
+/// The open breakout session with its rooms and who is in each.
+pub async fn breakout_rooms(
+    pool: &AnyPool,
+    meeting_id: &str,
+) -> Result<BreakoutRooms, sqlx::Error> {
+    let session: Option<SessionInfo> = sqlx::query_as(
+        "SELECT session_id, allow_participants_to_choose, allow_participants_to_return, \
+                closes_at \
+         FROM rm_breakout_sessions WHERE meeting_id = $1 AND closed_at IS NULL \
+         ORDER BY opened_at DESC LIMIT 1",
+    )
+    .bind(meeting_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((session_id, choose, back, closes_at)) = session else {
+        return Ok(BreakoutRooms {
+            meeting_id: meeting_id.to_owned(),
+            session_id: None,
+            is_open: false,
+            allow_participants_to_choose: false,
+            allow_participants_to_return: false,
+            closes_at: None,
+            rooms: Vec::new(),
+        });
+    };
+    let rooms: Vec<RoomRow> = sqlx::query_as(
+        "SELECT room_id, name, description, capacity, allow_chat, allow_screen_share \
+         FROM rm_breakout_rooms WHERE session_id = $1 ORDER BY ordinal",
+    )
+    .bind(&session_id)
+    .fetch_all(pool)
+    .await?;
+    let assignments: Vec<(String, String)> = sqlx::query_as(
+        "SELECT room_id, user_id FROM rm_breakout_assignments WHERE session_id = $1 \
+         ORDER BY user_id",
+    )
+    .bind(&session_id)
+    .fetch_all(pool)
+    .await?;
+    let rooms = rooms
+        .into_iter()
+        .map(|(room_id, name, description, capacity, chat, share)| {
+            let participants: Vec<String> = assignments
+                .iter()
+                .filter(|(room, _)| *room == room_id)
+                .map(|(_, user)| user.clone())
+                .collect();
+            BreakoutRoomItem {
+                room_id,
+                name,
+                description,
+                capacity,
+                allow_chat: chat.0,
+                allow_screen_share: share.0,
+                current_participants: participants.len(),
+                participants,
+                is_active: true,
+            }
+        })
+        .collect();
+    Ok(BreakoutRooms {
+        meeting_id: meeting_id.to_owned(),
+        session_id: Some(session_id),
+        is_open: true,
+        allow_participants_to_choose: choose.0,
+        allow_participants_to_return: back.0,
+        closes_at,
+        rooms,
+    })
+}
+
+/// Open breakout sessions whose time limit has passed: (meeting, session).
+pub async fn due_breakouts(
+    pool: &AnyPool,
+    now: &str,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT meeting_id, session_id FROM rm_breakout_sessions \
+         WHERE closed_at IS NULL AND closes_at IS NOT NULL AND closes_at <= $1",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}

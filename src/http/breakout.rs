@@ -1,0 +1,154 @@
+//! Breakout rooms and recordings over HTTP.
+
+use axum::extract::Path;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use command::meeting::{Command, OpenBreakout, RoomRequest};
+use events::event::BreakoutRoomSettings;
+use events::{BreakoutRoomId, BreakoutSessionId, RecordingId, UserId};
+
+use super::ApiError;
+use super::extract::JsonBody;
+use super::meetings::MeetingCall;
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomBody {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub capacity: Option<i64>,
+    pub settings: Option<BreakoutRoomSettings>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenBody {
+    pub room_count: Option<i64>,
+    #[serde(default)]
+    pub rooms: Vec<RoomBody>,
+    #[serde(default)]
+    pub auto_assign: bool,
+    #[serde(default)]
+    pub allow_participants_to_choose: bool,
+    #[serde(default = "yes")]
+    pub allow_participants_to_return: bool,
+    pub time_limit_minutes: Option<i64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST .../breakout-rooms` (host, co-host).
+pub async fn open(
+    call: MeetingCall,
+    JsonBody(body): JsonBody<OpenBody>,
+) -> Result<Response, ApiError> {
+    let command = Command::OpenBreakout(OpenBreakout {
+        session_id: BreakoutSessionId::new(),
+        room_count: body.room_count,
+        rooms: body
+            .rooms
+            .iter()
+            .map(|r| RoomRequest {
+                name: r.name.clone(),
+                description: r.description.clone(),
+                capacity: r.capacity,
+                settings: r.settings,
+            })
+            .collect(),
+        auto_assign: body.auto_assign,
+        allow_participants_to_choose: body.allow_participants_to_choose,
+        allow_participants_to_return: body.allow_participants_to_return,
+        time_limit_minutes: body.time_limit_minutes,
+    });
+    call.run("breakout-open", command, &body).await
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    pub participant_user_id: Option<String>,
+    pub breakout_room_id: Option<String>,
+    /// Accepted for compatibility with the spec (`manual`).
+    pub assignment_type: Option<String>,
+}
+
+/// `POST .../breakout-rooms/assign` (host, co-host; a participant for
+/// themself when the session lets them choose).
+pub async fn assign(
+    call: MeetingCall,
+    JsonBody(body): JsonBody<AssignBody>,
+) -> Result<Response, ApiError> {
+    let user_id = body
+        .participant_user_id
+        .clone()
+        .map(UserId)
+        .unwrap_or_else(|| call.caller.user_id.clone());
+    let room_id: BreakoutRoomId = body
+        .breakout_room_id
+        .as_deref()
+        .and_then(|r| r.parse().ok())
+        .ok_or_else(|| ApiError::invalid("breakout_room_id", "must be a breakout room id"))?;
+    call.run(
+        "breakout-assign",
+        Command::AssignBreakout { user_id, room_id },
+        &body,
+    )
+    .await
+}
+
+/// `POST .../breakout-rooms/close` (host, co-host): everyone returns.
+pub async fn close(call: MeetingCall) -> Result<Response, ApiError> {
+    call.run("breakout-close", Command::CloseBreakout, &())
+        .await
+}
+
+/// `POST .../recording/start`.
+pub async fn start_recording(call: MeetingCall) -> Result<Response, ApiError> {
+    let id = RecordingId::new();
+    call.run("recording-start", Command::StartRecording(id), &())
+        .await
+}
+
+/// `POST .../recording/stop`.
+pub async fn stop_recording(call: MeetingCall) -> Result<Response, ApiError> {
+    call.run("recording-stop", Command::StopRecording, &())
+        .await
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBody {
+    pub file_url: Option<String>,
+    pub size: Option<i64>,
+}
+
+/// `POST .../recordings/{recording_id}/file {file_url, size}` (host or
+/// admin; a recorder such as LiveKit egress).
+pub async fn report_file(
+    mut call: MeetingCall,
+    Path((_, recording)): Path<(String, String)>,
+    JsonBody(body): JsonBody<FileBody>,
+) -> Result<Response, ApiError> {
+    call.idempotency = None;
+    let recording_id: RecordingId = recording.parse().map_err(|_| {
+        ApiError::App(command::AppError::Domain(
+            command::meeting::MeetingError::RecordingNotFound,
+        ))
+    })?;
+    let file_url = body
+        .file_url
+        .clone()
+        .ok_or_else(|| ApiError::invalid("file_url", "is required"))?;
+    let size = body
+        .size
+        .ok_or_else(|| ApiError::invalid("size", "is required"))?;
+    let command = Command::ReportRecordingFile {
+        recording_id,
+        file_url,
+        size,
+    };
+    call.run("recording-file", command, &body).await
+}
