@@ -3,9 +3,10 @@
 //!
 //! A batch is applied as four statements whatever its size: the seats it
 //! opened (one INSERT, with the leave already in the row when the seat
-//! also closed in the batch), the older seats it closed, the seats whose
-//! media or hand changed, and the open seats whose role changed (one
-//! UPDATE each).
+//! also closed in the batch, and the last role it had in the batch), the
+//! roles of seats open before the batch (applied first, before the batch
+//! can close them), the older seats it closed, and the seats whose media
+//! or hand changed (one UPDATE each).
 
 use std::collections::HashMap;
 
@@ -140,7 +141,11 @@ pub async fn apply(
     let mut closed: HashMap<String, Closed> = HashMap::new();
     // Seats whose media or hand changed, by id: the state after the batch.
     let mut states: HashMap<String, State> = HashMap::new();
-    // Users whose role changed, by (meeting, user): the last role.
+    // Seats opened in this batch and still open at this point of it, by
+    // (meeting, user): their index in `opened`.
+    let mut open_now: HashMap<(String, &str), usize> = HashMap::new();
+    // Users whose seat from before the batch changed role, by (meeting,
+    // user): the last role.
     let mut roles: HashMap<(String, &str), RoleRow> = HashMap::new();
     for (_, event) in events {
         match event {
@@ -158,6 +163,10 @@ pub async fn apply(
             }
             MeetingEvent::ParticipantRoleChanged(e) => {
                 let meeting_id = e.meeting_id.to_string();
+                if let Some(&row) = open_now.get(&(meeting_id.clone(), e.user_id.as_str())) {
+                    opened[row].role = e.role.as_str();
+                    continue;
+                }
                 roles.insert(
                     (meeting_id.clone(), e.user_id.as_str()),
                     RoleRow {
@@ -170,6 +179,7 @@ pub async fn apply(
             MeetingEvent::ParticipantJoined(e) => {
                 let participant_id = e.participant_id.to_string();
                 new_seats.insert(participant_id.clone(), opened.len());
+                open_now.insert((e.meeting_id.to_string(), e.user_id.as_str()), opened.len());
                 opened.push(Seat {
                     participant_id,
                     meeting_id: e.meeting_id.to_string(),
@@ -187,6 +197,7 @@ pub async fn apply(
             MeetingEvent::ParticipantLeft(e) => {
                 let participant_id = e.participant_id.to_string();
                 let (left_at, reason) = (text(e.left_at), e.reason.as_str());
+                open_now.remove(&(e.meeting_id.to_string(), e.user_id.as_str()));
                 match new_seats.get(&participant_id) {
                     Some(&row) => {
                         opened[row].left_at = Some(left_at);
@@ -205,13 +216,15 @@ pub async fn apply(
             _ => {}
         }
     }
+    // Roles first: they are for seats open before the batch, and must
+    // reach them before the batch closes them (seats it opened have theirs).
+    let roles: Vec<RoleRow> = roles.into_values().collect();
+    ROLE.run(conn, &roles).await?;
     OPEN.run(conn, &opened).await?;
     let closed: Vec<Closed> = closed.into_values().collect();
     CLOSE.run(conn, &closed).await?;
     let states: Vec<State> = states.into_values().collect();
-    STATE.run(conn, &states).await?;
-    let roles: Vec<RoleRow> = roles.into_values().collect();
-    ROLE.run(conn, &roles).await
+    STATE.run(conn, &states).await
 }
 
 fn state<'s>(states: &'s mut HashMap<String, State>, id: &events::ParticipantId) -> &'s mut State {

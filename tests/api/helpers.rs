@@ -448,6 +448,12 @@ pub async fn read_model_snapshot(reads: &sqlx::AnyPool) -> Vec<String> {
         ("rm_meetings", "meeting_id"),
         ("rm_meeting_attendees", "meeting_id, user_id"),
         ("rm_participants", "participant_id"),
+        ("rm_meeting_members", "meeting_id, user_id"),
+        ("rm_chat_messages", "position"),
+        ("rm_recordings", "recording_id"),
+        ("rm_breakout_sessions", "session_id"),
+        ("rm_breakout_rooms", "room_id"),
+        ("rm_breakout_assignments", "session_id, user_id"),
         ("projection_checkpoints", "name"),
     ] {
         let query = format!("SELECT * FROM {table} ORDER BY {key}");
