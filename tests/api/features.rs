@@ -34,7 +34,7 @@ on_setups!([postgres, sqlite]
     recordings_run_one_at_a_time_and_keep_the_reported_file,
 );
 
-on_setups!([postgres] a_breakout_time_limit_closes_the_rooms_by_itself_across_a_restart);
+on_setups!([postgres, sqlite] a_breakout_time_limit_closes_the_rooms_by_itself_across_a_restart);
 
 pub(crate) fn at(meeting: &str, action: &str) -> String {
     if action.is_empty() {
