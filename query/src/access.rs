@@ -50,10 +50,7 @@ pub async fn may_read(
     user: &str,
     roles: &[String],
 ) -> Result<Option<bool>, sqlx::Error> {
-    let reads_all = roles.iter().any(|r| READ_ALL_ROLES.contains(&r.as_str()));
-    Ok(standing(pool, meeting_id, user)
-        .await?
-        .map(|s| s.involved || reads_all))
+    allowed(pool, meeting_id, user, roles, |s| s.involved).await
 }
 
 /// Whether the meeting exists and, if so, whether `user` may see its
@@ -64,8 +61,19 @@ pub async fn may_audit(
     user: &str,
     roles: &[String],
 ) -> Result<Option<bool>, sqlx::Error> {
+    allowed(pool, meeting_id, user, roles, |s| s.moderator).await
+}
+
+/// Admins and auditors, and those whose standing `suffices`.
+async fn allowed(
+    pool: &AnyPool,
+    meeting_id: &str,
+    user: &str,
+    roles: &[String],
+    suffices: fn(Standing) -> bool,
+) -> Result<Option<bool>, sqlx::Error> {
     let reads_all = roles.iter().any(|r| READ_ALL_ROLES.contains(&r.as_str()));
     Ok(standing(pool, meeting_id, user)
         .await?
-        .map(|s| s.moderator || reads_all))
+        .map(|s| suffices(s) || reads_all))
 }
