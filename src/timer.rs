@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use command::CommandHandler;
 use command::meeting::{Caller, Command, Context};
 use events::{BreakoutSessionId, MeetingId, UserId};
@@ -46,11 +45,11 @@ pub async fn run(commands: Arc<CommandHandler>, reads: AnyPool, mut stop: watch:
 }
 
 /// Closes every open breakout session whose time limit has passed.
-pub async fn close_due(commands: &CommandHandler, reads: &AnyPool) -> anyhow::Result<usize> {
-    let now = Utc::now();
-    let due = query::activity::due_breakouts(reads, &events::time::text(now)).await?;
-    let mut closed = 0;
-    for (meeting, session) in due {
+pub async fn close_due(commands: &CommandHandler, reads: &AnyPool) -> anyhow::Result<()> {
+    let now = events::time::now();
+    for (meeting, session) in
+        query::activity::due_breakouts(reads, &events::time::text(now)).await?
+    {
         let (Ok(meeting), Ok(session)) = (
             meeting.parse::<MeetingId>(),
             session.parse::<BreakoutSessionId>(),
@@ -62,12 +61,9 @@ pub async fn close_due(commands: &CommandHandler, reads: &AnyPool) -> anyhow::Re
             at: events::time::now(),
             request_id: None,
         };
-        let done = commands
+        commands
             .execute(meeting, &ctx, Command::ExpireBreakout(session), None)
             .await?;
-        if matches!(&done.reply, command::meeting::Reply::BreakoutClosed(v) if v.closed) {
-            closed += 1;
-        }
     }
-    Ok(closed)
+    Ok(())
 }

@@ -520,6 +520,17 @@ pub enum BreakoutCloseReason {
     MeetingEnded,
 }
 
+impl BreakoutCloseReason {
+    /// The wire name (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::TimeLimit => "time_limit",
+            Self::MeetingEnded => "meeting_ended",
+        }
+    }
+}
+
 /// Everyone is back in the main room.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BreakoutRoomsClosed {
@@ -881,6 +892,13 @@ mod tests {
             LeaveReason::Left,
             LeaveReason::Removed,
             LeaveReason::MeetingEnded,
+        ] {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+        }
+        for reason in [
+            BreakoutCloseReason::Closed,
+            BreakoutCloseReason::TimeLimit,
+            BreakoutCloseReason::MeetingEnded,
         ] {
             assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
         }

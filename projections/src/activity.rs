@@ -150,11 +150,7 @@ async fn apply_one(
         )
         .bind(e.session_id.to_string())
         .bind(text(e.closed_at))
-        .bind(match e.reason {
-            events::event::BreakoutCloseReason::Closed => "closed",
-            events::event::BreakoutCloseReason::TimeLimit => "time_limit",
-            events::event::BreakoutCloseReason::MeetingEnded => "meeting_ended",
-        })
+        .bind(e.reason.as_str())
         .execute(conn)
         .await
         .map(drop),

@@ -43,37 +43,31 @@ pub async fn standing(
     }))
 }
 
-/// Whether the meeting exists and, if so, whether `user` may read it.
-pub async fn may_read(
-    pool: &AnyPool,
-    meeting_id: &str,
-    user: &str,
-    roles: &[String],
-) -> Result<Option<bool>, sqlx::Error> {
-    allowed(pool, meeting_id, user, roles, |s| s.involved).await
+/// What a caller wants of a meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Its details, participants, chat, recordings, breakout rooms, live
+    /// events: the host, members, anyone who joined.
+    Read,
+    /// Its attendance: moderators.
+    Audit,
 }
 
-/// Whether the meeting exists and, if so, whether `user` may see its
-/// attendance: moderators, admins and auditors.
-pub async fn may_audit(
+/// Whether the meeting exists and, if so, whether `user` has `access` to
+/// it (admins and auditors always do).
+pub async fn may(
     pool: &AnyPool,
     meeting_id: &str,
     user: &str,
     roles: &[String],
-) -> Result<Option<bool>, sqlx::Error> {
-    allowed(pool, meeting_id, user, roles, |s| s.moderator).await
-}
-
-/// Admins and auditors, and those whose standing `suffices`.
-async fn allowed(
-    pool: &AnyPool,
-    meeting_id: &str,
-    user: &str,
-    roles: &[String],
-    suffices: fn(Standing) -> bool,
+    access: Access,
 ) -> Result<Option<bool>, sqlx::Error> {
     let reads_all = roles.iter().any(|r| READ_ALL_ROLES.contains(&r.as_str()));
-    Ok(standing(pool, meeting_id, user)
-        .await?
-        .map(|s| suffices(s) || reads_all))
+    Ok(standing(pool, meeting_id, user).await?.map(|s| {
+        reads_all
+            || match access {
+                Access::Read => s.involved,
+                Access::Audit => s.moderator,
+            }
+    }))
 }

@@ -58,11 +58,7 @@ pub async fn attendance(
     .bind(meeting_id)
     .fetch_all(pool)
     .await?;
-    let parse = |t: &str| {
-        DateTime::parse_from_rfc3339(t)
-            .map(|t| t.with_timezone(&Utc))
-            .ok()
-    };
+    use events::time::parse;
     let mut order: Vec<String> = Vec::new();
     let mut by_user: BTreeMap<String, Attendee> = BTreeMap::new();
     for (user_id, user_name, participant_id, joined_at, left_at, leave_reason) in rows {

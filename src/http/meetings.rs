@@ -65,16 +65,6 @@ pub struct CreateMeeting {
     pub password: Option<String>,
 }
 
-/// The fingerprint of a request body with its password left out (an
-/// idempotency record must not hold a password either).
-fn without_password<T: Serialize>(body: &T) -> Value {
-    let mut value = to_json(body);
-    if let Some(map) = value.as_object_mut() {
-        map.remove("password");
-    }
-    value
-}
-
 /// Hashes and stores a new meeting password.
 async fn new_password(
     state: &AppState,
@@ -130,15 +120,16 @@ pub async fn create(
     AuthUser(caller): AuthUser,
     request: RequestId,
     idempotency: Option<IdempotencyHeader>,
-    JsonBody(body): JsonBody<CreateMeeting>,
+    JsonBody(mut body): JsonBody<CreateMeeting>,
 ) -> Result<Response, ApiError> {
     let title = body
         .title
         .clone()
         .ok_or_else(|| ApiError::invalid("title", "is required"))?;
-    let key =
-        idempotency.map(|k| k.for_request(&caller, "POST /meetings", &without_password(&body)));
-    let password_id = new_password(&state, body.password).await?;
+    // Taken out first: the idempotency fingerprint must not cover it.
+    let password = body.password.take();
+    let key = idempotency.map(|k| k.for_request(&caller, "POST /meetings", &body));
+    let password_id = new_password(&state, password).await?;
     let command = ScheduleMeeting {
         meeting_id: MeetingId::new(),
         room_code: RoomCode::random(&mut rand::thread_rng()),
@@ -247,25 +238,28 @@ pub async fn leave(call: MeetingCall) -> Result<Response, ApiError> {
     call.run("leave", Command::Leave, &()).await
 }
 
-/// A join checks the password (if the meeting has one) against its hash
-/// before the command runs; the command then holds only the outcome.
+/// A join with a password checks it against the hash the meeting names
+/// before the command runs; the command then holds only the outcome. A
+/// join without one reads nothing more than any other command.
 pub async fn join(
     call: MeetingCall,
     JsonBody(mut body): JsonBody<JoinBody>,
 ) -> Result<Response, ApiError> {
     let meeting_id = call.meeting_id().await?;
-    let password_id = call
-        .state
-        .commands
-        .inspect(meeting_id, |m| m.and_then(|m| m.password_id))
-        .await?;
-    let password = match (password_id, body.password.take()) {
-        (None, _) | (Some(_), None) => PasswordCheck::Missing,
-        (Some(id), Some(given)) => {
-            if crate::secrets::verify(&call.state.reads, id, given).await? {
-                PasswordCheck::Matched(id)
-            } else {
-                PasswordCheck::Wrong
+    let password = match body.password.take() {
+        None => PasswordCheck::Missing,
+        Some(given) => {
+            let hash = call
+                .state
+                .commands
+                .inspect(meeting_id, |m| m.and_then(|m| m.password_id))
+                .await?;
+            match hash {
+                None => PasswordCheck::Missing,
+                Some(id) if crate::secrets::verify(&call.state.reads, id, given).await? => {
+                    PasswordCheck::Matched(id)
+                }
+                Some(_) => PasswordCheck::Wrong,
             }
         }
     };
@@ -414,42 +408,25 @@ pub async fn configure(
 /// The response to a command: its reply with `position`, the
 /// `X-Event-Position` header, and for a new meeting 201 with `Location`
 /// and `meeting_link`.
-pub fn respond(state: &AppState, done: Executed) -> Response {
-    let (status, mut json, location) = match &done.reply {
+fn respond(state: &AppState, done: Executed) -> Response {
+    // The reply's body, whatever its kind (`{"kind", "body"}` serialised).
+    let mut json = to_json(&done.reply)["body"].take();
+    let (status, location) = match &done.reply {
         Reply::Scheduled(v) => {
-            let mut json = to_json(v);
             json["meeting_link"] =
                 Value::String(format!("{}/meeting/{}", state.public_url, v.room_code));
             (
                 StatusCode::CREATED,
-                json,
                 Some(format!("/api/v1/meetings/{}", v.meeting_id)),
             )
         }
-        Reply::Started(v) => (StatusCode::OK, to_json(v), None),
-        Reply::Joined(v) => (StatusCode::OK, to_json(v), None),
-        Reply::Left(v) => (StatusCode::OK, to_json(v), None),
-        Reply::Configured(v) => (StatusCode::OK, to_json(v), None),
-        Reply::Ended(v) => (StatusCode::OK, to_json(v), None),
         Reply::Waiting(v) if v.status == "waiting" => {
-            let mut json = to_json(v);
             json["code"] = Value::from("WAITING_ROOM_REQUIRED");
             json["message"] = Value::from("waiting for the host to admit you");
-            (StatusCode::ACCEPTED, json, None)
+            (StatusCode::ACCEPTED, None)
         }
-        Reply::Chat(v) => (StatusCode::CREATED, to_json(v), None),
-        Reply::Breakout(v) => (StatusCode::CREATED, to_json(v), None),
-        Reply::Updated(v) => (StatusCode::OK, to_json(v), None),
-        Reply::Cancelled(v) => (StatusCode::OK, to_json(v), None),
-        Reply::PolicyApplied(v) => (StatusCode::OK, to_json(v), None),
-        Reply::Member(v) => (StatusCode::OK, to_json(v), None),
-        Reply::Removed(v) => (StatusCode::OK, to_json(v), None),
-        Reply::Status(v) => (StatusCode::OK, to_json(v), None),
-        Reply::Waiting(v) => (StatusCode::OK, to_json(v), None),
-        Reply::Reaction(v) => (StatusCode::OK, to_json(v), None),
-        Reply::Assigned(v) => (StatusCode::OK, to_json(v), None),
-        Reply::BreakoutClosed(v) => (StatusCode::OK, to_json(v), None),
-        Reply::Recording(v) => (StatusCode::OK, to_json(v), None),
+        Reply::Chat(_) | Reply::Breakout(_) => (StatusCode::CREATED, None),
+        _ => (StatusCode::OK, None),
     };
     json["position"] = Value::from(done.position);
     let mut response = (status, axum::Json(json)).into_response();

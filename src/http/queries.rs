@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
 use serde::Deserialize;
 
+use query::access::Access;
 use query::history::{HistoryItem, HistoryRole};
 use query::meeting::{MeetingDetails, MeetingStatus, Participants};
 use query::{Page, Paging};
@@ -80,16 +81,22 @@ async fn readable(
     reference: &str,
     min: MinPosition,
 ) -> Result<String, ApiError> {
+    permitted(state, caller, reference, min, Access::Read).await
+}
+
+/// Resolves the path's meeting, waits for `X-Min-Position`, and checks the
+/// caller's access to it.
+async fn permitted(
+    state: &AppState,
+    caller: &command::meeting::Caller,
+    reference: &str,
+    min: MinPosition,
+    access: Access,
+) -> Result<String, ApiError> {
     let meeting_id = state.commands.resolve(reference).await?.to_string();
     min.wait(state).await?;
-    match query::access::may_read(
-        &state.reads,
-        &meeting_id,
-        caller.user_id.as_str(),
-        &caller.roles,
-    )
-    .await?
-    {
+    let user = caller.user_id.as_str();
+    match query::access::may(&state.reads, &meeting_id, user, &caller.roles, access).await? {
         None => Err(ApiError::App(command::AppError::NotFound)),
         Some(false) => Err(ApiError::CannotRead),
         Some(true) => Ok(meeting_id),
@@ -184,14 +191,18 @@ pub async fn list(
 }
 
 /// `GET .../exists` without a token: whether the link names a meeting.
-/// Answered from the log (a meeting exists from its first event), so a
-/// link works the moment it is created.
+/// Answered from the log, so a link works the moment it is created: a room
+/// code exists once its alias does (claimed with the meeting's first
+/// event); an id, once its stream has events.
 pub async fn exists(
     State(state): State<AppState>,
     Path(meeting): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let found = match state.commands.resolve(&meeting).await {
-        Ok(id) => state.commands.inspect(id, |m| m.map(|m| m.id)).await?,
+        Ok(id) if meeting.parse::<events::MeetingId>().is_ok() => {
+            state.commands.inspect(id, |m| m.map(|m| m.id)).await?
+        }
+        Ok(id) => Some(id),
         Err(command::AppError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
@@ -223,17 +234,9 @@ pub async fn attendance(
     min: MinPosition,
     Path(meeting): Path<String>,
 ) -> Result<Json<query::activity::Attendance>, ApiError> {
-    let id = state.commands.resolve(&meeting).await?.to_string();
-    min.wait(&state).await?;
-    match query::access::may_audit(&state.reads, &id, caller.user_id.as_str(), &caller.roles)
-        .await?
-    {
-        None => Err(ApiError::App(command::AppError::NotFound)),
-        Some(false) => Err(ApiError::CannotRead),
-        Some(true) => Ok(Json(
-            query::activity::attendance(&state.reads, &id, chrono::Utc::now()).await?,
-        )),
-    }
+    let id = permitted(&state, &caller, &meeting, min, Access::Audit).await?;
+    let attendance = query::activity::attendance(&state.reads, &id, chrono::Utc::now()).await?;
+    Ok(Json(attendance))
 }
 
 #[derive(Debug, Deserialize)]

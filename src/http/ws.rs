@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use command::meeting::{Caller, Command};
-use events::event::PRIVATE_TYPES;
+use events::event::{Audience, PRIVATE_TYPES};
 use events::{MeetingId, RecordedEvent, StreamId};
 
 use super::participants::{ChatBody, ReactionBody, StatusBody};
@@ -66,8 +66,9 @@ pub async fn connect(
         .ok_or(ApiError::Unauthorized)?;
     let meeting_id = state.commands.resolve(&meeting).await?;
     let id = meeting_id.to_string();
-    let mut allowed =
-        query::access::may_read(&state.reads, &id, caller.user_id.as_str(), &caller.roles).await?;
+    let access = query::access::Access::Read;
+    let user = caller.user_id.as_str();
+    let mut allowed = query::access::may(&state.reads, &id, user, &caller.roles, access).await?;
     if allowed != Some(true) {
         // The meeting exists in the log, and the caller may have just
         // joined it: give the read model a moment to catch up.
@@ -81,9 +82,7 @@ pub async fn connect(
             .progress
             .wait_for(head, state.min_position_wait)
             .await?;
-        allowed =
-            query::access::may_read(&state.reads, &id, caller.user_id.as_str(), &caller.roles)
-                .await?;
+        allowed = query::access::may(&state.reads, &id, user, &caller.roles, access).await?;
     }
     match allowed {
         None => return Err(ApiError::App(command::AppError::NotFound)),
@@ -151,24 +150,38 @@ struct Viewer {
 
 impl Viewer {
     /// Whether this viewer may see the event: everything but private
-    /// events, and those when their audience includes the viewer (as the
-    /// meeting stands now).
-    async fn sees(&self, state: &AppState, event: &RecordedEvent) -> bool {
+    /// events, and those when their audience includes the viewer. Only an
+    /// audience of moderators needs the viewer's role (as the meeting
+    /// stands now), looked up once per call of `role` and kept in it.
+    async fn sees(&self, state: &AppState, event: &RecordedEvent, role: &mut Role) -> bool {
         if !PRIVATE_TYPES.contains(&event.event_type.as_str()) {
             return true;
         }
         let Ok(decoded) = event.decode() else {
             return false;
         };
+        let audience = decoded.audience();
         let user = &self.caller.user_id;
-        let role = state
-            .commands
-            .inspect(self.meeting, |m| m.and_then(|m| m.role_of(user)))
-            .await
-            .unwrap_or(None);
-        decoded.audience().includes(user, role)
+        if audience.includes(user, None) {
+            return true;
+        }
+        if !matches!(audience, Audience::ModeratorsAnd(_)) {
+            return false;
+        }
+        if role.is_none() {
+            let now = state
+                .commands
+                .inspect(self.meeting, |m| m.and_then(|m| m.role_of(user)))
+                .await
+                .unwrap_or(None);
+            *role = Some(now);
+        }
+        audience.includes(user, role.flatten())
     }
 }
+
+/// The viewer's role in the meeting once looked up (`Some(None)`: none).
+type Role = Option<Option<events::event::Role>>;
 
 async fn serve(state: AppState, caller: Caller, meeting: MeetingId, after: i64, socket: WebSocket) {
     let viewer = Viewer { caller, meeting };
@@ -254,8 +267,9 @@ async fn push_all(
     frames: &mpsc::Sender<Message>,
     events: &[RecordedEvent],
 ) -> Result<(), Stop> {
+    let mut role = None;
     for event in events {
-        if viewer.sees(state, event).await {
+        if viewer.sees(state, event, &mut role).await {
             push(frames, frame(event))?;
         }
     }
@@ -280,7 +294,7 @@ async fn follow(
         tokio::select! {
             received = live.recv() => match received {
                 Ok(event) if event.stream_version == cursor.version + 1 => {
-                    if cursor.accept(&event) && viewer.sees(state, &event).await {
+                    if cursor.accept(&event) && viewer.sees(state, &event, &mut None).await {
                         push(frames, frame(&event))?;
                     }
                 }

@@ -1214,10 +1214,16 @@ async fn a_breakout_time_limit_closes_the_rooms_by_itself_across_a_restart(setup
     let config = setup_config(setup, &db, &stream);
     first.stop().await.unwrap();
     let app = spawn_app_with(config, db, stream).await;
+    // Polls the meeting's stream from the version last read, not the log.
+    let stream = id.parse::<events::MeetingId>().unwrap().stream_id();
+    let read = std::sync::atomic::AtomicI64::new(0);
     let closed = eventually(Duration::from_secs(150), || async {
-        app.log()
-            .await
-            .into_iter()
+        let from = read.load(std::sync::atomic::Ordering::Relaxed);
+        let tail = app.app.store.read_stream(&stream, from).await.unwrap();
+        if let Some(last) = tail.last() {
+            read.store(last.stream_version, std::sync::atomic::Ordering::Relaxed);
+        }
+        tail.into_iter()
             .find(|e| e.event_type == "breakout_rooms_closed")
     })
     .await;

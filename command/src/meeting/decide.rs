@@ -677,10 +677,7 @@ fn set_status(
     let changed = |current: bool, wanted: Option<bool>| wanted.filter(|w| *w != current);
     let is_screen_sharing = changed(seat.is_screen_sharing, cmd.is_screen_sharing);
     if is_screen_sharing == Some(true) {
-        let in_room = meeting.breakout.as_ref().and_then(|b| {
-            let room = b.assignments.get(target)?;
-            b.rooms.iter().find(|r| r.room_id == *room)
-        });
+        let in_room = meeting.breakout_room_of(target);
         let allowed = meeting.settings.enable_screen_share
             && meeting.policy.screen_share_permissions.allows(seat.role)
             && in_room.is_none_or(|r| r.settings.allow_screen_share);
@@ -785,10 +782,7 @@ fn chat(
 ) -> Result<Vec<MeetingEvent>, MeetingError> {
     require_active(meeting)?;
     let seat = own_seat(meeting, ctx)?;
-    let in_room = meeting.breakout.as_ref().and_then(|b| {
-        let room = b.assignments.get(&seat.user_id)?;
-        b.rooms.iter().find(|r| r.room_id == *room)
-    });
+    let in_room = meeting.breakout_room_of(&seat.user_id);
     let allowed = meeting.settings.enable_chat
         && meeting.policy.chat_permissions.allows(seat.role)
         && in_room.is_none_or(|r| r.settings.allow_chat);

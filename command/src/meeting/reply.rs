@@ -278,38 +278,43 @@ impl StatusView {
     }
 }
 
-/// The reply of a command rarer than join and leave, from the state after
-/// it (a copy of the meeting is affordable here).
+/// The reply of a command rarer than join and leave. Those that show
+/// more than their events (a meeting, a policy, a role, a seat, the rooms)
+/// read the state after them: a copy of the meeting, made only for them.
 fn from_after(
     before: &Option<Meeting>,
     ctx: &Context,
     command: &Command,
     events: &[MeetingEvent],
 ) -> Option<Reply> {
-    let after = fold(before.clone(), events)?;
+    let after = || fold(before.clone(), events);
+    let meeting_id = before.as_ref()?.id;
     let first = events.first();
     Some(match command {
-        Command::Update(_) => Reply::Updated(MeetingView::of(&after)),
+        Command::Update(_) => Reply::Updated(MeetingView::of(&after()?)),
         Command::Delete => Reply::Cancelled(CancelledView {
-            meeting_id: after.id,
-            status: after.status,
+            meeting_id,
+            status: Status::Cancelled,
         }),
-        Command::ApplyPolicy(_) => Reply::PolicyApplied(PolicyView {
-            meeting_id: after.id,
-            policy: after.policy.clone(),
-            password_set: after.password_id.is_some(),
-        }),
+        Command::ApplyPolicy(_) => {
+            let after = after()?;
+            Reply::PolicyApplied(PolicyView {
+                meeting_id,
+                policy: after.policy,
+                password_set: after.password_id.is_some(),
+            })
+        }
         Command::Invite { user_id, .. } | Command::ChangeRole { user_id, .. } => {
             Reply::Member(MemberView {
-                meeting_id: after.id,
+                meeting_id,
                 user_id: user_id.clone(),
-                role: after.role_of(user_id)?,
+                role: after()?.role_of(user_id)?,
             })
         }
         Command::Remove { user_id, ban } => {
             let seat = before.as_ref()?.present.get(user_id)?;
             Reply::Removed(RemovedView {
-                meeting_id: after.id,
+                meeting_id,
                 user_id: user_id.clone(),
                 participant_id: seat.participant_id,
                 banned: *ban,
@@ -317,16 +322,18 @@ fn from_after(
         }
         Command::SetStatus(update) => {
             let user = update.target.as_ref().unwrap_or(&ctx.caller.user_id);
+            let after = after()?;
             Reply::Status(StatusView::of(&after, after.present.get(user)?))
         }
         Command::Admit(id) => {
             let waiter = before.as_ref()?.waiting.get(id)?;
+            let after = after()?;
             Reply::Joined(SeatView::of(&after, after.present.get(&waiter.user_id)?))
         }
         Command::Reject(id) => {
             let waiter = before.as_ref()?.waiting.get(id)?;
             Reply::Waiting(WaitingView {
-                meeting_id: after.id,
+                meeting_id,
                 participant_id: *id,
                 user_id: waiter.user_id.clone(),
                 status: "rejected".into(),
@@ -355,9 +362,9 @@ fn from_after(
             }),
             _ => return None,
         },
-        Command::OpenBreakout(_) => Reply::Breakout(BreakoutView::of(&after)?),
+        Command::OpenBreakout(_) => Reply::Breakout(BreakoutView::of(&after()?)?),
         Command::AssignBreakout { user_id, room_id } => Reply::Assigned(AssignedView {
-            meeting_id: after.id,
+            meeting_id,
             participant_user_id: user_id.clone(),
             breakout_room_id: *room_id,
         }),
@@ -367,7 +374,7 @@ fn from_after(
                 _ => None,
             });
             Reply::BreakoutClosed(BreakoutClosedView {
-                meeting_id: after.id,
+                meeting_id,
                 session_id: closed,
                 closed: closed.is_some(),
             })
@@ -411,7 +418,7 @@ fn from_after(
             file_url,
             size,
         } => Reply::Recording(RecordingView {
-            meeting_id: after.id,
+            meeting_id,
             recording_id: *recording_id,
             started_at: None,
             stopped_at: None,

@@ -151,6 +151,13 @@ impl Meeting {
         matches!(self.role_of(user), Some(Role::Host | Role::CoHost))
     }
 
+    /// The open breakout room the user is in, if any.
+    pub fn breakout_room_of(&self, user: &UserId) -> Option<&BreakoutRoom> {
+        let breakout = self.breakout.as_ref()?;
+        let room = breakout.assignments.get(user)?;
+        breakout.rooms.iter().find(|r| r.room_id == *room)
+    }
+
     /// Banned, or on the policy's blocked list.
     pub fn is_blocked(&self, user: &UserId) -> bool {
         self.banned.contains(user) || self.policy.blocked_users.contains(user)
