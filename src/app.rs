@@ -198,9 +198,14 @@ impl App {
         let feed = Feed::new(store.clone(), hub);
         let (rooms, router) = Rooms::start(&feed, store.head_position().await?, stopped.clone());
         workers.push(router);
-        let (progress, runners) =
-            workers::start_projections(reads.clone(), feed.clone(), leases, stopped.clone());
-        workers.extend(runners);
+        let progress = if config.projections {
+            let (progress, runners) =
+                workers::start_projections(reads.clone(), feed.clone(), leases, stopped.clone());
+            workers.extend(runners);
+            progress
+        } else {
+            workers::Progress::elsewhere(reads.clone())
+        };
         workers.push(tokio::spawn(crate::timer::run(
             commands.clone(),
             reads.clone(),

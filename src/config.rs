@@ -24,7 +24,7 @@ pub struct Config {
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     pub database_max_connections: u32,
 
-    /// NATS server; unset = no bus (the in-process bus is a later step).
+    /// NATS server (JetStream); unset = the in-process bus (one node).
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
 
@@ -43,6 +43,18 @@ pub struct Config {
     /// before answering 503 PROJECTION_LAGGING.
     #[arg(long, env = "MEETINGS_MIN_POSITION_WAIT_MS", default_value_t = 5000)]
     pub min_position_wait_ms: u64,
+
+    /// Run the projection runners in this process (the default). `false`
+    /// makes an API node of a PostgreSQL deployment: `meetings project`
+    /// keeps the read models elsewhere, and queries see how far it got
+    /// through the checkpoint table.
+    #[arg(
+        long,
+        env = "MEETINGS_PROJECTIONS",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub projections: bool,
 }
 
 /// How bearer tokens are signed and checked.
@@ -82,6 +94,7 @@ impl Config {
             },
             public_url: None,
             min_position_wait_ms: 5000,
+            projections: true,
         }
     }
 }

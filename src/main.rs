@@ -9,6 +9,12 @@ use meetings::app::{self, App};
 use meetings::cli::{Cli, Command, ReplayArgs, TokenArgs};
 use meetings::config::Config;
 
+/// mimalloc instead of the system allocator: the profiles of `http` and
+/// `rebuild` showed glibc's malloc/free (with its chunk consolidation) as
+/// the largest single cost of the process (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -111,7 +117,7 @@ async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     };
     let log = app::open_store(&args.config).await?;
     let reads = app::open_reads(&args.config).await?;
-    let position = projections::runner::replay(&reads, log.store.as_ref(), &chosen).await?;
+    let position = projections::runner::replay(&reads, log.store.clone(), &chosen).await?;
     for projection in chosen {
         println!("{} rebuilt to position {position}", projection.name());
     }

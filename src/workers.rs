@@ -27,6 +27,14 @@ pub enum Freshness {
 }
 
 impl Progress {
+    /// The checkpoints of runners that all run in other processes.
+    pub fn elsewhere(pool: AnyPool) -> Self {
+        Self {
+            pool,
+            local: Vec::new(),
+        }
+    }
+
     /// Watches of the checkpoints of the runners in this process.
     pub fn local(&self) -> Vec<watch::Receiver<i64>> {
         self.local.clone()

@@ -8,8 +8,10 @@
 //!   command handler at concurrency 1, 8 and 64; baseline: a raw
 //!   single-row INSERT of a same-sized row at the same concurrency and pool
 //!   size.
-//! - `http`: the same joins over HTTP on loopback at 64 connections;
-//!   baseline: `append` at 64 in the same run.
+//! - `http`: the same joins over HTTP on loopback at 64 connections, to a
+//!   node that runs the projections too (`http`) and to an API node whose
+//!   read models another process keeps (`http-api`); baseline: `append` at
+//!   64 in the same run.
 //! - `contention`: 8 writers (8 command handlers, as 8 nodes) on one
 //!   meeting; baseline: one writer.
 //! - `latency`: accepted -> WebSocket frame and -> read models at a fixed
@@ -24,6 +26,12 @@
 //! `--database sqlite` runs them on the embedded default instead (a fresh
 //! SQLite file, the in-process bus; the raw INSERT baseline on a SQLite
 //! file too).
+
+/// mimalloc instead of the system allocator: the profiles of `http` and
+/// `rebuild` showed glibc's malloc/free (with its chunk consolidation) as
+/// the largest single cost of the process (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod contention;
 mod fanout;
@@ -422,13 +430,17 @@ fn event_sized_row() -> serde_json::Value {
     })
 }
 
-async fn http_sample(seconds: f64) -> anyhow::Result<Sample> {
+/// Joins over HTTP to a node that runs the projection runners too
+/// (`projections`), or to an API node whose read models another process
+/// keeps (none runs during the measurement).
+async fn http_sample(seconds: f64, projections: bool) -> anyhow::Result<Sample> {
     const CONNECTIONS: usize = 64;
     const SECRET: &str = "bench-secret";
     let db = BenchDb::create().await?;
     let mut config =
         meetings::config::Config::for_tests(db.url.clone(), None, "bench".into(), SECRET.into());
     config.database_max_connections = CONNECTIONS as u32;
+    config.projections = projections;
     let app = meetings::app::App::start(config).await?;
     let meetings = meetings_per_worker(&app.commands, CONNECTIONS, seconds).await?;
     let keys = Arc::new(meetings::auth::JwtKeys::new(SECRET.as_bytes(), None, None));
@@ -568,24 +580,27 @@ async fn append(options: &Options) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// `http` (the whole node: API, relay, projection runners) and `http-api`
+/// (an API node), each against `append` at 64 in the same run.
 async fn http(options: &Options) -> anyhow::Result<Vec<Row>> {
-    let (mut measured, mut baseline) = (Vec::new(), Vec::new());
+    let (mut node, mut api, mut baseline) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..options.runs {
-        measured.push(http_sample(options.seconds).await?);
+        node.push(http_sample(options.seconds, true).await?);
+        api.push(http_sample(options.seconds, false).await?);
         baseline.push(append_sample(64, options.seconds).await?);
     }
-    let row = Row {
-        scenario: "http",
+    let rows = [("http", node), ("http-api", api)].map(|(scenario, measured)| Row {
+        scenario,
         concurrency: 64,
         measured,
         baseline_name: "append@64",
-        baseline,
+        baseline: baseline.clone(),
         extra: serde_json::Value::Null,
-    };
+    });
     if !options.json {
-        row.print();
+        rows.iter().for_each(Row::print);
     }
-    Ok(vec![row])
+    Ok(rows.into())
 }
 
 async fn contention(options: &Options) -> anyhow::Result<Vec<Row>> {

@@ -151,7 +151,7 @@ pub async fn sample(total: usize) -> anyhow::Result<Measured> {
 
     eprintln!("rebuild: the log holds {head} events; replaying");
     let started = Instant::now();
-    let reached = projections::runner::replay(&reads, store.as_ref(), &Projection::ALL).await?;
+    let reached = projections::runner::replay(&reads, store.clone(), &Projection::ALL).await?;
     let replay_secs = started.elapsed().as_secs_f64();
     anyhow::ensure!(reached == head, "the replay reached {reached}, not {head}");
     let select_per_sec = select_all(&db.url).await?;

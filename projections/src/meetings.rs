@@ -6,7 +6,8 @@
 //! scheduled (INSERT), the users it brought in (INSERT into the attendees),
 //! and every touched meeting's change (one UPDATE: the last status, times
 //! and settings of the batch, the net change in present seats, the
-//! attendance recount, the last position).
+//! attendees the batch added - counted from the rows the attendee INSERT
+//! returned, not recounted from the table -, the last position).
 
 use std::collections::HashMap;
 
@@ -62,7 +63,7 @@ const CHANGES: &[Column] = &[
     Column::Flag("mute_on_entry"),
     Column::Int("max_participants"),
     Column::Int("present_delta"),
-    Column::Flag("recount"),
+    Column::Int("attendance_delta"),
     Column::Int("last_position"),
 ];
 
@@ -84,7 +85,7 @@ static ATTEND: Statement = Statement::new(ATTENDEES, |v| {
     format!(
         "INSERT INTO rm_meeting_attendees (meeting_id, user_id) \
          SELECT meeting_id, user_id FROM {v} WHERE true \
-         ON CONFLICT (meeting_id, user_id) DO NOTHING"
+         ON CONFLICT (meeting_id, user_id) DO NOTHING RETURNING meeting_id"
     )
 });
 
@@ -110,10 +111,7 @@ static UPDATE: Statement = Statement::new(CHANGES, |v| {
              mute_on_entry = COALESCE(v.mute_on_entry, rm_meetings.mute_on_entry), \
              max_participants = COALESCE(v.max_participants, rm_meetings.max_participants), \
              present_count = rm_meetings.present_count + v.present_delta, \
-             attendance_count = CASE WHEN v.recount = 1 \
-                 THEN (SELECT count(*) FROM rm_meeting_attendees a \
-                       WHERE a.meeting_id = v.meeting_id) \
-                 ELSE rm_meetings.attendance_count END, \
+             attendance_count = rm_meetings.attendance_count + v.attendance_delta, \
              last_position = v.last_position \
          FROM {v} WHERE rm_meetings.meeting_id = v.meeting_id"
     )
@@ -137,8 +135,8 @@ struct Change<'a> {
     #[serde(flatten)]
     settings: ConfigChange,
     present_delta: i64,
-    /// Someone joined: count the distinct attendees again.
-    recount: bool,
+    /// Users who attend the meeting for the first time.
+    attendance_delta: i64,
     last_position: i64,
 }
 
@@ -234,7 +232,6 @@ pub async fn apply(
                     user_id: e.user_id.as_str(),
                 });
                 change.present_delta += 1;
-                change.recount = true;
             }
             E::ParticipantLeft(_) => change.present_delta -= 1,
             _ => {}
@@ -242,7 +239,14 @@ pub async fn apply(
     }
 
     INSERT.run(conn, &scheduled).await?;
-    ATTEND.run(conn, &attendees).await?;
+    // The attendees new to their meeting (a user who was there before
+    // conflicts and is not returned).
+    for meeting_id in ATTEND.returning(conn, &attendees).await? {
+        let at = meeting_id.parse().ok().and_then(|id| index.get(&id));
+        if let Some(&at) = at {
+            changes[at].attendance_delta += 1;
+        }
+    }
     UPDATE.run(conn, &changes).await
 }
 

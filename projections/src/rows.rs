@@ -71,11 +71,33 @@ impl Statement {
         if rows.is_empty() {
             return Ok(());
         }
-        let rows = serde_json::to_string(rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let sql = self.text(conn);
-        sqlx::query(sql).bind(rows).execute(conn).await?;
+        sqlx::query(self.text(conn))
+            .bind(encode(rows)?)
+            .execute(conn)
+            .await?;
         Ok(())
     }
+
+    /// Runs a statement that returns one text column (`RETURNING ...`) and
+    /// collects it; nothing when there are no rows.
+    pub async fn returning(
+        &self,
+        conn: &mut AnyConnection,
+        rows: &[impl Serialize],
+    ) -> Result<Vec<String>, sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_scalar(self.text(conn))
+            .bind(encode(rows)?)
+            .fetch_all(conn)
+            .await
+    }
+}
+
+/// A row set as the statement's one JSON parameter.
+fn encode(rows: &[impl Serialize]) -> Result<String, sqlx::Error> {
+    serde_json::to_string(rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
 fn postgres_table(columns: &[Column]) -> String {

@@ -37,6 +37,8 @@ pub enum RunnerError {
     Decode(#[from] events::event::DecodeError),
     #[error("the checkpoint of {0} moved under the runner")]
     Moved(&'static str),
+    #[error("a replay task stopped: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// A read-model transaction that writes, holding its turn at the SQLite
@@ -216,15 +218,16 @@ async fn follow(
 
 /// Rebuilds projections from position 0: empties them and their
 /// checkpoints in one transaction, then applies the whole log up to its
-/// head at the time. The log is read and decoded once for all of them; the
-/// projections apply each batch side by side (each in its own transaction
-/// with its own checkpoint) while the next batch is read. A live runner of one of
-/// them notices its checkpoint moved back and rebuilds too; the checkpoints'
-/// compare-and-set lets only one of the two apply each batch. Returns the
-/// checkpoint reached.
+/// head at the time. A reader task reads and decodes the log once for all
+/// of them, a batch ahead; each projection applies each batch on its own
+/// task (in its own transaction with its own checkpoint), so the work of
+/// the reader and of every projection spreads over the cores. A live
+/// runner of one of them notices its checkpoint moved back and rebuilds
+/// too; the checkpoints' compare-and-set lets only one of the two apply
+/// each batch. Returns the checkpoint reached.
 pub async fn replay(
     pool: &AnyPool,
-    store: &dyn EventStore,
+    store: Arc<dyn EventStore>,
     projections: &[Projection],
 ) -> Result<i64, RunnerError> {
     let mut tx = begin_write(pool).await?;
@@ -235,24 +238,58 @@ pub async fn replay(
     tx.commit().await?;
 
     let head = store.head_position().await?;
-    let read = |after: i64| async move {
-        if after >= head {
-            return Ok(Vec::new());
+    let (ahead, mut batches) = tokio::sync::mpsc::channel(1);
+    let reader = tokio::spawn(async move {
+        let mut after = 0;
+        while after < head {
+            let read = read_decoded(store.as_ref(), after).await;
+            if let Ok(batch) = &read {
+                match batch.events.last() {
+                    Some(last) => after = last.position,
+                    None => break,
+                }
+            }
+            let failed = read.is_err();
+            if ahead.send(read).await.is_err() || failed {
+                break;
+            }
         }
-        let events = store.read_all(after, REPLAY_BATCH).await?;
-        Ok::<_, RunnerError>(events.into_iter().map(Arc::new).collect::<Vec<_>>())
-    };
+    });
     let mut applied = 0;
-    let mut events = read(0).await?;
-    while let Some(last) = events.last().map(|e| e.position) {
-        let decoded = decode(&events)?;
-        let batch = pairs(&events, &decoded);
-        let apply = projections
+    while let Some(batch) = batches.recv().await {
+        let batch = Arc::new(batch?);
+        let appliers: Vec<_> = projections
             .iter()
-            .map(|projection| apply_decoded(pool, *projection, &batch));
-        let (next, done) = tokio::join!(read(last), futures::future::try_join_all(apply));
-        applied = done?.into_iter().min().unwrap_or(last);
-        events = next?;
+            .map(|projection| {
+                let (pool, batch, projection) = (pool.clone(), batch.clone(), *projection);
+                tokio::spawn(async move {
+                    apply_decoded(&pool, projection, &pairs(&batch.events, &batch.decoded)).await
+                })
+            })
+            .collect();
+        let mut reached = i64::MAX;
+        for applier in appliers {
+            reached = reached.min(applier.await??);
+        }
+        applied = reached;
     }
+    reader.await?;
     Ok(applied)
+}
+
+/// A batch of the log with its events decoded.
+struct Decoded {
+    events: Vec<Arc<RecordedEvent>>,
+    decoded: Vec<MeetingEvent>,
+}
+
+async fn read_decoded(store: &dyn EventStore, after: i64) -> Result<Decoded, RunnerError> {
+    let events: Vec<_> = store
+        .read_all(after, REPLAY_BATCH)
+        .await?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let decoded = decode(&events)?;
+    Ok(Decoded { events, decoded })
 }

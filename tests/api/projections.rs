@@ -218,7 +218,7 @@ async fn a_replay_rebuilds_exactly_what_the_live_run_built(setup: Setup) {
 
     for projection in Projection::ALL {
         assert_eq!(
-            replay(&reads, store.as_ref(), &[projection]).await.unwrap(),
+            replay(&reads, store.clone(), &[projection]).await.unwrap(),
             head
         );
     }
@@ -285,6 +285,26 @@ async fn everything_else(app: &crate::helpers::TestApp) {
             at("breakout-rooms"),
             "host",
             Some(json!({"room_count": 2, "auto_assign": true})),
+        ),
+        // Leaving takes bob out of his breakout room; back, he is put in
+        // one again, which the close keeps (a replay applies all of this in
+        // one batch: the leave must not undo the later assignment).
+        (Method::POST, at("leave"), "bob", None),
+        (Method::POST, at("join"), "bob", None),
+    ];
+    for (method, path, user, body) in steps {
+        app.ok(method, &path, user, body).await;
+    }
+    let rooms = app.fresh_get(&at("breakout-rooms"), "host").await;
+    let room = rooms.body["rooms"][0]["room_id"].clone();
+    assert!(room.is_string(), "{}", rooms.body);
+    let back = json!({"participant_user_id": "bob", "breakout_room_id": room});
+    let steps: Vec<(Method, String, &str, Option<serde_json::Value>)> = vec![
+        (
+            Method::POST,
+            at("breakout-rooms/assign"),
+            "host",
+            Some(back),
         ),
         (Method::POST, at("breakout-rooms/close"), "carol", None),
         (

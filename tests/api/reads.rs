@@ -2,11 +2,13 @@
 //! one), X-Min-Position, one meeting's details, status and participants,
 //! and who may read them.
 
+use std::time::Duration;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Setup, TestApp, TestDb, TestStream, spawn_app_on, spawn_app_with, test_config,
+    Setup, TestApp, TestDb, TestStream, eventually, spawn_app_on, spawn_app_with, test_config,
 };
 
 fn path(meeting: &str, action: &str) -> String {
@@ -215,6 +217,53 @@ async fn an_unreached_position_is_503_projection_lagging() {
         .get(&path(&id, "status"), "alice", &[("x-min-position", "soon")])
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// `MEETINGS_PROJECTIONS=false`: the node answers commands but keeps no
+/// read model; a `meetings project` process elsewhere does, and the node's
+/// queries wait for it through the checkpoint table.
+#[tokio::test]
+async fn an_api_node_reads_the_models_a_separate_projector_keeps() {
+    let db = TestDb::create().await;
+    let stream = TestStream::new();
+    let mut config = test_config(&db, &stream);
+    config.projections = false;
+    config.min_position_wait_ms = 200;
+    let (url, prefix) = (db.url.clone(), stream.prefix.clone());
+    let app = spawn_app_with(config, db, stream).await;
+    let id = app.active_meeting("alice", json!({})).await;
+    app.post(&path(&id, "join"), "bob", None).await;
+    let head = app.head().await.to_string();
+    let alone = app
+        .get(&path(&id, "status"), "alice", &[("x-min-position", &head)])
+        .await;
+    assert_eq!(
+        (alone.status, alone.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "PROJECTION_LAGGING"),
+        "nothing projects in the API node"
+    );
+
+    let mut projector = tokio::process::Command::new(env!("CARGO_BIN_EXE_meetings"))
+        .arg("project")
+        .env("DATABASE_URL", &url)
+        .env("NATS_URL", crate::helpers::nats_url())
+        .env("NATS_PREFIX", &prefix)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let status = eventually(Duration::from_secs(30), || {
+        let app = &app;
+        let (id, head) = (&id, &head);
+        async move {
+            let status = app
+                .get(&path(id, "status"), "alice", &[("x-min-position", head)])
+                .await;
+            (status.status == StatusCode::OK).then_some(status)
+        }
+    })
+    .await;
+    assert_eq!(status.body["active_participants"], json!(1));
+    projector.kill().await.unwrap();
 }
 
 async fn details_status_and_participants_follow_the_spec(setup: Setup) {
