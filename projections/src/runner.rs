@@ -243,15 +243,15 @@ pub async fn replay(
         let mut after = 0;
         while after < head {
             let read = read_decoded(store.as_ref(), after).await;
-            if let Ok(batch) = &read {
-                match batch.events.last() {
-                    Some(last) => after = last.position,
-                    None => break,
-                }
-            }
-            let failed = read.is_err();
-            if ahead.send(read).await.is_err() || failed {
+            // After an error or an empty read there is nothing further.
+            let last = read.as_ref().ok().and_then(|b| b.events.last());
+            let next = last.map(|event| event.position);
+            if ahead.send(read).await.is_err() {
                 break;
+            }
+            match next {
+                Some(position) => after = position,
+                None => break,
             }
         }
     });

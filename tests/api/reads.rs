@@ -250,7 +250,7 @@ async fn an_api_node_reads_the_models_a_separate_projector_keeps() {
         .env("NATS_PREFIX", &prefix)
         .kill_on_drop(true)
         .spawn()
-        .unwrap();
+        .expect("the meetings binary starts");
     let status = eventually(Duration::from_secs(30), || {
         let app = &app;
         let (id, head) = (&id, &head);
@@ -263,7 +263,8 @@ async fn an_api_node_reads_the_models_a_separate_projector_keeps() {
     })
     .await;
     assert_eq!(status.body["active_participants"], json!(1));
-    projector.kill().await.unwrap();
+    // Stopped before the test's database is dropped under it.
+    projector.kill().await.expect("the projector stops");
 }
 
 async fn details_status_and_participants_follow_the_spec(setup: Setup) {
