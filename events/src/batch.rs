@@ -164,6 +164,8 @@ pub fn plan(appends: &[Append], mut known: Known, head_position: i64, head_hash:
             for event in &append.events {
                 position += 1;
                 version += 1;
+                let data = canonical_text(&event.data);
+                let metadata = canonical_text(&event.metadata);
                 let next = chain(
                     &hash,
                     &HashInput {
@@ -173,8 +175,8 @@ pub fn plan(appends: &[Append], mut known: Known, head_position: i64, head_hash:
                         stream_version: version,
                         event_type: &event.event_type,
                         schema_version: event.schema_version,
-                        data: &event.data,
-                        metadata: &event.metadata,
+                        data: data.as_bytes(),
+                        metadata: metadata.as_bytes(),
                         recorded_at,
                     },
                 );
@@ -184,8 +186,8 @@ pub fn plan(appends: &[Append], mut known: Known, head_position: i64, head_hash:
                 rows.stream_version.push(version);
                 rows.event_type.push(event.event_type.clone());
                 rows.schema_version.push(event.schema_version);
-                rows.data.push(canonical_text(&event.data));
-                rows.metadata.push(canonical_text(&event.metadata));
+                rows.data.push(data);
+                rows.metadata.push(metadata);
                 rows.prev_hash
                     .push(std::mem::replace(&mut hash, next.to_vec()));
                 rows.hash.push(next.to_vec());

@@ -37,8 +37,10 @@ pub struct HashInput<'a> {
     pub stream_version: i64,
     pub event_type: &'a str,
     pub schema_version: i16,
-    pub data: &'a serde_json::Value,
-    pub metadata: &'a serde_json::Value,
+    /// Canonical JSON ([`canonical_json`]).
+    pub data: &'a [u8],
+    /// Canonical JSON ([`canonical_json`]).
+    pub metadata: &'a [u8],
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -51,8 +53,8 @@ pub fn chain(prev_hash: &[u8], event: &HashInput<'_>) -> [u8; 32] {
     bytes.extend_from_slice(&event.stream_version.to_be_bytes());
     put_str(&mut bytes, event.event_type.as_bytes());
     bytes.extend_from_slice(&event.schema_version.to_be_bytes());
-    put_str(&mut bytes, &canonical_json(event.data));
-    put_str(&mut bytes, &canonical_json(event.metadata));
+    put_str(&mut bytes, event.data);
+    put_str(&mut bytes, event.metadata);
     bytes.extend_from_slice(&event.recorded_at.timestamp_micros().to_be_bytes());
 
     let mut hasher = Sha256::new();
@@ -150,7 +152,7 @@ impl Verifier {
         if event.prev_hash != self.hash {
             return Err(ChainError::BrokenLink(event.position));
         }
-        let expected = chain(&event.prev_hash, &HashInput::of(event));
+        let expected = recorded_hash(event);
         if event.hash != expected {
             return Err(ChainError::BadHash(event.position));
         }
@@ -165,20 +167,26 @@ impl Verifier {
     }
 }
 
-impl<'a> HashInput<'a> {
-    pub fn of(event: &'a crate::RecordedEvent) -> Self {
-        Self {
+/// The hash a recorded event should carry, from its columns: the log keeps
+/// JSON as it likes (JSONB reorders keys), so the payloads are brought back
+/// to canonical form first.
+pub fn recorded_hash(event: &crate::RecordedEvent) -> [u8; 32] {
+    let data = canonical_json(&event.data.value());
+    let metadata = canonical_json(&event.metadata.value());
+    chain(
+        &event.prev_hash,
+        &HashInput {
             position: event.position,
             event_id: event.event_id.0,
             stream_id: &event.stream_id.0,
             stream_version: event.stream_version,
             event_type: &event.event_type,
             schema_version: event.schema_version,
-            data: &event.data,
-            metadata: &event.metadata,
+            data: &data,
+            metadata: &metadata,
             recorded_at: event.recorded_at,
-        }
-    }
+        },
+    )
 }
 
 #[cfg(test)]
@@ -203,13 +211,13 @@ mod tests {
             stream_version: position,
             event_type: "meeting_started".into(),
             schema_version: 1,
-            data: json!({"k": position}),
-            metadata: json!({}),
+            data: (&json!({"k": position})).into(),
+            metadata: (&json!({})).into(),
             recorded_at: Utc::now(),
             prev_hash: prev,
             hash: vec![],
         };
-        event.hash = chain(&event.prev_hash, &HashInput::of(&event)).to_vec();
+        event.hash = recorded_hash(&event).to_vec();
         event
     }
 
@@ -222,7 +230,7 @@ mod tests {
         verifier.check(&second).unwrap();
 
         let mut tampered = second.clone();
-        tampered.data = json!({"k": 99});
+        tampered.data = (&json!({"k": 99})).into();
         let mut verifier = Verifier::default();
         verifier.check(&first).unwrap();
         assert_eq!(verifier.check(&tampered), Err(ChainError::BadHash(2)));

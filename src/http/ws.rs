@@ -17,19 +17,21 @@
 //! run the same commands as REST and are answered `ack` (with the
 //! position) or `error` (with the code); `ping` is answered `pong`.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use command::meeting::{Caller, Command};
 use events::event::{Audience, PRIVATE_TYPES};
-use events::{MeetingId, RecordedEvent, StreamId};
+use events::{MeetingId, RawJson, RecordedEvent, StreamId};
 
 use super::participants::{ChatBody, ReactionBody, StatusBody};
 use super::{ApiError, AppState, RequestId};
@@ -95,16 +97,41 @@ pub async fn connect(
         .on_upgrade(move |socket| serve(state, caller, meeting_id, after, socket)))
 }
 
-/// The frame for one event.
-pub fn frame(event: &RecordedEvent) -> Value {
-    json!({
-        "type": event.event_type,
-        "position": event.position,
-        "meeting_id": MeetingId::from_stream_id(&event.stream_id).map(|m| m.to_string()),
-        "user_id": event.metadata["actor"]["user_id"],
-        "data": event.data,
-        "timestamp": event.recorded_at,
+/// The frame for one event: its payload is copied as the log's text, never
+/// parsed.
+pub fn frame(event: &RecordedEvent) -> String {
+    /// The part of an event's metadata a frame shows.
+    #[derive(Deserialize)]
+    struct Metadata<'a> {
+        #[serde(borrow)]
+        actor: Actor<'a>,
+    }
+    #[derive(Deserialize)]
+    struct Actor<'a> {
+        #[serde(borrow)]
+        user_id: Cow<'a, str>,
+    }
+    #[derive(Serialize)]
+    struct Frame<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        position: i64,
+        meeting_id: Option<MeetingId>,
+        user_id: Option<Cow<'a, str>>,
+        data: &'a RawJson,
+        timestamp: DateTime<Utc>,
+    }
+    let metadata = serde_json::from_str::<Metadata<'_>>(event.metadata.get()).ok();
+    serde_json::to_string(&Frame {
+        kind: &event.event_type,
+        position: event.position,
+        meeting_id: MeetingId::from_stream_id(&event.stream_id),
+        user_id: metadata.map(|m| m.actor.user_id),
+        data: &event.data,
+        timestamp: event.recorded_at,
     })
+    // Strings, numbers and JSON text: serialising cannot fail.
+    .unwrap_or_default()
 }
 
 /// Where a connection stands in its meeting's stream.
@@ -252,8 +279,8 @@ enum Stop {
     Slow,
 }
 
-fn push(frames: &mpsc::Sender<Message>, value: Value) -> Result<(), Stop> {
-    match frames.try_send(Message::Text(value.to_string().into())) {
+fn push(frames: &mpsc::Sender<Message>, text: String) -> Result<(), Stop> {
+    match frames.try_send(Message::Text(text.into())) {
         Ok(()) => Ok(()),
         Err(mpsc::error::TrySendError::Full(_)) => Err(Stop::Slow),
         Err(mpsc::error::TrySendError::Closed(_)) => Err(Stop::Gone),
@@ -288,7 +315,7 @@ async fn follow(
     push_all(state, viewer, frames, &backlog).await?;
     push(
         frames,
-        json!({"type": "caught_up", "position": cursor.position}),
+        json!({"type": "caught_up", "position": cursor.position}).to_string(),
     )?;
     loop {
         tokio::select! {
@@ -310,7 +337,7 @@ async fn follow(
             message = incoming.next() => match message {
                 Some(Ok(Message::Text(text))) => {
                     let reply = answer(state, viewer, &text).await;
-                    push(frames, reply)?;
+                    push(frames, reply.to_string())?;
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Err(Stop::Gone),
                 Some(Ok(_)) => {}

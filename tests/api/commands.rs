@@ -77,7 +77,7 @@ async fn creating_a_meeting_answers_201_with_its_link_location_and_position(setu
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].event_type, "meeting_scheduled");
     assert_eq!(log[0].stream_id.0, format!("meeting-{id}"));
-    assert_eq!(log[0].metadata["actor"]["user_id"], "alice");
+    assert_eq!(log[0].metadata.value()["actor"]["user_id"], "alice");
 }
 
 async fn start_now_creates_an_active_meeting_in_one_call(setup: Setup) {
@@ -327,7 +327,7 @@ async fn leaving_needs_a_seat(setup: Setup) {
     assert_eq!(left.body["duration_minutes"], 0);
     let last = app.log().await.pop().unwrap();
     assert_eq!(last.event_type, "participant_left");
-    assert_eq!(last.data["reason"], "left");
+    assert_eq!(last.data.value()["reason"], "left");
 
     let head = app.head().await;
     let twice = app.post(&path(&id, "leave"), "bob", None).await;
@@ -436,7 +436,7 @@ async fn config_updates_follow_the_spec(setup: Setup) {
     let event = app.log().await.pop().unwrap();
     assert_eq!(event.event_type, "room_config_updated");
     assert_eq!(
-        event.data["settings"],
+        event.data.value()["settings"],
         json!({"lock_room": true, "max_participants": 10}),
         "only what changed"
     );
@@ -485,7 +485,7 @@ async fn ending_a_meeting_sends_everyone_out(setup: Setup) {
     let log = app.log().await;
     let tail: Vec<(String, Value)> = log[log.len() - 4..]
         .iter()
-        .map(|e| (e.event_type.clone(), e.data["reason"].clone()))
+        .map(|e| (e.event_type.clone(), e.data.value()["reason"].clone()))
         .collect();
     assert_eq!(
         tail,
@@ -544,7 +544,7 @@ async fn forty_concurrent_joins_all_land_once(setup: Setup) {
         .await
         .into_iter()
         .filter(|e| e.event_type == "participant_joined")
-        .map(|e| e.data["user_id"].as_str().unwrap().to_owned())
+        .map(|e| e.data.value()["user_id"].as_str().unwrap().to_owned())
         .collect();
     let distinct: std::collections::HashSet<_> = joined.iter().collect();
     assert_eq!(joined.len(), 40);

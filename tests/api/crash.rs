@@ -162,14 +162,14 @@ async fn a_kill_9_loses_no_acknowledged_command_and_duplicates_none(setup: Setup
             .get(position)
             .unwrap_or_else(|| panic!("acknowledged position {position} is not in the log"));
         assert_eq!(event.event_type, "participant_joined");
-        assert_eq!(event.data["user_id"], json!(user));
+        assert_eq!(event.data.value()["user_id"], json!(user));
         assert_eq!(event.stream_id.0, format!("meeting-{meeting}"));
     }
     let mut joins: HashMap<(String, String), usize> = HashMap::new();
     for event in log.iter().filter(|e| e.event_type == "participant_joined") {
         let key = (
             event.stream_id.0.clone(),
-            event.data["user_id"].as_str().unwrap().to_owned(),
+            event.data.value()["user_id"].as_str().unwrap().to_owned(),
         );
         *joins.entry(key).or_default() += 1;
     }

@@ -263,7 +263,7 @@ async fn the_hash_chain_verifies_and_detects_a_changed_payload(setup: Setup) {
         verifier.check(e).unwrap();
     }
     let mut tampered = log.clone();
-    tampered[2].data = json!({"n": 999});
+    tampered[2].data = (&json!({"n": 999})).into();
     let mut verifier = Verifier::default();
     let failure = tampered.iter().find_map(|e| verifier.check(e).err());
     assert_eq!(failure, Some(events::hash::ChainError::BadHash(3)));

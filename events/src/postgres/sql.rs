@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -19,8 +21,8 @@ struct EventRow {
     stream_version: i64,
     event_type: String,
     schema_version: i16,
-    data: serde_json::Value,
-    metadata: serde_json::Value,
+    data: Json<Box<RawValue>>,
+    metadata: Json<Box<RawValue>>,
     recorded_at: DateTime<Utc>,
     prev_hash: Vec<u8>,
     hash: Vec<u8>,
@@ -35,8 +37,8 @@ impl From<EventRow> for RecordedEvent {
             stream_version: row.stream_version,
             event_type: row.event_type,
             schema_version: row.schema_version,
-            data: row.data,
-            metadata: row.metadata,
+            data: row.data.0.into(),
+            metadata: row.metadata.0.into(),
             recorded_at: row.recorded_at,
             prev_hash: row.prev_hash,
             hash: row.hash,

@@ -11,7 +11,7 @@ use sqlx::{Row, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
 use crate::batch::{Known, Lookups, Plan};
-use crate::envelope::RecordedEvent;
+use crate::envelope::{RawJson, RecordedEvent};
 use crate::ids::{EventId, StreamId};
 use crate::store::StoredReply;
 
@@ -34,8 +34,8 @@ fn event(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
         stream_version: row.try_get("stream_version")?,
         event_type: row.try_get("event_type")?,
         schema_version: row.try_get("schema_version")?,
-        data: serde_json::from_str(&data).map_err(decode)?,
-        metadata: serde_json::from_str(&metadata).map_err(decode)?,
+        data: RawJson::from_string(data).map_err(decode)?,
+        metadata: RawJson::from_string(metadata).map_err(decode)?,
         recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
             .map_err(decode)?
             .with_timezone(&Utc),
