@@ -99,15 +99,11 @@ pub async fn run(
             "BENCH_CHILD_PREFIX",
             format!("bench{}", uuid::Uuid::new_v4().simple()),
         )
-        .envs(
-            (!crate::on_sqlite())
-                .then(|| {
-                    let nats = std::env::var("BENCH_NATS_URL")
-                        .unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-                    ("BENCH_CHILD_NATS_URL", nats)
-                })
-                .into_iter(),
-        )
+        .envs((!crate::on_sqlite()).then(|| {
+            let nats =
+                std::env::var("BENCH_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+            ("BENCH_CHILD_NATS_URL", nats)
+        }))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
