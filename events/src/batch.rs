@@ -524,6 +524,7 @@ pub trait LogReads: Send + Sync + 'static {
 /// Implements [`LogReads`] for a pool type by calling the functions of the
 /// invoking module's `sql` module (one per statement, as every backend
 /// has them).
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 macro_rules! log_reads_from_sql_module {
     ($pool:ty) => {
         #[async_trait::async_trait]

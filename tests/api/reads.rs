@@ -118,6 +118,25 @@ async fn history_items_carry_the_spec_fields_and_count_distinct_users(setup: Set
     );
 }
 
+async fn text_with_quotes_backslashes_and_array_syntax_reaches_the_read_models_unchanged(
+    setup: Setup,
+) {
+    let app = spawn_app_on(setup).await;
+    let title = r#"a "quoted" \ back\slash, {braces} NULL ünïcode"#;
+    let id = ended_meeting(&app, "alice", title, &["bob"]).await;
+    let page = history(&app, "alice", "").await.body;
+    assert_eq!(page["items"][0]["meeting_id"], json!(id));
+    assert_eq!(page["items"][0]["name"], title);
+    assert_eq!(page["items"][0]["participant_count"], 1, "bob");
+    let empty = ended_meeting(&app, "carol", "NULL", &[]).await;
+    let page = history(&app, "carol", "").await.body;
+    assert_eq!(page["items"][0]["meeting_id"], json!(empty));
+    assert_eq!(
+        page["items"][0]["name"], "NULL",
+        "the text NULL, not a null"
+    );
+}
+
 async fn history_is_most_recently_ended_first_and_paged(setup: Setup) {
     let app = spawn_app_on(setup).await;
     let mut ended = Vec::new();
@@ -419,6 +438,7 @@ on_setups!(
     history_requires_a_valid_token,
     history_lists_the_ended_meetings_the_caller_hosts,
     history_items_carry_the_spec_fields_and_count_distinct_users,
+    text_with_quotes_backslashes_and_array_syntax_reaches_the_read_models_unchanged,
     history_is_most_recently_ended_first_and_paged,
     details_status_and_participants_follow_the_spec,
     only_the_host_attendees_admins_and_auditors_may_read_a_meeting,
