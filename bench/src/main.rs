@@ -443,22 +443,43 @@ async fn http_sample(seconds: f64, projections: bool) -> anyhow::Result<Sample> 
     config.projections = projections;
     let app = meetings::app::App::start(config).await?;
     let meetings = meetings_per_worker(&app.commands, CONNECTIONS, seconds).await?;
-    let keys = Arc::new(meetings::auth::JwtKeys::new(SECRET.as_bytes(), None, None));
+    // Every join is a new user with their own token. Clients get tokens
+    // from an identity provider before they call, so they are signed
+    // before the clock starts; the server still verifies every one.
+    let keys = meetings::auth::JwtKeys::new(SECRET.as_bytes(), None, None);
+    let per_worker = meetings.first().map_or(0, Vec::len) * JOINS_PER_MEETING;
+    let tokens: Vec<Vec<String>> = (0..CONNECTIONS)
+        .map(|worker| {
+            (0..per_worker)
+                .map(|n| {
+                    let user = format!("u{worker}-{n}");
+                    keys.issue(&user, &user, None, &[], chrono::Duration::hours(1))
+                })
+                .collect::<Result<_, _>>()
+        })
+        .collect::<Result<_, _>>()?;
+    let tokens = Arc::new(tokens);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CONNECTIONS)
         .build()?;
     let base = Arc::new(format!("http://{}", app.addr));
     let sample = measure(CONNECTIONS, seconds, move |worker, n| {
-        let (client, keys, base, meetings) =
-            (client.clone(), keys.clone(), base.clone(), meetings.clone());
+        let (client, tokens, base, meetings) = (
+            client.clone(),
+            tokens.clone(),
+            base.clone(),
+            meetings.clone(),
+        );
         async move {
             let meeting = meeting_for(&meetings, worker, n)?;
-            let user = format!("u{worker}-{n}");
-            let token = keys.issue(&user, &user, None, &[], chrono::Duration::hours(1))?;
+            let token = tokens[worker]
+                .get(n)
+                .context("the benchmark ran out of prepared tokens")?;
             let response = client
                 .post(format!("{base}/api/v1/meetings/{meeting}/join"))
                 .bearer_auth(token)
-                .json(&json!({"device_type": "desktop"}))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(r#"{"device_type":"desktop"}"#)
                 .send()
                 .await?;
             anyhow::ensure!(
