@@ -76,21 +76,13 @@ impl std::ops::DerefMut for WriteTx {
 /// turn at the file's gate and takes the write lock first (`BEGIN
 /// IMMEDIATE`): a transaction that read before writing would otherwise
 /// fail at once when another connection committed in between.
-///
-/// On PostgreSQL its commit does not wait for the WAL to reach the disk
-/// (`synchronous_commit = off` for this transaction only). Read models are
-/// derived from the log and move their checkpoint in the same transaction:
-/// a crash can only lose the last few batches whole, rows and checkpoint
-/// together, and the runner applies them again from the log. The log's own
-/// commits keep waiting for the disk.
 pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, sqlx::Error> {
     let url = &pool.connect_options().database_url;
     if url.scheme() != "sqlite" {
-        let mut tx = pool.begin().await?;
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await?;
-        return Ok(WriteTx { tx, _turn: None });
+        return Ok(WriteTx {
+            tx: pool.begin().await?,
+            _turn: None,
+        });
     }
     let options: sqlx::sqlite::SqliteConnectOptions = url.as_str().parse()?;
     let turn = events::gate::for_file(options.get_filename())
