@@ -102,3 +102,31 @@ pub async fn connect_reads(url: &str, max_connections: u32) -> Result<sqlx::AnyP
         .connect(url)
         .await
 }
+
+/// Runs `query` on the read-model database so that its commit waits for the
+/// disk, which that pool's commits otherwise do not ([`connect_reads`]):
+/// for the rows there that are not derived from the log and could not be
+/// applied again after a crash (the password hashes of `meeting_secrets`,
+/// which an event in the log names once the command that follows commits).
+pub async fn execute_durably<'q>(
+    pool: &sqlx::AnyPool,
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+) -> Result<(), sqlx::Error> {
+    use sqlx::{Connection, Executor};
+    let mut conn = pool.acquire().await?;
+    if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+        // Per connection, outside any transaction; set back for the pool.
+        (&mut *conn).execute("PRAGMA synchronous = FULL").await?;
+        let done = query.execute(&mut *conn).await;
+        (&mut *conn).execute("PRAGMA synchronous = NORMAL").await?;
+        done?;
+    } else {
+        let mut tx = conn.begin().await?;
+        (&mut *tx)
+            .execute("SET LOCAL synchronous_commit = on")
+            .await?;
+        query.execute(&mut *tx).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}

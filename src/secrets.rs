@@ -40,12 +40,18 @@ pub async fn store(pool: &AnyPool, password: String) -> Result<SecretId, SecretE
     .await
     .map_err(|e| SecretError::Hash(e.to_string()))??;
     let id = SecretId::new();
-    sqlx::query("INSERT INTO meeting_secrets (secret_id, hash, created_at) VALUES ($1, $2, $3)")
+    // Durably: the meeting's event will name this hash, and unlike a read
+    // model it cannot be rebuilt from the log.
+    crate::db::execute_durably(
+        pool,
+        sqlx::query(
+            "INSERT INTO meeting_secrets (secret_id, hash, created_at) VALUES ($1, $2, $3)",
+        )
         .bind(id.to_string())
         .bind(hash)
-        .bind(events::time::text(chrono::Utc::now()))
-        .execute(pool)
-        .await?;
+        .bind(events::time::text(chrono::Utc::now())),
+    )
+    .await?;
     Ok(id)
 }
 
