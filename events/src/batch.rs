@@ -512,6 +512,11 @@ pub trait LogReads: Send + Sync + 'static {
         after_position: i64,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, Self::Error>;
+    async fn read_payloads(
+        &self,
+        after_position: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::envelope::Payload>, Self::Error>;
     async fn resolve_alias(&self, alias: &str) -> Result<Option<String>, Self::Error>;
     async fn idempotent_reply(
         &self,
@@ -545,6 +550,14 @@ macro_rules! log_reads_from_sql_module {
                 limit: i64,
             ) -> Result<Vec<$crate::envelope::RecordedEvent>, sqlx::Error> {
                 sql::read_all(self, after, limit).await
+            }
+
+            async fn read_payloads(
+                &self,
+                after: i64,
+                limit: i64,
+            ) -> Result<Vec<$crate::envelope::Payload>, sqlx::Error> {
+                sql::read_payloads(self, after, limit).await
             }
 
             async fn resolve_alias(&self, alias: &str) -> Result<Option<String>, sqlx::Error> {
@@ -650,6 +663,18 @@ impl<P: LogReads> EventStore for GroupCommitLog<P> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.pool
             .read_all(after_position, limit)
+            .await
+            .map_err(backend)
+    }
+
+    async fn read_payloads(
+        &self,
+        after_position: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::envelope::Payload>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.pool
+            .read_payloads(after_position, limit)
             .await
             .map_err(backend)
     }

@@ -102,6 +102,24 @@ impl RecordedEvent {
     }
 }
 
+/// What a read model needs of a recorded event: where it is in the log and
+/// what happened. A rebuild reads the whole log, and the other columns
+/// (metadata, hashes, ids) would cost more to send than the payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payload {
+    pub position: i64,
+    pub event_type: String,
+    pub schema_version: i16,
+    pub data: RawJson,
+}
+
+impl Payload {
+    /// The typed event.
+    pub fn decode(&self) -> Result<MeetingEvent, DecodeError> {
+        MeetingEvent::from_parts(&self.event_type, self.schema_version, self.data.get())
+    }
+}
+
 /// A JSON document kept as its text: valid JSON, never parsed into a tree
 /// unless asked. Two documents are equal when they hold the same JSON, so
 /// PostgreSQL's JSONB spacing and SQLite's compact text compare equal.

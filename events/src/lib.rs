@@ -29,7 +29,7 @@ pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-pub use envelope::{Actor, ActorKind, Metadata, NewEvent, RawJson, RecordedEvent};
+pub use envelope::{Actor, ActorKind, Metadata, NewEvent, Payload, RawJson, RecordedEvent};
 pub use event::MeetingEvent;
 pub use ids::{
     BreakoutRoomId, BreakoutSessionId, EventId, MeetingId, MessageId, ParticipantId, RecordingId,

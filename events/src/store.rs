@@ -142,6 +142,14 @@ pub trait EventStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// [`read_all`](Self::read_all) with only the columns a read model
+    /// needs.
+    async fn read_payloads(
+        &self,
+        after_position: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::envelope::Payload>, StoreError>;
+
     /// The stream an alias names.
     async fn resolve_alias(&self, alias: &str) -> Result<Option<StreamId>, StoreError>;
 

@@ -11,8 +11,8 @@
 //! set-based statement, sent before the next statement of another event,
 //! so the order of the log still holds.
 
+use events::MeetingEvent;
 use events::event::Role;
-use events::{MeetingEvent, RecordedEvent};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
@@ -42,10 +42,10 @@ struct Leaver<'a> {
 /// Folds a batch of events (in position order) into the read models.
 pub async fn apply(
     conn: &mut AnyConnection,
-    events: &[(&RecordedEvent, &MeetingEvent)],
+    events: &[(i64, MeetingEvent)],
 ) -> Result<(), sqlx::Error> {
     let mut leavers = Vec::new();
-    for (recorded, event) in events {
+    for (position, event) in events {
         if let MeetingEvent::ParticipantLeft(e) = event {
             leavers.push(Leaver {
                 meeting_id: e.meeting_id.to_string(),
@@ -53,7 +53,7 @@ pub async fn apply(
             });
             continue;
         }
-        let queries = statements(recorded.position, event);
+        let queries = statements(*position, event);
         if !queries.is_empty() {
             LEAVE.run(conn, &leavers).await?;
             leavers.clear();

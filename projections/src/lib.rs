@@ -17,7 +17,7 @@ mod rows;
 pub mod runner;
 pub use events::time;
 
-use events::{MeetingEvent, RecordedEvent};
+use events::MeetingEvent;
 use sqlx::AnyConnection;
 
 /// The read models, by name (`meetings replay --projection <name>`).
@@ -51,12 +51,12 @@ impl Projection {
         Self::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    /// Folds a batch of events, in position order, into the read model
-    /// (inside the batch transaction).
+    /// Folds a batch of (position, event), in position order, into the
+    /// read model (inside the batch transaction).
     pub async fn apply(
         self,
         conn: &mut AnyConnection,
-        events: &[(&RecordedEvent, &MeetingEvent)],
+        events: &[(i64, MeetingEvent)],
     ) -> Result<(), sqlx::Error> {
         match self {
             Self::Meetings => meetings::apply(conn, events).await,

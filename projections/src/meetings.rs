@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use events::event::{ConfigChange, MeetingSettings, Role};
-use events::{MeetingEvent, MeetingId, RecordedEvent};
+use events::{MeetingEvent, MeetingId};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
@@ -166,7 +166,7 @@ struct Attendee<'a> {
 /// Folds a batch of events (in position order) into the read model.
 pub async fn apply(
     conn: &mut AnyConnection,
-    events: &[(&RecordedEvent, &MeetingEvent)],
+    events: &[(i64, MeetingEvent)],
 ) -> Result<(), sqlx::Error> {
     use MeetingEvent as E;
     let mut scheduled = Vec::new();
@@ -174,7 +174,7 @@ pub async fn apply(
     // One change per meeting, in the order the batch first touched them.
     let mut changes: Vec<Change<'_>> = Vec::new();
     let mut index: HashMap<MeetingId, usize> = HashMap::new();
-    for (recorded, event) in events {
+    for (position, event) in events {
         let id = event.meeting_id();
         let at = *index.entry(id).or_insert_with(|| {
             changes.push(Change {
@@ -184,7 +184,7 @@ pub async fn apply(
             changes.len() - 1
         });
         let change = &mut changes[at];
-        change.last_position = recorded.position;
+        change.last_position = *position;
         match event {
             E::MeetingScheduled(e) => {
                 scheduled.push(Scheduled {
@@ -199,7 +199,7 @@ pub async fn apply(
                     max_participants: e.max_participants,
                     settings: &e.settings,
                     created_at: text(e.scheduled_at),
-                    last_position: recorded.position,
+                    last_position: *position,
                 });
             }
             E::MeetingStarted(e) => {

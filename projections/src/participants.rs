@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use events::{MeetingEvent, RecordedEvent};
+use events::MeetingEvent;
 use serde::Serialize;
 use sqlx::AnyConnection;
 
@@ -132,7 +132,7 @@ struct Closed {
 /// Folds a batch of events (in position order) into the read model.
 pub async fn apply(
     conn: &mut AnyConnection,
-    events: &[(&RecordedEvent, &MeetingEvent)],
+    events: &[(i64, MeetingEvent)],
 ) -> Result<(), sqlx::Error> {
     let mut opened: Vec<Seat> = Vec::new();
     // Seats opened in this batch, by id: their index in `opened`.

@@ -101,51 +101,35 @@ pub async fn apply_batch(
     projection: Projection,
     events: &[Arc<RecordedEvent>],
 ) -> Result<i64, RunnerError> {
-    let decoded = decode(events)?;
-    apply_decoded(pool, projection, &pairs(events, &decoded)).await
-}
-
-fn decode(events: &[Arc<RecordedEvent>]) -> Result<Vec<MeetingEvent>, RunnerError> {
-    Ok(events
+    let decoded = events
         .iter()
-        .map(|e| e.decode())
-        .collect::<Result<Vec<_>, _>>()?)
+        .map(|e| Ok((e.position, e.decode()?)))
+        .collect::<Result<Vec<_>, RunnerError>>()?;
+    apply_decoded(pool, projection, &decoded).await
 }
 
-fn pairs<'a>(
-    events: &'a [Arc<RecordedEvent>],
-    decoded: &'a [MeetingEvent],
-) -> Vec<(&'a RecordedEvent, &'a MeetingEvent)> {
-    events.iter().map(AsRef::as_ref).zip(decoded).collect()
-}
-
-/// [`apply_batch`] on events already decoded. Events at or below the
-/// checkpoint are skipped.
+/// [`apply_batch`] on events already decoded, as (position, event). Events
+/// at or below the checkpoint are skipped.
 async fn apply_decoded(
     pool: &AnyPool,
     projection: Projection,
-    events: &[(&RecordedEvent, &MeetingEvent)],
+    events: &[(i64, MeetingEvent)],
 ) -> Result<i64, RunnerError> {
     let name = projection.name();
     let mut tx = begin_write(pool).await?;
     let from = checkpoint::get(&mut tx, name).await?;
-    let unseen: Vec<_> = events
-        .iter()
-        .filter(|(recorded, _)| recorded.position > from)
-        .copied()
-        .collect();
-    let Some((last, _)) = unseen.last() else {
+    let unseen = &events[events.partition_point(|(position, _)| *position <= from)..];
+    let Some((to, _)) = unseen.last() else {
         tx.rollback().await?;
         return Ok(from);
     };
-    let to = last.position;
-    projection.apply(&mut tx, &unseen).await?;
-    if !checkpoint::advance(&mut tx, name, from, to).await? {
+    projection.apply(&mut tx, unseen).await?;
+    if !checkpoint::advance(&mut tx, name, from, *to).await? {
         tx.rollback().await?;
         return Err(RunnerError::Moved(name));
     }
     tx.commit().await?;
-    Ok(to)
+    Ok(*to)
 }
 
 /// Keeps one projection up to date until `stop` turns true, publishing its
@@ -244,8 +228,8 @@ pub async fn replay(
         while after < head {
             let read = read_decoded(store.as_ref(), after).await;
             // After an error or an empty read there is nothing further.
-            let last = read.as_ref().ok().and_then(|b| b.events.last());
-            let next = last.map(|event| event.position);
+            let last = read.as_ref().ok().and_then(|batch| batch.last());
+            let next = last.map(|(position, _)| *position);
             if ahead.send(read).await.is_err() {
                 break;
             }
@@ -262,9 +246,7 @@ pub async fn replay(
             .iter()
             .map(|projection| {
                 let (pool, batch, projection) = (pool.clone(), batch.clone(), *projection);
-                tokio::spawn(async move {
-                    apply_decoded(&pool, projection, &pairs(&batch.events, &batch.decoded)).await
-                })
+                tokio::spawn(async move { apply_decoded(&pool, projection, &batch).await })
             })
             .collect();
         let mut reached = i64::MAX;
@@ -277,19 +259,16 @@ pub async fn replay(
     Ok(applied)
 }
 
-/// A batch of the log with its events decoded.
-struct Decoded {
-    events: Vec<Arc<RecordedEvent>>,
-    decoded: Vec<MeetingEvent>,
-}
-
-async fn read_decoded(store: &dyn EventStore, after: i64) -> Result<Decoded, RunnerError> {
-    let events: Vec<_> = store
-        .read_all(after, REPLAY_BATCH)
+/// A batch of the log decoded, as (position, event): only the columns a
+/// read model needs are read ([`EventStore::read_payloads`]).
+async fn read_decoded(
+    store: &dyn EventStore,
+    after: i64,
+) -> Result<Vec<(i64, MeetingEvent)>, RunnerError> {
+    store
+        .read_payloads(after, REPLAY_BATCH)
         .await?
-        .into_iter()
-        .map(Arc::new)
-        .collect();
-    let decoded = decode(&events)?;
-    Ok(Decoded { events, decoded })
+        .iter()
+        .map(|payload| Ok((payload.position, payload.decode()?)))
+        .collect()
 }

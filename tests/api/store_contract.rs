@@ -269,6 +269,33 @@ async fn the_hash_chain_verifies_and_detects_a_changed_payload(setup: Setup) {
     assert_eq!(failure, Some(events::hash::ChainError::BadHash(3)));
 }
 
+async fn payloads_are_the_same_events_as_read_all_gives_with_their_data(setup: Setup) {
+    let (store, _db) = store(setup).await;
+    for i in 0..7 {
+        store
+            .append(Append::new(stream("p"), i, vec![event(i as usize)]))
+            .await
+            .unwrap();
+    }
+    let log = store.read_all(2, 4).await.unwrap();
+    let payloads = store.read_payloads(2, 4).await.unwrap();
+    let expected: Vec<events::Payload> = log
+        .iter()
+        .map(|e| events::Payload {
+            position: e.position,
+            event_type: e.event_type.clone(),
+            schema_version: e.schema_version,
+            data: e.data.clone(),
+        })
+        .collect();
+    assert_eq!(payloads, expected);
+    assert_eq!(
+        payloads.iter().map(|p| p.position).collect::<Vec<_>>(),
+        [3, 4, 5, 6]
+    );
+    assert_eq!(payloads[0].data.value(), event(2).data);
+}
+
 async fn the_database_refuses_to_update_or_delete_events(setup: Setup) {
     let (store, db) = store(setup).await;
     store
@@ -415,6 +442,7 @@ on_setups!(
     concurrent_appends_get_gapless_positions_in_commit_order,
     two_committers_on_one_log_interleave_without_gap,
     the_hash_chain_verifies_and_detects_a_changed_payload,
+    payloads_are_the_same_events_as_read_all_gives_with_their_data,
     the_database_refuses_to_update_or_delete_events,
     appending_an_event_id_that_exists_is_a_no_op,
     an_alias_is_claimed_once_atomically_with_its_stream,

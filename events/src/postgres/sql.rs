@@ -9,7 +9,7 @@ use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::batch::Plan;
-use crate::envelope::RecordedEvent;
+use crate::envelope::{Payload, RecordedEvent};
 use crate::ids::{EventId, StreamId};
 use crate::store::StoredReply;
 
@@ -81,6 +81,39 @@ pub async fn read_all(
         .fetch_all(db)
         .await?;
     Ok(rows.into_iter().map(Into::into).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct PayloadRow {
+    position: i64,
+    event_type: String,
+    schema_version: i16,
+    data: Json<Box<RawValue>>,
+}
+
+#[tracing::instrument(level = "trace", skip(db))]
+pub async fn read_payloads(
+    db: impl PgExecutor<'_>,
+    after_position: i64,
+    limit: i64,
+) -> Result<Vec<Payload>, sqlx::Error> {
+    let rows: Vec<PayloadRow> = sqlx::query_as(
+        "SELECT position, event_type, schema_version, data FROM events \
+         WHERE position > $1 ORDER BY position LIMIT $2",
+    )
+    .bind(after_position)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Payload {
+            position: row.position,
+            event_type: row.event_type,
+            schema_version: row.schema_version,
+            data: row.data.0.into(),
+        })
+        .collect())
 }
 
 pub async fn head_position(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {

@@ -11,7 +11,7 @@ use sqlx::{Row, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
 use crate::batch::{Known, Lookups, Plan};
-use crate::envelope::{RawJson, RecordedEvent};
+use crate::envelope::{Payload, RawJson, RecordedEvent};
 use crate::ids::{EventId, StreamId};
 use crate::store::StoredReply;
 
@@ -74,6 +74,31 @@ pub async fn read_all(
         .fetch_all(db)
         .await?;
     rows.iter().map(event).collect()
+}
+
+pub async fn read_payloads(
+    db: impl SqliteExecutor<'_>,
+    after_position: i64,
+    limit: i64,
+) -> Result<Vec<Payload>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT position, event_type, schema_version, data FROM events \
+         WHERE position > $1 ORDER BY position LIMIT $2",
+    )
+    .bind(after_position)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Payload {
+                position: row.try_get("position")?,
+                event_type: row.try_get("event_type")?,
+                schema_version: row.try_get("schema_version")?,
+                data: RawJson::from_string(row.try_get("data")?).map_err(decode)?,
+            })
+        })
+        .collect()
 }
 
 pub async fn head_position(db: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
