@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
-pub use columns::{Unsupported, columns};
+use columns::columns;
 
 mod columns;
 
@@ -99,14 +99,15 @@ impl Statement {
         conn: &AnyConnection,
         rows: &[impl Serialize],
     ) -> Result<Query<'_>, sqlx::Error> {
+        fn encoding<E: std::error::Error + Send + Sync + 'static>(e: E) -> sqlx::Error {
+            sqlx::Error::Encode(Box::new(e))
+        }
         let query = sqlx::query(self.text(conn));
-        let encode = |e: Unsupported| sqlx::Error::Encode(Box::new(e));
         if is_sqlite(conn) {
-            let json = serde_json::to_string(rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-            return Ok(query.bind(json));
+            return Ok(query.bind(serde_json::to_string(rows).map_err(encoding)?));
         }
         Ok(columns(self.columns, rows)
-            .map_err(encode)?
+            .map_err(encoding)?
             .into_iter()
             .fold(query, |query, literal| query.bind(literal)))
     }

@@ -79,9 +79,6 @@ struct RowSerializer<'s, 'c>(&'s mut ColumnSet<'c>);
 /// Serialises one value into its column's literal.
 struct ElementSerializer<'a>(&'a mut String);
 
-/// Takes a map's key as a string.
-struct KeySerializer;
-
 fn unsupported<T>(what: &str) -> Result<T, Unsupported> {
     Err(Unsupported(format!("{what} has no column form")))
 }
@@ -245,8 +242,14 @@ impl ser::SerializeMap for RowMap<'_, '_> {
     type Error = Unsupported;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Unsupported> {
-        self.key = Some(key.serialize(KeySerializer)?);
-        Ok(())
+        // Keys of a flattened struct are its field names.
+        match key.serialize(serde_json::value::Serializer) {
+            Ok(serde_json::Value::String(key)) => {
+                self.key = Some(key);
+                Ok(())
+            }
+            _ => unsupported("a key that is not a string"),
+        }
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
         let key = self
@@ -411,138 +414,6 @@ impl ser::Serializer for ElementSerializer<'_> {
         _: usize,
     ) -> Result<Self::SerializeStructVariant, Unsupported> {
         unsupported("an enum with data")
-    }
-}
-
-impl ser::Serializer for KeySerializer {
-    type Ok = String;
-    type Error = Unsupported;
-    type SerializeSeq = Impossible<String, Unsupported>;
-    type SerializeTuple = Impossible<String, Unsupported>;
-    type SerializeTupleStruct = Impossible<String, Unsupported>;
-    type SerializeTupleVariant = Impossible<String, Unsupported>;
-    type SerializeMap = Impossible<String, Unsupported>;
-    type SerializeStruct = Impossible<String, Unsupported>;
-    type SerializeStructVariant = Impossible<String, Unsupported>;
-
-    fn serialize_str(self, value: &str) -> Result<String, Unsupported> {
-        Ok(value.to_owned())
-    }
-    fn serialize_bool(self, _: bool) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_i8(self, _: i8) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_i16(self, _: i16) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_i32(self, _: i32) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_i64(self, _: i64) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_u8(self, _: u8) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_u16(self, _: u16) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_u32(self, _: u32) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_u64(self, _: u64) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_f32(self, _: f32) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_f64(self, _: f64) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_char(self, _: char) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_none(self) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_unit(self) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<String, Unsupported> {
-        Ok(variant.to_owned())
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<String, Unsupported> {
-        value.serialize(self)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<String, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStruct, Unsupported> {
-        unsupported("a key that is not a string")
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, Unsupported> {
-        unsupported("a key that is not a string")
     }
 }
 
