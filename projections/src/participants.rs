@@ -1,16 +1,22 @@
 //! The participants read model (`rm_participants`): every seat, one row per
 //! join session; a seat is present while `left_at` is null.
 //!
-//! A batch is applied as four statements whatever its size: the seats it
-//! opened (one INSERT, with the leave already in the row when the seat
-//! also closed in the batch, and the last role it had in the batch), the
-//! roles of seats open before the batch (applied first, before the batch
-//! can close them), the older seats it closed, and the seats whose media
-//! or hand changed (one UPDATE each).
+//! A batch is applied as five statements whatever its size: the seats it
+//! opened (INSERTs, with the leave already in the row when the seat also
+//! closed in the batch, and the last role it had in the batch), the roles
+//! of seats open before the batch (applied first, before the batch can
+//! close them), the older seats it closed, and the seats whose media or
+//! hand changed (one UPDATE each).
+//!
+//! Seats of a meeting the batch scheduled cannot have rows yet (a
+//! meeting's rows come only from its own events): they are inserted
+//! plainly, without the conflict check, whose index probe per row was a
+//! large part of a rebuild (see [`crate::meetings`]). Other new seats keep
+//! the check, so a seat applied twice could never fail the batch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use events::MeetingEvent;
+use events::{MeetingEvent, MeetingId};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
@@ -73,15 +79,24 @@ static ROLE: Statement = Statement::new(ROLES, |v| {
 
 static OPEN: Statement = Statement::new(SEATS, |v| {
     format!(
+        "{} ON CONFLICT (participant_id) DO UPDATE SET \
+             left_at = COALESCE(excluded.left_at, rm_participants.left_at), \
+             leave_reason = COALESCE(excluded.leave_reason, rm_participants.leave_reason)",
+        open(v)
+    )
+});
+
+/// Seats of meetings the batch scheduled.
+static OPEN_NEW: Statement = Statement::new(SEATS, open);
+
+fn open(v: &str) -> String {
+    format!(
         "INSERT INTO rm_participants (participant_id, meeting_id, user_id, user_name, role, \
              device_type, is_muted, is_video_enabled, joined_at, left_at, leave_reason) \
          SELECT participant_id, meeting_id, user_id, user_name, role, device_type, is_muted, \
-             is_video_enabled, joined_at, left_at, leave_reason FROM {v} WHERE true \
-         ON CONFLICT (participant_id) DO UPDATE SET \
-             left_at = COALESCE(excluded.left_at, rm_participants.left_at), \
-             leave_reason = COALESCE(excluded.leave_reason, rm_participants.leave_reason)"
+             is_video_enabled, joined_at, left_at, leave_reason FROM {v} WHERE true"
     )
-});
+}
 
 static CLOSE: Statement = Statement::new(CLOSED, |v| {
     format!(
@@ -103,6 +118,9 @@ struct Seat<'a> {
     joined_at: String,
     left_at: Option<String>,
     leave_reason: Option<&'static str>,
+    /// Its meeting was scheduled in the batch.
+    #[serde(skip)]
+    new_meeting: bool,
 }
 
 /// A seat's media and hand after the batch (absent: unchanged).
@@ -147,8 +165,13 @@ pub async fn apply(
     // Users whose seat from before the batch changed role, by (meeting,
     // user): the last role.
     let mut roles: HashMap<(String, &str), RoleRow> = HashMap::new();
+    // Meetings scheduled in this batch.
+    let mut new_meetings: HashSet<MeetingId> = HashSet::new();
     for (_, event) in events {
         match event {
+            MeetingEvent::MeetingScheduled(e) => {
+                new_meetings.insert(e.meeting_id);
+            }
             MeetingEvent::ParticipantMediaChanged(e) => {
                 let state = state(&mut states, &e.participant_id);
                 state.is_muted = e.is_muted.or(state.is_muted);
@@ -192,6 +215,7 @@ pub async fn apply(
                     joined_at: text(e.joined_at),
                     left_at: None,
                     leave_reason: None,
+                    new_meeting: new_meetings.contains(&e.meeting_id),
                 });
             }
             MeetingEvent::ParticipantLeft(e) => {
@@ -220,7 +244,9 @@ pub async fn apply(
     // reach them before the batch closes them (seats it opened have theirs).
     let roles: Vec<RoleRow> = roles.into_values().collect();
     ROLE.run(conn, &roles).await?;
-    OPEN.run(conn, &opened).await?;
+    let (new, other): (Vec<&Seat>, Vec<&Seat>) = opened.iter().partition(|s| s.new_meeting);
+    OPEN_NEW.run(conn, &new).await?;
+    OPEN.run(conn, &other).await?;
     let closed: Vec<Closed> = closed.into_values().collect();
     CLOSE.run(conn, &closed).await?;
     let states: Vec<State> = states.into_values().collect();

@@ -23,6 +23,8 @@ use crate::{Projection, checkpoint};
 pub const BATCH: usize = 500;
 /// Events per batch of a replay.
 pub const REPLAY_BATCH: usize = 10_000;
+/// Batches a replay's projection may be behind the log's reader.
+pub const REPLAY_AHEAD: usize = 2;
 /// How often an idle runner checks that its lease and checkpoint are as it
 /// believes.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -202,17 +204,28 @@ async fn follow(
 
 /// Rebuilds projections from position 0: empties them and their
 /// checkpoints in one transaction, then applies the whole log up to its
-/// head at the time. A reader task reads and decodes the log once for all
-/// of them, a batch ahead; each projection applies each batch on its own
-/// task (in its own transaction with its own checkpoint), so the work of
-/// the reader and of every projection spreads over the cores. A live
+/// head at the time. The log is read and decoded once, on this task; each
+/// projection applies the batches on a task of its own (each batch in its
+/// own transaction with its own checkpoint), up to [`REPLAY_AHEAD`]
+/// batches behind the reader, so the reader and every projection keep the
+/// cores busy without waiting for the slowest at every batch. A live
 /// runner of one of them notices its checkpoint moved back and rebuilds
 /// too; the checkpoints' compare-and-set lets only one of the two apply
-/// each batch. Returns the checkpoint reached.
+/// each batch. Returns the checkpoint reached (the lowest of them).
 pub async fn replay(
     pool: &AnyPool,
     store: Arc<dyn EventStore>,
     projections: &[Projection],
+) -> Result<i64, RunnerError> {
+    replay_in_batches(pool, store, projections, REPLAY_BATCH).await
+}
+
+/// [`replay`] in batches of `batch` events.
+pub async fn replay_in_batches(
+    pool: &AnyPool,
+    store: Arc<dyn EventStore>,
+    projections: &[Projection],
+    batch: usize,
 ) -> Result<i64, RunnerError> {
     let mut tx = begin_write(pool).await?;
     for projection in projections {
@@ -222,41 +235,46 @@ pub async fn replay(
     tx.commit().await?;
 
     let head = store.head_position().await?;
-    let (ahead, mut batches) = tokio::sync::mpsc::channel(1);
-    let reader = tokio::spawn(async move {
-        let mut after = 0;
+    let (feeds, appliers): (Vec<_>, Vec<_>) = projections
+        .iter()
+        .map(|&projection| {
+            let (feed, mut batches) =
+                tokio::sync::mpsc::channel::<Arc<Vec<(i64, MeetingEvent)>>>(REPLAY_AHEAD);
+            let pool = pool.clone();
+            let applier = tokio::spawn(async move {
+                let mut applied = 0;
+                while let Some(batch) = batches.recv().await {
+                    applied = apply_decoded(&pool, projection, &batch).await?;
+                }
+                Ok::<_, RunnerError>(applied)
+            });
+            (feed, applier)
+        })
+        .unzip();
+    let mut after = 0;
+    let read = async {
         while after < head {
-            let read = read_decoded(store.as_ref(), after).await;
-            // After an error or an empty read there is nothing further.
-            let last = read.as_ref().ok().and_then(|batch| batch.last());
-            let next = last.map(|(position, _)| *position);
-            if ahead.send(read).await.is_err() {
-                break;
-            }
-            match next {
-                Some(position) => after = position,
-                None => break,
+            let batch = Arc::new(read_decoded(store.as_ref(), after, batch).await?);
+            let Some((last, _)) = batch.last() else { break };
+            after = *last;
+            for feed in &feeds {
+                // A closed feed is an applier that stopped on an error,
+                // reported below: the replay ends.
+                if feed.send(batch.clone()).await.is_err() {
+                    return Ok(());
+                }
             }
         }
-    });
-    let mut applied = 0;
-    while let Some(batch) = batches.recv().await {
-        let batch = Arc::new(batch?);
-        let appliers: Vec<_> = projections
-            .iter()
-            .map(|projection| {
-                let (pool, batch, projection) = (pool.clone(), batch.clone(), *projection);
-                tokio::spawn(async move { apply_decoded(&pool, projection, &batch).await })
-            })
-            .collect();
-        let mut reached = i64::MAX;
-        for applier in appliers {
-            reached = reached.min(applier.await??);
-        }
-        applied = reached;
+        Ok::<_, RunnerError>(())
+    };
+    let read = read.await;
+    drop(feeds);
+    let mut reached = i64::MAX;
+    for applier in appliers {
+        reached = reached.min(applier.await??);
     }
-    reader.await?;
-    Ok(applied)
+    read?;
+    Ok(if projections.is_empty() { 0 } else { reached })
 }
 
 /// A batch of the log decoded, as (position, event): only the columns a
@@ -264,9 +282,10 @@ pub async fn replay(
 async fn read_decoded(
     store: &dyn EventStore,
     after: i64,
+    limit: usize,
 ) -> Result<Vec<(i64, MeetingEvent)>, RunnerError> {
     store
-        .read_payloads(after, REPLAY_BATCH)
+        .read_payloads(after, limit)
         .await?
         .iter()
         .map(|payload| Ok((payload.position, payload.decode()?)))

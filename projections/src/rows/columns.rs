@@ -264,15 +264,18 @@ impl ser::SerializeMap for RowMap<'_, '_> {
 }
 
 /// Writes a quoted element: `"` and `\` escaped with a backslash.
+/// Runs without either are copied whole (ids and times have none).
 fn quoted(out: &mut String, text: &str) {
     out.reserve(text.len() + 2);
     out.push('"');
-    for c in text.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
+    let mut rest = text;
+    while let Some(at) = rest.find(['"', '\\']) {
+        out.push_str(&rest[..at]);
+        out.push('\\');
+        out.push_str(&rest[at..=at]);
+        rest = &rest[at + 1..];
     }
+    out.push_str(rest);
     out.push('"');
 }
 
