@@ -38,6 +38,7 @@ mod fanout;
 mod latency;
 mod long_stream;
 mod rebuild;
+mod wire;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -459,34 +460,32 @@ async fn http_sample(seconds: f64, projections: bool) -> anyhow::Result<Sample> 
         })
         .collect::<Result<_, _>>()?;
     let tokens = Arc::new(tokens);
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(CONNECTIONS)
-        .build()?;
-    let base = Arc::new(format!("http://{}", app.addr));
+    let mut connections = Vec::with_capacity(CONNECTIONS);
+    for _ in 0..CONNECTIONS {
+        connections.push(tokio::sync::Mutex::new(
+            wire::Connection::open(app.addr).await?,
+        ));
+    }
+    let connections = Arc::new(connections);
     let sample = measure(CONNECTIONS, seconds, move |worker, n| {
-        let (client, tokens, base, meetings) = (
-            client.clone(),
-            tokens.clone(),
-            base.clone(),
-            meetings.clone(),
-        );
+        let (connections, tokens, meetings) =
+            (connections.clone(), tokens.clone(), meetings.clone());
         async move {
             let meeting = meeting_for(&meetings, worker, n)?;
             let token = tokens[worker]
                 .get(n)
                 .context("the benchmark ran out of prepared tokens")?;
-            let response = client
-                .post(format!("{base}/api/v1/meetings/{meeting}/join"))
-                .bearer_auth(token)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(r#"{"device_type":"desktop"}"#)
-                .send()
+            // Each worker has its own connection: never waited for.
+            let status = connections[worker]
+                .lock()
+                .await
+                .post(
+                    &format!("/api/v1/meetings/{meeting}/join"),
+                    token,
+                    r#"{"device_type":"desktop"}"#,
+                )
                 .await?;
-            anyhow::ensure!(
-                response.status().is_success(),
-                "join answered {}",
-                response.status()
-            );
+            anyhow::ensure!((200..300).contains(&status), "join answered {status}");
             Ok(())
         }
     })
