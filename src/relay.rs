@@ -6,7 +6,9 @@
 //! for it. The leader resumes after the larger of its checkpoint and the
 //! position in the stream's last message, reads the log in position order,
 //! publishes a batch, waits for every ack, and moves its checkpoint on the
-//! lease's connection. A crash between the acks and the checkpoint
+//! lease's connection. Events this process committed itself are taken
+//! from memory ([`events::recent`]), the rest from the log. A crash
+//! between the acks and the checkpoint
 //! re-publishes at most one batch, which JetStream drops by `Nats-Msg-Id`;
 //! restarts later than the duplicate window still resume after the
 //! stream's last message. If NATS is down the relay retries; commands are
@@ -116,25 +118,32 @@ async fn lead(
     let mut head = store.watch_head();
     let mut published = resume_after(store, bus, &mut lease).await?;
     tracing::info!(published, "relay resumes");
+    // Whether the next read must ask the log even when the head watch
+    // knows of nothing newer (at the start, and after an idle period, in
+    // case the watch missed another process's commit).
+    let mut ask_log = true;
 
     loop {
         if *stop.borrow() {
             return Ok(());
         }
         // Marked seen before reading, so a commit during the read wakes us.
-        head.borrow_and_update();
-        let batch: Vec<_> = store
-            .read_all(published, BATCH)
-            .await?
-            .into_iter()
-            .map(Arc::new)
-            .collect();
+        let known_head = *head.borrow_and_update();
+        // This process's own commits come from memory; the log is read
+        // for the rest (another process's commits, a restart).
+        let batch = match store.recent(published, BATCH) {
+            Some(events) => events,
+            None if published >= known_head && !ask_log => Vec::new(),
+            None => store.read_all(published, BATCH).await?,
+        };
+        ask_log = false;
+        let batch: Vec<_> = batch.into_iter().map(Arc::new).collect();
         let Some(last) = batch.last().map(|e| e.position) else {
             lease.confirm().await?;
             tokio::select! {
                 _ = head.changed() => {}
                 _ = stop.changed() => {}
-                _ = tokio::time::sleep(IDLE) => {}
+                _ = tokio::time::sleep(IDLE) => ask_log = true,
             }
             continue;
         };

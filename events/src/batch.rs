@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::envelope::RecordedEvent;
 use crate::hash::{HashInput, chain};
 use crate::ids::StreamId;
+use crate::recent::Recent;
 use crate::store::{Append, AppendError, Appended, EventStore, StoreError, StoredReply};
 
 /// Most appends one transaction carries.
@@ -374,6 +375,7 @@ pub async fn run<W: Writer>(
     mut writer: W,
     mut queue: mpsc::Receiver<Request>,
     head: Arc<watch::Sender<i64>>,
+    recent: Arc<Recent>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut state = CommitterState::default();
@@ -383,8 +385,10 @@ pub async fn run<W: Writer>(
             .map(|r| (r.append, r.reply))
             .unzip();
         match commit(&mut writer, &appends, &mut state).await {
-            Ok(plan) => {
+            Ok(mut plan) => {
                 state.head = Some((plan.head_position, plan.head_hash.clone()));
+                // Held before the head moves: a reader it wakes finds it.
+                recent.push(plan.recorded_at, std::mem::take(&mut plan.rows));
                 advance(&head, plan.head_position);
                 for (reply, outcome) in replies.into_iter().zip(plan.outcomes) {
                     let _ = reply.send(outcome);
@@ -591,6 +595,7 @@ pub struct GroupCommitLog<P> {
     pool: P,
     requests: mpsc::Sender<Request>,
     head: Arc<watch::Sender<i64>>,
+    recent: Arc<Recent>,
     _tasks: Arc<Tasks>,
 }
 
@@ -600,6 +605,7 @@ impl<P: Clone> Clone for GroupCommitLog<P> {
             pool: self.pool.clone(),
             requests: self.requests.clone(),
             head: self.head.clone(),
+            recent: self.recent.clone(),
             _tasks: self._tasks.clone(),
         }
     }
@@ -620,12 +626,14 @@ impl<P: LogReads> GroupCommitLog<P> {
         let current = pool.head_position().await.map_err(backend)?;
         let head = Arc::new(watch::channel(current).0);
         let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
-        let committer = tokio::spawn(run(writer, queue, head.clone()));
+        let recent = Arc::new(Recent::default());
+        let committer = tokio::spawn(run(writer, queue, head.clone(), recent.clone()));
         let follower = tokio::spawn(follow(head.clone()));
         Ok(Self {
             pool,
             requests,
             head,
+            recent,
             _tasks: Arc::new(Tasks(vec![
                 committer.abort_handle(),
                 follower.abort_handle(),
@@ -677,6 +685,10 @@ impl<P: LogReads> EventStore for GroupCommitLog<P> {
             .read_payloads(after_position, limit)
             .await
             .map_err(backend)
+    }
+
+    fn recent(&self, after_position: i64, limit: usize) -> Option<Vec<RecordedEvent>> {
+        self.recent.after(after_position, limit)
     }
 
     async fn resolve_alias(&self, alias: &str) -> Result<Option<StreamId>, StoreError> {

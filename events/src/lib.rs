@@ -18,6 +18,7 @@ pub mod gate;
 pub mod hash;
 pub mod ids;
 pub mod lease;
+pub mod recent;
 pub mod rooms;
 pub mod store;
 pub mod time;

@@ -160,6 +160,14 @@ pub trait EventStore: Send + Sync + 'static {
         key: &str,
     ) -> Result<Option<StoredReply>, StoreError>;
 
+    /// Events right after `after_position` that this process committed
+    /// itself and still holds in memory, at most `limit`, in order: a
+    /// prefix of what [`read_all`](Self::read_all) answers, never empty.
+    /// None when it does not hold the next position (read the log).
+    fn recent(&self, _after_position: i64, _limit: usize) -> Option<Vec<RecordedEvent>> {
+        None
+    }
+
     /// The last committed position, read from the log.
     async fn head_position(&self) -> Result<i64, StoreError>;
 

@@ -296,6 +296,38 @@ async fn payloads_are_the_same_events_as_read_all_gives_with_their_data(setup: S
     assert_eq!(payloads[0].data.value(), event(2).data);
 }
 
+/// What a store keeps in memory of its own commits (for the relay) is the
+/// log at those positions; it answers only from right after the position
+/// asked, and never across what another committer wrote.
+async fn recent_events_are_the_log_as_this_process_committed_it(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
+    let (a, b) = (db.store().await, db.store().await);
+    for i in 0..4 {
+        let events = vec![event(i as usize), event(10 + i as usize)];
+        a.append(Append::new(stream("r"), 2 * i, events))
+            .await
+            .unwrap();
+    }
+    assert_eq!(a.recent(0, 100).unwrap(), a.read_all(0, 100).await.unwrap());
+    assert_eq!(a.recent(3, 2).unwrap(), a.read_all(3, 2).await.unwrap());
+    assert_eq!(a.recent(8, 10), None, "nothing after the head");
+    assert_eq!(b.recent(0, 10), None, "b committed nothing");
+
+    // b writes position 9, then a writes 10: a never held 9, so what it
+    // holds starts again at 10.
+    b.append(Append::new(stream("other"), 0, vec![event(99)]))
+        .await
+        .unwrap();
+    a.append(Append::new(stream("r"), 8, vec![event(4)]))
+        .await
+        .unwrap();
+    assert_eq!(a.recent(0, 100), None);
+    assert_eq!(a.recent(8, 10), None);
+    let tail = a.recent(9, 10).unwrap();
+    assert_eq!(tail, a.read_all(9, 10).await.unwrap());
+    assert_eq!(tail[0].position, 10);
+}
+
 async fn the_database_refuses_to_update_or_delete_events(setup: Setup) {
     let (store, db) = store(setup).await;
     store
@@ -443,6 +475,7 @@ on_setups!(
     two_committers_on_one_log_interleave_without_gap,
     the_hash_chain_verifies_and_detects_a_changed_payload,
     payloads_are_the_same_events_as_read_all_gives_with_their_data,
+    recent_events_are_the_log_as_this_process_committed_it,
     the_database_refuses_to_update_or_delete_events,
     appending_an_event_id_that_exists_is_a_no_op,
     an_alias_is_claimed_once_atomically_with_its_stream,
