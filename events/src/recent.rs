@@ -75,10 +75,10 @@ impl Recent {
     /// Keeps a batch the committer wrote (positions consecutive, as
     /// written).
     pub fn push(&self, recorded_at: DateTime<Utc>, rows: EventColumns) {
-        let batch = Arc::new(Committed { recorded_at, rows });
-        if batch.rows.position.is_empty() {
+        if rows.position.is_empty() {
             return;
         }
+        let batch = Arc::new(Committed { recorded_at, rows });
         let mut run = self.run.lock().unwrap_or_else(|e| e.into_inner());
         if run
             .batches

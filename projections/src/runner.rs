@@ -220,12 +220,12 @@ pub async fn replay(
     replay_in_batches(pool, store, projections, REPLAY_BATCH).await
 }
 
-/// [`replay`] in batches of `batch` events.
+/// [`replay`] in batches of `batch_size` events.
 pub async fn replay_in_batches(
     pool: &AnyPool,
     store: Arc<dyn EventStore>,
     projections: &[Projection],
-    batch: usize,
+    batch_size: usize,
 ) -> Result<i64, RunnerError> {
     let mut tx = begin_write(pool).await?;
     for projection in projections {
@@ -251,10 +251,10 @@ pub async fn replay_in_batches(
             (feed, applier)
         })
         .unzip();
-    let mut after = 0;
     let read = async {
+        let mut after = 0;
         while after < head {
-            let batch = Arc::new(read_decoded(store.as_ref(), after, batch).await?);
+            let batch = Arc::new(read_decoded(store.as_ref(), after, batch_size).await?);
             let Some((last, _)) = batch.last() else { break };
             after = *last;
             for feed in &feeds {
