@@ -10,21 +10,21 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use command::CommandHandler;
+use eventlog::postgres::{PgLeases, PgStore};
+use eventlog::sqlite::SqliteStore;
 use events::EventStore;
-use events::bus::{Bus, InProcessBus};
-use events::feed::{Feed, Hub};
 use events::lease::{Leases, LocalLeases};
-use events::nats::JetStreamLog;
-use events::postgres::{PgLeases, PgStore};
-use events::rooms::Rooms;
-use events::sqlite::SqliteStore;
+use live::bus::{Bus, InProcessBus};
+use live::channels::StreamChannels;
+use live::feed::{Feed, Hub};
+use live::nats::JetStreamLog;
 use sqlx::AnyPool;
 use std::time::Duration;
 
 use crate::auth::JwtKeys;
 use crate::config::{Config, JwtConfig};
 use crate::workers::{self, Progress};
-use crate::{db, http, relay};
+use crate::{db, http};
 
 /// A running node.
 pub struct App {
@@ -120,7 +120,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
             Database::Postgres(pool)
         }
         db::Backend::Sqlite => {
-            let pool = events::sqlite::connect(url, config.database_max_connections)
+            let pool = eventlog::sqlite::connect(url, config.database_max_connections)
                 .await
                 .with_context(|| format!("opening the SQLite database {url}"))?;
             db::migrate_sqlite(&pool)
@@ -188,7 +188,7 @@ impl App {
         let hub = Hub::new();
         let bus = open_bus(&config, &hub).await?;
         let (stop, stopped) = watch::channel(false);
-        let mut workers = vec![tokio::spawn(relay::run(
+        let mut workers = vec![tokio::spawn(live::relay::run(
             store.clone(),
             bus.clone(),
             leases.clone(),
@@ -196,7 +196,8 @@ impl App {
         ))];
         let hub_task = bus.feed_hub(hub.clone());
         let feed = Feed::new(store.clone(), hub);
-        let (rooms, router) = Rooms::start(&feed, store.head_position().await?, stopped.clone());
+        let (channels, router) =
+            StreamChannels::start(&feed, store.head_position().await?, stopped.clone());
         workers.push(router);
         let progress = if config.projections {
             let (progress, runners) =
@@ -219,8 +220,7 @@ impl App {
             reads: reads.clone(),
             progress: progress.clone(),
             min_position_wait: Duration::from_millis(config.min_position_wait_ms),
-            feed: feed.clone(),
-            rooms,
+            channels,
         });
         let mut shutdown = stopped;
         let server = tokio::spawn(async move {

@@ -10,7 +10,6 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
-pub mod relay;
 pub mod secrets;
 pub mod timer;
 pub mod workers;

@@ -79,9 +79,9 @@ async fn relay(config: Config) -> anyhow::Result<()> {
         "the relay needs NATS_URL (the in-process bus runs inside `serve`)"
     );
     let log = app::open_store(&config).await?;
-    let bus = app::open_bus(&config, &events::feed::Hub::new()).await?;
+    let bus = app::open_bus(&config, &live::feed::Hub::new()).await?;
     let (stop, stopped) = watch::channel(false);
-    let relay = tokio::spawn(meetings::relay::run(log.store, bus, log.leases, stopped));
+    let relay = tokio::spawn(live::relay::run(log.store, bus, log.leases, stopped));
     app::shutdown_signal().await;
     let _ = stop.send(true);
     relay.await?;
@@ -91,10 +91,10 @@ async fn relay(config: Config) -> anyhow::Result<()> {
 async fn project(config: Config) -> anyhow::Result<()> {
     let log = app::open_store(&config).await?;
     let reads = app::open_reads(&config).await?;
-    let hub = events::feed::Hub::new();
+    let hub = live::feed::Hub::new();
     let bus = app::open_bus(&config, &hub).await?;
     let hub_task = bus.feed_hub(hub.clone());
-    let feed = events::feed::Feed::new(log.store, hub);
+    let feed = live::feed::Feed::new(log.store, hub);
     let (stop, stopped) = watch::channel(false);
     let (_, runners) = meetings::workers::start_projections(reads, feed, log.leases, stopped);
     app::shutdown_signal().await;

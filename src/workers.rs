@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use events::feed::Feed;
 use events::lease::Leases;
+use live::feed::Feed;
 use projections::{Projection, checkpoint};
 use sqlx::AnyPool;
 use tokio::sync::watch;

@@ -46,8 +46,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use command::CommandHandler;
-use command::meeting::{Caller, Command, Context, JoinMeeting, ScheduleMeeting};
-use events::event::ConfigChange;
+use command::meeting::admission::JoinMeeting;
+use command::meeting::lifecycle::ScheduleMeeting;
+use command::meeting::{Caller, Command, Context};
+use events::settings::SettingsChange;
 use events::{MeetingId, ParticipantId, RoomCode, UserId};
 use serde_json::json;
 
@@ -270,7 +272,7 @@ async fn active_meetings(handler: &CommandHandler, count: usize) -> anyhow::Resu
             starts_at: None,
             ends_at: None,
             max_participants: Some(1000),
-            settings: ConfigChange::default(),
+            settings: SettingsChange::default(),
             start_now: true,
             password_id: None,
         };
@@ -398,7 +400,7 @@ async fn raw_sqlite_insert_sample(
     concurrency: usize,
     seconds: f64,
 ) -> anyhow::Result<Sample> {
-    let pool = events::sqlite::connect(&db.url, concurrency.max(2) as u32).await?;
+    let pool = eventlog::sqlite::connect(&db.url, concurrency.max(2) as u32).await?;
     sqlx::query("CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
         .execute(&pool)
         .await?;

@@ -10,8 +10,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use command::meeting::{Command, Meeting, ScheduleMeeting, decide, evolve};
-use events::event::ConfigChange;
+use command::meeting::lifecycle::ScheduleMeeting;
+use command::meeting::{Command, Meeting, decide, evolve};
+use events::settings::SettingsChange;
 use events::{Append, EventStore, MeetingId, NewEvent, RoomCode};
 use futures::TryStreamExt;
 use projections::Projection;
@@ -68,7 +69,7 @@ fn meeting_events(id: MeetingId) -> anyhow::Result<(Vec<NewEvent>, String)> {
             starts_at: None,
             ends_at: None,
             max_participants: Some(100),
-            settings: ConfigChange::default(),
+            settings: SettingsChange::default(),
             start_now: true,
             password_id: None,
         }),
@@ -83,7 +84,9 @@ fn meeting_events(id: MeetingId) -> anyhow::Result<(Vec<NewEvent>, String)> {
     for (user, command) in commands {
         let ctx = context(user);
         let metadata = ctx.metadata();
-        let events = decide(&state, &ctx, &command).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let events = decide(state.as_ref(), &ctx, &command)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .events;
         for event in &events {
             out.push(NewEvent::new(event, &metadata));
             state = evolve(state, event);
@@ -126,7 +129,7 @@ async fn select_all(url: &str) -> anyhow::Result<f64> {
                        ORDER BY position";
     let started = Instant::now();
     let rows = if crate::on_sqlite() {
-        let pool = events::sqlite::connect(url, 1).await?;
+        let pool = eventlog::sqlite::connect(url, 1).await?;
         sqlx::query(SQL)
             .fetch(&pool)
             .try_fold(0u64, |n, _| async move { Ok(n + 1) })

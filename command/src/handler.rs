@@ -23,7 +23,7 @@ use events::{
 use rand::SeedableRng;
 
 use crate::error::AppError;
-use crate::meeting::{Command, Context, Meeting, MeetingError, Reply, decide, evolve, reply};
+use crate::meeting::{Command, Context, Decision, Meeting, MeetingError, Reply, decide, evolve};
 
 /// How long a command keeps retrying after conflicts before a conflict is
 /// reported. A budget of time, not of attempts: with several processes
@@ -128,11 +128,27 @@ impl CommandHandler {
         Ok(look(slot.state.as_ref()))
     }
 
+    /// Decides `command` on the meeting as the log has it now, appending
+    /// nothing: whether it would be accepted. For work only an accepted
+    /// command may cause (storing a password's hash), so the rule that
+    /// refuses it still lives once, in `decide`.
+    pub async fn check(
+        &self,
+        meeting_id: MeetingId,
+        ctx: &Context,
+        command: &Command,
+    ) -> Result<(), AppError> {
+        self.inspect(meeting_id, |meeting| decide(meeting, ctx, command))
+            .await?
+            .map(drop)
+            .map_err(AppError::Domain)
+    }
+
     /// Schedules a new meeting under a fresh room code.
     pub async fn schedule(
         &self,
         ctx: &Context,
-        mut command: crate::meeting::ScheduleMeeting,
+        mut command: crate::meeting::lifecycle::ScheduleMeeting,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Executed, AppError> {
         let mut rng = rand::rngs::StdRng::from_entropy();
@@ -200,19 +216,20 @@ impl CommandHandler {
             {
                 return Ok(Outcome::Done(Box::new(done)));
             }
-            let decided = decide(&slot.state, ctx, &command);
+            let decided = decide(slot.state.as_ref(), ctx, &command);
             // An append on a stale cache fails its version check, but a
             // refusal or a no-op appends nothing: only the log can confirm
             // those, so they are decided again on fresh state.
-            let unconfirmed = decided.as_ref().map_or(true, Vec::is_empty);
+            let unconfirmed = decided.as_ref().map_or(true, |d| d.events.is_empty());
             if unconfirmed && !fresh {
                 self.refresh(&stream_id, &mut slot).await?;
                 fresh = true;
                 continue;
             }
-            let events = decided?;
-            let answer = reply(&slot.state, ctx, &command, &events)
-                .ok_or(AppError::Domain(MeetingError::NotFound))?;
+            let Decision {
+                events,
+                reply: answer,
+            } = decided?;
             if events.is_empty() {
                 return Ok(Outcome::Done(Box::new(Executed {
                     reply: answer,
@@ -227,12 +244,16 @@ impl CommandHandler {
                 expected_version: slot.version,
                 events: events.iter().map(|e| NewEvent::new(e, &metadata)).collect(),
                 alias: alias.clone(),
-                idempotency: idempotency.as_ref().map(|key| IdempotencyRecord {
-                    scope: key.scope.clone(),
-                    key: key.key.clone(),
-                    fingerprint: key.fingerprint.clone(),
-                    reply: serde_json::to_value(&answer).unwrap_or_default(),
-                }),
+                idempotency: match &idempotency {
+                    None => None,
+                    Some(key) => Some(IdempotencyRecord {
+                        scope: key.scope.clone(),
+                        key: key.key.clone(),
+                        fingerprint: key.fingerprint.clone(),
+                        reply: serde_json::to_value(&answer)
+                            .map_err(|e| AppError::Infra(StoreError::Backend(Box::new(e))))?,
+                    }),
+                },
             };
             match self.store.append(append).await {
                 Ok(Appended::Committed {

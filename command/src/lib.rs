@@ -1,10 +1,11 @@
 //! The write model.
 //!
-//! [`meeting`] holds the Meeting aggregate: commands, the pure `decide` that
-//! holds every rule, the pure `evolve` that folds events into state, and the
-//! typed reply each command gives. [`handler`] runs a command against the
-//! event log: load (cache + tail), decide, append with the expected version,
-//! and on a conflict reload and retry. This crate knows no SQL and no HTTP.
+//! [`meeting`] holds the Meeting aggregate: one module per area of rules,
+//! each with its commands, decisions, replies and tests, behind one pure
+//! `decide` and the `evolve` that folds events into state. [`handler`]
+//! runs a command against the event log: load (cache + tail), decide,
+//! append with the expected version, and on a conflict reload and retry.
+//! This crate knows no SQL and no HTTP.
 
 pub mod error;
 pub mod handler;

@@ -13,107 +13,10 @@ use crate::ids::{
     BreakoutRoomId, BreakoutSessionId, MeetingId, MessageId, ParticipantId, RecordingId, RoomCode,
     SecretId, UserId,
 };
+use crate::settings::{ConfigChange, MeetingSettings, SettingsChange};
 
 /// Schema version written with every event of this catalogue.
 pub const SCHEMA_VERSION: i16 = 1;
-
-/// The room settings a host controls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MeetingSettings {
-    /// Nobody but the host may join while set.
-    pub lock_room: bool,
-    pub enable_transcription: bool,
-    pub enable_chat: bool,
-    pub enable_screen_share: bool,
-    pub enable_recording: bool,
-    pub waiting_room: bool,
-    pub mute_on_entry: bool,
-}
-
-impl Default for MeetingSettings {
-    /// Open, chat and screen share on, everything that records or gates off.
-    fn default() -> Self {
-        Self {
-            lock_room: false,
-            enable_transcription: false,
-            enable_chat: true,
-            enable_screen_share: true,
-            enable_recording: false,
-            waiting_room: false,
-            mute_on_entry: false,
-        }
-    }
-}
-
-impl MeetingSettings {
-    /// Sets every boolean setting the change names (`max_participants` is
-    /// not a boolean setting and is left to the caller).
-    pub fn apply(&mut self, change: &ConfigChange) {
-        let fields = [
-            (&mut self.lock_room, change.lock_room),
-            (&mut self.enable_transcription, change.enable_transcription),
-            (&mut self.enable_chat, change.enable_chat),
-            (&mut self.enable_screen_share, change.enable_screen_share),
-            (&mut self.enable_recording, change.enable_recording),
-            (&mut self.waiting_room, change.waiting_room),
-            (&mut self.mute_on_entry, change.mute_on_entry),
-        ];
-        for (target, value) in fields {
-            if let Some(v) = value {
-                *target = v;
-            }
-        }
-    }
-}
-
-/// A partial set of room settings: the fields present are the ones changed.
-/// Used for the config command and in `room_config_updated`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConfigChange {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock_room: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_transcription: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_chat: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_screen_share: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_recording: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub waiting_room: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mute_on_entry: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_participants: Option<u32>,
-}
-
-impl ConfigChange {
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-
-    /// Adds a later change: what it names wins, the rest is kept.
-    pub fn merge(&mut self, later: &ConfigChange) {
-        let fields = [
-            (&mut self.lock_room, later.lock_room),
-            (&mut self.enable_transcription, later.enable_transcription),
-            (&mut self.enable_chat, later.enable_chat),
-            (&mut self.enable_screen_share, later.enable_screen_share),
-            (&mut self.enable_recording, later.enable_recording),
-            (&mut self.waiting_room, later.waiting_room),
-            (&mut self.mute_on_entry, later.mute_on_entry),
-        ];
-        for (target, value) in fields {
-            if value.is_some() {
-                *target = value;
-            }
-        }
-        if later.max_participants.is_some() {
-            self.max_participants = later.max_participants;
-        }
-    }
-}
 
 /// A participant's role inside one meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -126,6 +29,13 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Self; 4] = [Self::Host, Self::CoHost, Self::Participant, Self::Guest];
+
+    /// The role of a wire name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+
     /// The wire name (as serialised).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -183,8 +93,10 @@ impl Permission {
 
 /// A meeting's security policy, as the host last applied it. The password
 /// itself is never here: [`SecurityPolicyApplied::password_id`] names its
-/// hash, kept beside the log.
+/// hash, kept beside the log. Absent fields take the defaults of a
+/// meeting without a policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SecurityPolicy {
     pub require_waiting_room: bool,
     pub require_password: bool,
@@ -227,11 +139,13 @@ impl SecurityPolicy {
     /// The room settings the policy sets.
     pub fn settings_change(&self) -> ConfigChange {
         ConfigChange {
-            waiting_room: Some(self.require_waiting_room),
-            mute_on_entry: Some(self.mute_on_entry),
-            lock_room: Some(self.lock_meeting),
+            settings: SettingsChange {
+                waiting_room: Some(self.require_waiting_room),
+                mute_on_entry: Some(self.mute_on_entry),
+                lock_room: Some(self.lock_meeting),
+                ..SettingsChange::default()
+            },
             max_participants: self.max_participants,
-            ..ConfigChange::default()
         }
     }
 }
@@ -778,8 +692,11 @@ mod tests {
                 meeting_id,
                 updated_by: user.clone(),
                 settings: ConfigChange {
-                    lock_room: Some(true),
-                    ..Default::default()
+                    settings: SettingsChange {
+                        lock_room: Some(true),
+                        ..Default::default()
+                    },
+                    max_participants: None,
                 },
             }),
             MeetingEvent::ParticipantJoined(ParticipantJoined {
@@ -891,8 +808,9 @@ mod tests {
 
     #[test]
     fn wire_names_match_serde() {
-        for role in [Role::Host, Role::CoHost, Role::Participant, Role::Guest] {
+        for role in Role::ALL {
             assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+            assert_eq!(Role::parse(role.as_str()), Some(role));
         }
         for reason in [
             LeaveReason::Left,
@@ -908,17 +826,5 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
         }
-    }
-
-    #[test]
-    fn a_config_change_serialises_only_changed_fields() {
-        let change = ConfigChange {
-            lock_room: Some(true),
-            ..Default::default()
-        };
-        assert_eq!(
-            serde_json::to_value(change).unwrap(),
-            serde_json::json!({"lock_room": true})
-        );
     }
 }

@@ -77,6 +77,13 @@ pub fn canonical_json(value: &serde_json::Value) -> Vec<u8> {
     out
 }
 
+/// Canonical JSON as text: what the log stores, so a payload read back
+/// hashes exactly as it was written.
+pub fn canonical_text(value: &serde_json::Value) -> String {
+    String::from_utf8(canonical_json(value))
+        .expect("canonical JSON is built from serde_json's UTF-8 output")
+}
+
 fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
     use serde_json::Value;
     match value {

@@ -1,34 +1,26 @@
-//! The vocabulary and the log.
+//! The vocabulary every part of Meetings agrees on, and the ports.
 //!
-//! This crate owns everything that every other part of Meetings agrees on:
-//! typed ids ([`ids`]), the domain events and their payloads ([`event`]),
-//! the envelope that wraps an event in the log ([`envelope`]), the
-//! tamper-evident hash chain ([`hash`]) and the [`store::EventStore`] port.
+//! Typed ids ([`ids`]), the domain events and their payloads ([`event`]),
+//! the room settings declared once ([`settings`]), the envelope that wraps
+//! an event in the log ([`envelope`]), the tamper-evident hash chain
+//! ([`hash`]), timestamps as the log keeps them ([`time`]), the JSON
+//! shapes replies and queries share ([`views`]), and the ports
+//! the rest of the system is written against: the event log
+//! ([`store::EventStore`]) and singleton leases ([`lease::Leases`]).
 //!
-//! Adapters sit behind cargo features so that the write model builds and
-//! tests without a database: `postgres` (the production event log),
-//! `sqlite` (the embedded default) and `nats` (the JetStream bus).
+//! No I/O lives here: the log's adapters are in the `eventlog` crate and
+//! live delivery (bus, feed, relay) in `live`, so the write model builds
+//! and tests without a database or a broker.
 
-pub mod batch;
-pub mod bus;
 pub mod envelope;
 pub mod event;
-pub mod feed;
-pub mod gate;
 pub mod hash;
 pub mod ids;
 pub mod lease;
-pub mod recent;
-pub mod rooms;
+pub mod settings;
 pub mod store;
 pub mod time;
-
-#[cfg(feature = "nats")]
-pub mod nats;
-#[cfg(feature = "postgres")]
-pub mod postgres;
-#[cfg(feature = "sqlite")]
-pub mod sqlite;
+pub mod views;
 
 pub use envelope::{Actor, ActorKind, Metadata, NewEvent, Payload, RawJson, RecordedEvent};
 pub use event::MeetingEvent;

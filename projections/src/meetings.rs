@@ -20,7 +20,9 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use events::event::{ConfigChange, MeetingSettings, Role};
+use events::event::Role;
+use events::settings::{ConfigChange, MeetingSettings};
+use events::views::MeetingStatus;
 use events::{MeetingEvent, MeetingId};
 use serde::Serialize;
 use sqlx::AnyConnection;
@@ -28,64 +30,67 @@ use sqlx::AnyConnection;
 use crate::rows::{Column, Statement};
 use crate::time::text;
 
-const SCHEDULED: &[Column] = &[
-    Column::Text("meeting_id"),
-    Column::Text("room_code"),
-    Column::Text("host_id"),
-    Column::Text("host_name"),
-    Column::Text("title"),
-    Column::Text("description"),
-    Column::Text("starts_at"),
-    Column::Text("ends_at"),
-    Column::Int("max_participants"),
-    Column::Flag("lock_room"),
-    Column::Flag("enable_transcription"),
-    Column::Flag("enable_chat"),
-    Column::Flag("enable_screen_share"),
-    Column::Flag("enable_recording"),
-    Column::Flag("waiting_room"),
-    Column::Flag("mute_on_entry"),
-    Column::Text("created_at"),
-    Column::Int("last_position"),
-];
+/// A flag column per declared room setting.
+fn setting_columns() -> impl Iterator<Item = Column> {
+    MeetingSettings::NAMES.iter().map(|name| Column::Flag(name))
+}
+
+/// The setting columns' names, comma-separated.
+fn setting_names() -> String {
+    MeetingSettings::NAMES.join(", ")
+}
+
+fn scheduled_columns() -> Vec<Column> {
+    let mut columns = vec![
+        Column::Text("meeting_id"),
+        Column::Text("room_code"),
+        Column::Text("host_id"),
+        Column::Text("host_name"),
+        Column::Text("title"),
+        Column::Text("description"),
+        Column::Text("starts_at"),
+        Column::Text("ends_at"),
+        Column::Int("max_participants"),
+    ];
+    columns.extend(setting_columns());
+    columns.extend([Column::Text("created_at"), Column::Int("last_position")]);
+    columns
+}
 
 const ATTENDEES: &[Column] = &[Column::Text("meeting_id"), Column::Text("user_id")];
 
-const CHANGES: &[Column] = &[
-    Column::Text("meeting_id"),
-    Column::Text("title"),
-    Column::Text("description"),
-    Column::Text("starts_at"),
-    Column::Text("ends_at"),
-    Column::Text("host_id"),
-    Column::Flag("is_recording"),
-    Column::Text("status"),
-    Column::Text("started_at"),
-    Column::Text("ended_at"),
-    Column::Int("duration_minutes"),
-    Column::Flag("lock_room"),
-    Column::Flag("enable_transcription"),
-    Column::Flag("enable_chat"),
-    Column::Flag("enable_screen_share"),
-    Column::Flag("enable_recording"),
-    Column::Flag("waiting_room"),
-    Column::Flag("mute_on_entry"),
-    Column::Int("max_participants"),
-    Column::Int("present_delta"),
-    Column::Int("attendance_delta"),
-    Column::Int("last_position"),
-];
+fn change_columns() -> Vec<Column> {
+    let mut columns = vec![
+        Column::Text("meeting_id"),
+        Column::Text("title"),
+        Column::Text("description"),
+        Column::Text("starts_at"),
+        Column::Text("ends_at"),
+        Column::Text("host_id"),
+        Column::Flag("is_recording"),
+        Column::Text("status"),
+        Column::Text("started_at"),
+        Column::Text("ended_at"),
+        Column::Int("duration_minutes"),
+    ];
+    columns.extend(setting_columns());
+    columns.extend([
+        Column::Int("max_participants"),
+        Column::Int("present_delta"),
+        Column::Int("attendance_delta"),
+        Column::Int("last_position"),
+    ]);
+    columns
+}
 
-static INSERT: Statement = Statement::new(SCHEDULED, |v| {
+static INSERT: Statement = Statement::derived(scheduled_columns, |v| {
+    let settings = setting_names();
     format!(
         "INSERT INTO rm_meetings (meeting_id, room_code, host_id, host_name, title, description, \
-             status, starts_at, ends_at, max_participants, lock_room, enable_transcription, \
-             enable_chat, enable_screen_share, enable_recording, waiting_room, mute_on_entry, \
-             created_at, last_position) \
+             status, starts_at, ends_at, max_participants, {settings}, created_at, last_position) \
          SELECT meeting_id, room_code, host_id, host_name, title, description, 'scheduled', \
-             starts_at, ends_at, max_participants, lock_room, enable_transcription, enable_chat, \
-             enable_screen_share, enable_recording, waiting_room, mute_on_entry, created_at, \
-             last_position FROM {v} WHERE true \
+             starts_at, ends_at, max_participants, {settings}, created_at, last_position \
+         FROM {v} WHERE true \
          ON CONFLICT (meeting_id) DO NOTHING"
     )
 });
@@ -108,7 +113,12 @@ fn attend(v: &str) -> String {
     )
 }
 
-static UPDATE: Statement = Statement::new(CHANGES, |v| {
+static UPDATE: Statement = Statement::derived(change_columns, |v| {
+    let settings: Vec<String> = MeetingSettings::NAMES
+        .iter()
+        .map(|name| format!("{name} = COALESCE(v.{name}, rm_meetings.{name})"))
+        .collect();
+    let settings = settings.join(", ");
     format!(
         "UPDATE rm_meetings SET \
              title = COALESCE(v.title, rm_meetings.title), \
@@ -121,13 +131,7 @@ static UPDATE: Statement = Statement::new(CHANGES, |v| {
              started_at = COALESCE(v.started_at, rm_meetings.started_at), \
              ended_at = COALESCE(v.ended_at, rm_meetings.ended_at), \
              duration_minutes = COALESCE(v.duration_minutes, rm_meetings.duration_minutes), \
-             lock_room = COALESCE(v.lock_room, rm_meetings.lock_room), \
-             enable_transcription = COALESCE(v.enable_transcription, rm_meetings.enable_transcription), \
-             enable_chat = COALESCE(v.enable_chat, rm_meetings.enable_chat), \
-             enable_screen_share = COALESCE(v.enable_screen_share, rm_meetings.enable_screen_share), \
-             enable_recording = COALESCE(v.enable_recording, rm_meetings.enable_recording), \
-             waiting_room = COALESCE(v.waiting_room, rm_meetings.waiting_room), \
-             mute_on_entry = COALESCE(v.mute_on_entry, rm_meetings.mute_on_entry), \
+             {settings}, \
              max_participants = COALESCE(v.max_participants, rm_meetings.max_participants), \
              present_count = rm_meetings.present_count + v.present_delta, \
              attendance_count = rm_meetings.attendance_count + v.attendance_delta, \
@@ -146,7 +150,7 @@ struct Change<'a> {
     ends_at: Option<String>,
     host_id: Option<&'a str>,
     is_recording: Option<bool>,
-    status: Option<&'static str>,
+    status: Option<MeetingStatus>,
     started_at: Option<String>,
     ended_at: Option<String>,
     duration_minutes: Option<i64>,
@@ -229,11 +233,11 @@ pub async fn apply(
                 });
             }
             E::MeetingStarted(e) => {
-                change.status = Some("active");
+                change.status = Some(MeetingStatus::Active);
                 change.started_at = Some(text(e.started_at));
             }
             E::MeetingEnded(e) => {
-                change.status = Some("ended");
+                change.status = Some(MeetingStatus::Ended);
                 change.ended_at = Some(text(e.ended_at));
                 change.duration_minutes = Some(e.duration_minutes);
             }
@@ -245,7 +249,7 @@ pub async fn apply(
                 change.ends_at = e.ends_at.map(text).or(change.ends_at.take());
                 change.settings.merge(&e.settings);
             }
-            E::MeetingCancelled(_) => change.status = Some("cancelled"),
+            E::MeetingCancelled(_) => change.status = Some(MeetingStatus::Cancelled),
             E::SecurityPolicyApplied(e) => change.settings.merge(&e.policy.settings_change()),
             E::ParticipantRoleChanged(e) if e.role == Role::Host => {
                 change.host_id = Some(e.user_id.as_str());

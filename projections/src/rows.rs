@@ -37,32 +37,67 @@ impl Column {
     }
 }
 
-/// A statement over one row set, its text built once per dialect.
+/// A statement over one row set, its columns and text built once per
+/// dialect.
 pub struct Statement {
-    columns: &'static [Column],
+    columns: Columns,
     /// The statement, given the row set as a table expression named `v`.
     template: fn(&str) -> String,
-    /// (PostgreSQL, SQLite).
-    texts: OnceLock<(String, String)>,
+    built: OnceLock<Built>,
+}
+
+/// The columns of a row set: a fixed list, or one derived from a
+/// declaration elsewhere (the room settings).
+enum Columns {
+    Fixed(&'static [Column]),
+    Derived(fn() -> Vec<Column>),
+}
+
+struct Built {
+    columns: Vec<Column>,
+    postgres: String,
+    sqlite: String,
 }
 
 impl Statement {
     pub const fn new(columns: &'static [Column], template: fn(&str) -> String) -> Self {
         Self {
-            columns,
+            columns: Columns::Fixed(columns),
             template,
-            texts: OnceLock::new(),
+            built: OnceLock::new(),
         }
     }
 
+    /// A statement whose columns are computed (once, on first use).
+    pub const fn derived(columns: fn() -> Vec<Column>, template: fn(&str) -> String) -> Self {
+        Self {
+            columns: Columns::Derived(columns),
+            template,
+            built: OnceLock::new(),
+        }
+    }
+
+    fn built(&self) -> &Built {
+        self.built.get_or_init(|| {
+            let columns = match self.columns {
+                Columns::Fixed(columns) => columns.to_vec(),
+                Columns::Derived(columns) => columns(),
+            };
+            Built {
+                postgres: (self.template)(&postgres_table(&columns)),
+                sqlite: (self.template)(&sqlite_table(&columns)),
+                columns,
+            }
+        })
+    }
+
     fn text(&self, conn: &AnyConnection) -> &str {
-        let (postgres, sqlite) = self.texts.get_or_init(|| {
-            (
-                (self.template)(&postgres_table(self.columns)),
-                (self.template)(&sqlite_table(self.columns)),
-            )
-        });
-        if is_sqlite(conn) { sqlite } else { postgres }
+        let built = self.built();
+        if is_sqlite(conn) {
+            &built.sqlite
+        } else {
+            &built.postgres
+        }
     }
 
     /// Runs the statement with `rows` as its row set; nothing when there
@@ -106,7 +141,7 @@ impl Statement {
         if is_sqlite(conn) {
             return Ok(query.bind(serde_json::to_string(rows).map_err(encoding)?));
         }
-        Ok(columns(self.columns, rows)
+        Ok(columns(&self.built().columns, rows)
             .map_err(encoding)?
             .into_iter()
             .fold(query, |query, literal| query.bind(literal)))

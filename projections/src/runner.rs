@@ -11,9 +11,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use events::feed::{Feed, FeedItem};
 use events::lease::Leases;
 use events::{EventStore, MeetingEvent, RecordedEvent};
+use live::feed::{Feed, FeedItem};
 use sqlx::AnyPool;
 use tokio::sync::watch;
 
@@ -44,7 +44,7 @@ pub enum RunnerError {
 }
 
 /// A read-model transaction that writes, holding its turn at the SQLite
-/// file's gate (see [`events::gate`]) until it ends.
+/// file's gate (see [`eventlog::gate`]) until it ends.
 pub struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     /// Dropped after `tx` (fields drop in order).
@@ -87,7 +87,7 @@ pub async fn begin_write(pool: &AnyPool) -> Result<WriteTx, sqlx::Error> {
         });
     }
     let options: sqlx::sqlite::SqliteConnectOptions = url.as_str().parse()?;
-    let turn = events::gate::for_file(options.get_filename())
+    let turn = eventlog::gate::for_file(options.get_filename())
         .lock_owned()
         .await;
     Ok(WriteTx {

@@ -2,6 +2,7 @@
 //! role), anyone who joined it, and deployment admins and auditors; and who
 //! moderates it (host and co-hosts).
 
+use events::MeetingId;
 use sqlx::AnyPool;
 
 /// Deployment roles that may read every meeting.
@@ -19,7 +20,7 @@ pub struct Standing {
 /// The user's standing in the meeting, or None when it does not exist.
 pub async fn standing(
     pool: &AnyPool,
-    meeting_id: &str,
+    meeting_id: MeetingId,
     user: &str,
 ) -> Result<Option<Standing>, sqlx::Error> {
     let row: Option<(String, i64, Option<String>)> = sqlx::query_as(
@@ -30,7 +31,7 @@ pub async fn standing(
                  WHERE r.meeting_id = m.meeting_id AND r.user_id = $2) \
          FROM rm_meetings m WHERE m.meeting_id = $1",
     )
-    .bind(meeting_id)
+    .bind(meeting_id.to_string())
     .bind(user)
     .fetch_optional(pool)
     .await?;
@@ -57,7 +58,7 @@ pub enum Access {
 /// it (admins and auditors always do).
 pub async fn may(
     pool: &AnyPool,
-    meeting_id: &str,
+    meeting_id: MeetingId,
     user: &str,
     roles: &[String],
     access: Access,

@@ -8,6 +8,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::AnyPool;
 
+use events::event::BreakoutRoomSettings;
+use events::views::{BreakoutRoomView, BreakoutView};
+use events::{MeetingId, UserId};
+
+use crate::decode::decode;
 use crate::flag::Flag;
 
 #[derive(Debug, Clone, Serialize)]
@@ -31,7 +36,7 @@ pub struct Attendee {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Attendance {
-    pub meeting_id: String,
+    pub meeting_id: MeetingId,
     pub attendees: Vec<Attendee>,
     pub count: usize,
 }
@@ -48,14 +53,14 @@ type SessionRow = (
 /// Per user, in order of first join: every session and the minutes present.
 pub async fn attendance(
     pool: &AnyPool,
-    meeting_id: &str,
+    meeting_id: MeetingId,
     now: DateTime<Utc>,
 ) -> Result<Attendance, sqlx::Error> {
     let rows: Vec<SessionRow> = sqlx::query_as(
         "SELECT user_id, user_name, participant_id, joined_at, left_at, leave_reason \
          FROM rm_participants WHERE meeting_id = $1 ORDER BY joined_at, participant_id",
     )
-    .bind(meeting_id)
+    .bind(meeting_id.to_string())
     .fetch_all(pool)
     .await?;
     use events::time::parse;
@@ -89,7 +94,7 @@ pub async fn attendance(
         .filter_map(|user| by_user.remove(user))
         .collect();
     Ok(Attendance {
-        meeting_id: meeting_id.to_owned(),
+        meeting_id,
         count: attendees.len(),
         attendees,
     })
@@ -110,7 +115,7 @@ pub struct ChatMessage {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Chat {
-    pub meeting_id: String,
+    pub meeting_id: MeetingId,
     pub messages: Vec<ChatMessage>,
     /// Messages visible to the caller in all.
     pub total: i64,
@@ -126,7 +131,7 @@ pub const CHAT_MAX_LIMIT: i64 = 200;
 /// them first.
 pub async fn chat(
     pool: &AnyPool,
-    meeting_id: &str,
+    meeting_id: MeetingId,
     user: &str,
     limit: i64,
     offset: i64,
@@ -136,7 +141,7 @@ pub async fn chat(
     let total: i64 = sqlx::query_scalar(&format!(
         "SELECT count(*) FROM rm_chat_messages WHERE {VISIBLE}"
     ))
-    .bind(meeting_id)
+    .bind(meeting_id.to_string())
     .bind(user)
     .fetch_one(pool)
     .await?;
@@ -147,7 +152,7 @@ pub async fn chat(
                 sent_at AS timestamp, position \
          FROM rm_chat_messages WHERE {VISIBLE} ORDER BY position DESC LIMIT $3 OFFSET $4"
     ))
-    .bind(meeting_id)
+    .bind(meeting_id.to_string())
     .bind(user)
     .bind(limit)
     .bind(offset)
@@ -155,7 +160,7 @@ pub async fn chat(
     .await?;
     messages.reverse();
     Ok(Chat {
-        meeting_id: meeting_id.to_owned(),
+        meeting_id,
         messages,
         total,
         limit,
@@ -177,48 +182,23 @@ pub struct RecordingItem {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Recordings {
-    pub meeting_id: String,
+    pub meeting_id: MeetingId,
     pub recordings: Vec<RecordingItem>,
 }
 
-pub async fn recordings(pool: &AnyPool, meeting_id: &str) -> Result<Recordings, sqlx::Error> {
+pub async fn recordings(pool: &AnyPool, meeting_id: MeetingId) -> Result<Recordings, sqlx::Error> {
     let recordings = sqlx::query_as(
         "SELECT recording_id, started_by, started_at, stopped_at, \
                 duration_seconds AS duration, file_url, size \
          FROM rm_recordings WHERE meeting_id = $1 ORDER BY started_at, recording_id",
     )
-    .bind(meeting_id)
+    .bind(meeting_id.to_string())
     .fetch_all(pool)
     .await?;
     Ok(Recordings {
-        meeting_id: meeting_id.to_owned(),
+        meeting_id,
         recordings,
     })
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct BreakoutRoomItem {
-    pub room_id: String,
-    pub name: String,
-    pub description: String,
-    pub capacity: Option<i64>,
-    pub allow_chat: bool,
-    pub allow_screen_share: bool,
-    pub current_participants: usize,
-    pub participants: Vec<String>,
-    pub is_active: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct BreakoutRooms {
-    pub meeting_id: String,
-    /// The open session, if any.
-    pub session_id: Option<String>,
-    pub is_open: bool,
-    pub allow_participants_to_choose: bool,
-    pub allow_participants_to_return: bool,
-    pub closes_at: Option<String>,
-    pub rooms: Vec<BreakoutRoomItem>,
 }
 
 type SessionInfo = (String, Flag, Flag, Option<String>);
@@ -227,27 +207,19 @@ type RoomRow = (String, String, String, Option<i64>, Flag, Flag);
 /// The open breakout session with its rooms and who is in each.
 pub async fn breakout_rooms(
     pool: &AnyPool,
-    meeting_id: &str,
-) -> Result<BreakoutRooms, sqlx::Error> {
+    meeting_id: MeetingId,
+) -> Result<BreakoutView, sqlx::Error> {
     let session: Option<SessionInfo> = sqlx::query_as(
         "SELECT session_id, allow_participants_to_choose, allow_participants_to_return, \
                 closes_at \
          FROM rm_breakout_sessions WHERE meeting_id = $1 AND closed_at IS NULL \
          ORDER BY opened_at DESC LIMIT 1",
     )
-    .bind(meeting_id)
+    .bind(meeting_id.to_string())
     .fetch_optional(pool)
     .await?;
     let Some((session_id, choose, back, closes_at)) = session else {
-        return Ok(BreakoutRooms {
-            meeting_id: meeting_id.to_owned(),
-            session_id: None,
-            is_open: false,
-            allow_participants_to_choose: false,
-            allow_participants_to_return: false,
-            closes_at: None,
-            rooms: Vec::new(),
-        });
+        return Ok(BreakoutView::closed(meeting_id));
     };
     let rooms: Vec<RoomRow> = sqlx::query_as(
         "SELECT room_id, name, description, capacity, allow_chat, allow_screen_share \
@@ -266,31 +238,37 @@ pub async fn breakout_rooms(
     let rooms = rooms
         .into_iter()
         .map(|(room_id, name, description, capacity, chat, share)| {
-            let participants: Vec<String> = assignments
+            let participants: Vec<UserId> = assignments
                 .iter()
                 .filter(|(room, _)| *room == room_id)
-                .map(|(_, user)| user.clone())
+                .map(|(_, user)| UserId(user.clone()))
                 .collect();
-            BreakoutRoomItem {
-                room_id,
+            Ok(BreakoutRoomView {
+                room_id: decode(room_id.parse(), "room_id")?,
                 name,
                 description,
-                capacity,
-                allow_chat: chat.0,
-                allow_screen_share: share.0,
+                capacity: capacity
+                    .map(|c| decode(u32::try_from(c), "capacity"))
+                    .transpose()?,
+                settings: BreakoutRoomSettings {
+                    allow_chat: chat.0,
+                    allow_screen_share: share.0,
+                },
                 current_participants: participants.len(),
                 participants,
                 is_active: true,
-            }
+            })
         })
-        .collect();
-    Ok(BreakoutRooms {
-        meeting_id: meeting_id.to_owned(),
-        session_id: Some(session_id),
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(BreakoutView {
+        meeting_id,
+        session_id: Some(decode(session_id.parse(), "session_id")?),
         is_open: true,
         allow_participants_to_choose: choose.0,
         allow_participants_to_return: back.0,
-        closes_at,
+        closes_at: closes_at
+            .map(|t| decode(events::time::parse(&t).ok_or("not a time"), "closes_at"))
+            .transpose()?,
         rooms,
     })
 }

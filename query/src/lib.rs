@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod activity;
+pub mod decode;
 pub mod flag;
 pub mod history;
 pub mod meeting;

@@ -1,38 +1,27 @@
 //! One meeting: details with settings, the spec's status, present
-//! participants.
+//! participants. The details are the same [`MeetingView`] a create or an
+//! update answers, with what only the read model counts.
 
-use events::event::MeetingSettings;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use events::event::Role;
+use events::settings::{MeetingSettings, RoomSettings};
+use events::views::{MeetingStatus, MeetingView, ParticipantStatus};
+use events::{MeetingId, ParticipantId, RoomCode, UserId};
 use serde::Serialize;
-use sqlx::AnyPool;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 
+use crate::decode::{decode, flag, parsed, timestamp};
 use crate::flag::Flag;
 use crate::page::{Page, Paging};
 
-/// The room's settings, `max_participants` included (as the config
-/// command answers them).
-#[derive(Debug, Clone, Serialize)]
-pub struct Settings {
-    #[serde(flatten)]
-    pub settings: MeetingSettings,
-    pub max_participants: i64,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct MeetingDetails {
-    pub meeting_id: String,
-    pub room_code: String,
-    pub title: String,
-    pub description: String,
-    pub host_id: String,
-    pub host_name: String,
-    pub status: String,
-    pub starts_at: Option<String>,
-    pub ends_at: Option<String>,
-    pub max_participants: i64,
-    pub settings: Settings,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub ended_at: Option<String>,
+    #[serde(flatten)]
+    pub meeting: MeetingView,
+    pub ended_at: Option<DateTime<Utc>>,
     pub duration_minutes: Option<i64>,
     pub participant_count: i64,
     pub attendance_count: i64,
@@ -40,76 +29,75 @@ pub struct MeetingDetails {
     pub position: i64,
 }
 
-#[derive(sqlx::FromRow)]
+/// One row of `rm_meetings`, as the queries below read it.
 struct MeetingRow {
-    meeting_id: String,
-    room_code: String,
-    host_id: String,
-    host_name: String,
-    title: String,
-    description: String,
-    status: String,
-    starts_at: Option<String>,
-    ends_at: Option<String>,
-    max_participants: i64,
-    lock_room: Flag,
-    enable_transcription: Flag,
-    enable_chat: Flag,
-    enable_screen_share: Flag,
-    enable_recording: Flag,
-    waiting_room: Flag,
-    mute_on_entry: Flag,
-    created_at: String,
-    started_at: Option<String>,
-    ended_at: Option<String>,
-    duration_minutes: Option<i64>,
-    present_count: i64,
-    attendance_count: i64,
-    is_recording: Flag,
-    last_position: i64,
+    details: MeetingDetails,
+    is_recording: bool,
+}
+
+/// The columns [`meeting_row`] reads (the settings' from their
+/// declaration).
+static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    let settings: Vec<String> = MeetingSettings::NAMES
+        .iter()
+        .map(|name| format!("m.{name}"))
+        .collect();
+    format!(
+        "m.meeting_id, m.room_code, m.host_id, m.host_name, m.title, m.description, m.status, \
+         m.starts_at, m.ends_at, m.max_participants, {}, m.created_at, m.started_at, \
+         m.ended_at, m.duration_minutes, m.present_count, m.attendance_count, m.is_recording, \
+         m.last_position",
+        settings.join(", ")
+    )
+});
+
+fn meeting_row(row: &AnyRow) -> Result<MeetingRow, sqlx::Error> {
+    let max_participants: i64 = row.try_get("max_participants")?;
+    let max_participants = decode(u32::try_from(max_participants), "max_participants")?;
+    let settings = MeetingSettings::try_from_fn(|name| flag(row, name))?;
+    let text = |column: &str| row.try_get::<String, _>(column);
+    let meeting = MeetingView {
+        meeting_id: parsed(row, "meeting_id")?,
+        room_code: decode(
+            RoomCode::parse(&text("room_code")?).ok_or("not a room code"),
+            "room_code",
+        )?,
+        title: text("title")?,
+        description: text("description")?,
+        host_id: UserId(text("host_id")?),
+        host_name: text("host_name")?,
+        status: decode(
+            MeetingStatus::parse(&text("status")?).ok_or("not a meeting status"),
+            "status",
+        )?,
+        starts_at: timestamp(row, "starts_at")?,
+        ends_at: timestamp(row, "ends_at")?,
+        max_participants,
+        settings: RoomSettings {
+            settings,
+            max_participants,
+        },
+        created_at: decode(timestamp(row, "created_at")?.ok_or("missing"), "created_at")?,
+        started_at: timestamp(row, "started_at")?,
+    };
+    Ok(MeetingRow {
+        details: MeetingDetails {
+            meeting,
+            ended_at: timestamp(row, "ended_at")?,
+            duration_minutes: row.try_get("duration_minutes")?,
+            participant_count: row.try_get("present_count")?,
+            attendance_count: row.try_get("attendance_count")?,
+            position: row.try_get("last_position")?,
+        },
+        is_recording: flag(row, "is_recording")?,
+    })
 }
 
 pub async fn details(
     pool: &AnyPool,
-    meeting_id: &str,
+    meeting_id: MeetingId,
 ) -> Result<Option<MeetingDetails>, sqlx::Error> {
-    Ok(row(pool, meeting_id).await?.map(MeetingDetails::from))
-}
-
-impl From<MeetingRow> for MeetingDetails {
-    fn from(r: MeetingRow) -> Self {
-        MeetingDetails {
-            settings: Settings {
-                settings: MeetingSettings {
-                    lock_room: r.lock_room.0,
-                    enable_transcription: r.enable_transcription.0,
-                    enable_chat: r.enable_chat.0,
-                    enable_screen_share: r.enable_screen_share.0,
-                    enable_recording: r.enable_recording.0,
-                    waiting_room: r.waiting_room.0,
-                    mute_on_entry: r.mute_on_entry.0,
-                },
-                max_participants: r.max_participants,
-            },
-            meeting_id: r.meeting_id,
-            room_code: r.room_code,
-            title: r.title,
-            description: r.description,
-            host_id: r.host_id,
-            host_name: r.host_name,
-            status: r.status,
-            starts_at: r.starts_at,
-            ends_at: r.ends_at,
-            max_participants: r.max_participants,
-            created_at: r.created_at,
-            started_at: r.started_at,
-            ended_at: r.ended_at,
-            duration_minutes: r.duration_minutes,
-            participant_count: r.present_count,
-            attendance_count: r.attendance_count,
-            position: r.last_position,
-        }
-    }
+    Ok(row(pool, meeting_id).await?.map(|r| r.details))
 }
 
 /// The meetings a user hosts, co-hosts, was invited to or joined, newest
@@ -118,7 +106,7 @@ impl From<MeetingRow> for MeetingDetails {
 pub async fn list(
     pool: &AnyPool,
     user: &str,
-    status: Option<&str>,
+    status: Option<MeetingStatus>,
     keyword: Option<&str>,
     paging: Paging,
 ) -> Result<Page<MeetingDetails>, sqlx::Error> {
@@ -138,20 +126,21 @@ pub async fn list(
          AND (CAST($2 AS TEXT) IS NULL OR m.status = $2) \
          AND (CAST($3 AS TEXT) IS NULL OR LOWER(m.title) LIKE $3 ESCAPE '\\' \
               OR LOWER(m.description) LIKE $3 ESCAPE '\\')";
+    let columns = &*COLUMNS;
     let total: i64 = sqlx::query_scalar(&format!(
         "SELECT count(*) FROM rm_meetings m WHERE {filter}"
     ))
     .bind(user)
-    .bind(status)
+    .bind(status.map(MeetingStatus::as_str))
     .bind(pattern.as_deref())
     .fetch_one(pool)
     .await?;
-    let rows: Vec<MeetingRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM rm_meetings m WHERE {filter} \
+    let rows: Vec<AnyRow> = sqlx::query(&format!(
+        "SELECT {columns} FROM rm_meetings m WHERE {filter} \
          ORDER BY m.created_at DESC, m.meeting_id DESC LIMIT $4 OFFSET $5"
     ))
     .bind(user)
-    .bind(status)
+    .bind(status.map(MeetingStatus::as_str))
     .bind(pattern.as_deref())
     .bind(paging.page_size)
     .bind(paging.offset())
@@ -161,38 +150,44 @@ pub async fn list(
         total,
         page: paging.page,
         page_size: paging.page_size,
-        items: rows.into_iter().map(MeetingDetails::from).collect(),
+        items: rows
+            .iter()
+            .map(|row| meeting_row(row).map(|r| r.details))
+            .collect::<Result<_, _>>()?,
     })
 }
 
 /// What a join page may learn without a token.
 #[derive(Debug, Clone, Serialize)]
 pub struct MeetingInfo {
-    pub meeting_id: String,
+    pub meeting_id: MeetingId,
     pub exists: bool,
     pub num_participants: i64,
-    pub created_at: String,
-    pub max_participants: i64,
+    pub created_at: DateTime<Utc>,
+    pub max_participants: u32,
 }
 
-pub async fn info(pool: &AnyPool, meeting_id: &str) -> Result<Option<MeetingInfo>, sqlx::Error> {
+pub async fn info(
+    pool: &AnyPool,
+    meeting_id: MeetingId,
+) -> Result<Option<MeetingInfo>, sqlx::Error> {
     Ok(row(pool, meeting_id).await?.map(|r| MeetingInfo {
-        meeting_id: r.meeting_id,
+        meeting_id: r.details.meeting.meeting_id,
         exists: true,
-        num_participants: r.present_count,
-        created_at: r.created_at,
-        max_participants: r.max_participants,
+        num_participants: r.details.participant_count,
+        created_at: r.details.meeting.created_at,
+        max_participants: r.details.meeting.max_participants,
     }))
 }
 
 /// The spec's meeting status.
 #[derive(Debug, Clone, Serialize)]
-pub struct MeetingStatus {
-    pub meeting_id: String,
-    pub status: String,
+pub struct StatusReport {
+    pub meeting_id: MeetingId,
+    pub status: MeetingStatus,
     pub is_active: bool,
-    pub started_at: Option<String>,
-    pub ended_at: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
     /// Distinct users who joined.
     pub attendance_count: i64,
     pub is_recording: bool,
@@ -202,70 +197,112 @@ pub struct MeetingStatus {
 
 pub async fn status(
     pool: &AnyPool,
-    meeting_id: &str,
-) -> Result<Option<MeetingStatus>, sqlx::Error> {
-    Ok(row(pool, meeting_id).await?.map(|r| MeetingStatus {
-        is_active: r.status == "active",
-        meeting_id: r.meeting_id,
-        status: r.status,
-        started_at: r.started_at,
-        ended_at: r.ended_at,
-        attendance_count: r.attendance_count,
-        is_recording: r.is_recording.0,
-        active_participants: r.present_count,
+    meeting_id: MeetingId,
+) -> Result<Option<StatusReport>, sqlx::Error> {
+    Ok(row(pool, meeting_id).await?.map(|r| {
+        let MeetingRow {
+            details,
+            is_recording,
+        } = r;
+        StatusReport {
+            meeting_id: details.meeting.meeting_id,
+            status: details.meeting.status,
+            is_active: details.meeting.status == MeetingStatus::Active,
+            started_at: details.meeting.started_at,
+            ended_at: details.ended_at,
+            attendance_count: details.attendance_count,
+            is_recording,
+            active_participants: details.participant_count,
+        }
     }))
 }
 
-const COLUMNS: &str = "m.meeting_id, m.room_code, m.host_id, m.host_name, m.title, \
-    m.description, m.status, m.starts_at, m.ends_at, m.max_participants, m.lock_room, \
-    m.enable_transcription, m.enable_chat, m.enable_screen_share, m.enable_recording, \
-    m.waiting_room, m.mute_on_entry, m.created_at, m.started_at, m.ended_at, \
-    m.duration_minutes, m.present_count, m.attendance_count, m.is_recording, m.last_position";
-
-async fn row(pool: &AnyPool, meeting_id: &str) -> Result<Option<MeetingRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM rm_meetings m WHERE m.meeting_id = $1"
+async fn row(pool: &AnyPool, meeting_id: MeetingId) -> Result<Option<MeetingRow>, sqlx::Error> {
+    let found = sqlx::query(&format!(
+        "SELECT {} FROM rm_meetings m WHERE m.meeting_id = $1",
+        &*COLUMNS
     ))
-    .bind(meeting_id)
+    .bind(meeting_id.to_string())
     .fetch_optional(pool)
-    .await
+    .await?;
+    found.as_ref().map(meeting_row).transpose()
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// A present participant.
+#[derive(Debug, Clone, Serialize)]
 pub struct Participant {
-    pub participant_id: String,
-    pub user_id: String,
+    pub participant_id: ParticipantId,
+    pub user_id: UserId,
     pub user_name: String,
-    pub role: String,
-    pub status: String,
-    pub is_muted: Flag,
-    pub is_video_enabled: Flag,
-    pub is_screen_sharing: Flag,
-    pub is_hand_raised: Flag,
-    pub joined_at: String,
+    pub role: Role,
+    pub status: ParticipantStatus,
+    pub is_muted: bool,
+    pub is_video_enabled: bool,
+    pub is_screen_sharing: bool,
+    pub is_hand_raised: bool,
+    pub joined_at: DateTime<Utc>,
     pub device_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Participants {
-    pub meeting_id: String,
+    pub meeting_id: MeetingId,
     pub participants: Vec<Participant>,
     pub count: usize,
 }
 
+type ParticipantRow = (
+    String,
+    String,
+    String,
+    String,
+    Flag,
+    Flag,
+    Flag,
+    Flag,
+    String,
+    Option<String>,
+);
+
 /// Present participants, in the order they joined.
-pub async fn participants(pool: &AnyPool, meeting_id: &str) -> Result<Participants, sqlx::Error> {
-    let participants: Vec<Participant> = sqlx::query_as(
-        "SELECT participant_id, user_id, user_name, role, 'joined' AS status, is_muted, \
-                is_video_enabled, is_screen_sharing, is_hand_raised, joined_at, device_type \
+pub async fn participants(
+    pool: &AnyPool,
+    meeting_id: MeetingId,
+) -> Result<Participants, sqlx::Error> {
+    let rows: Vec<ParticipantRow> = sqlx::query_as(
+        "SELECT participant_id, user_id, user_name, role, is_muted, is_video_enabled, \
+                is_screen_sharing, is_hand_raised, joined_at, device_type \
          FROM rm_participants WHERE meeting_id = $1 AND left_at IS NULL \
          ORDER BY joined_at, participant_id",
     )
-    .bind(meeting_id)
+    .bind(meeting_id.to_string())
     .fetch_all(pool)
     .await?;
+    let participants = rows
+        .into_iter()
+        .map(
+            |(id, user, name, role, muted, video, sharing, hand, joined_at, device)| {
+                Ok(Participant {
+                    participant_id: decode(id.parse(), "participant_id")?,
+                    user_id: UserId(user),
+                    user_name: name,
+                    role: decode(Role::parse(&role).ok_or("not a role"), "role")?,
+                    status: ParticipantStatus::Joined,
+                    is_muted: muted.0,
+                    is_video_enabled: video.0,
+                    is_screen_sharing: sharing.0,
+                    is_hand_raised: hand.0,
+                    joined_at: decode(
+                        events::time::parse(&joined_at).ok_or("not a time"),
+                        "joined_at",
+                    )?,
+                    device_type: device,
+                })
+            },
+        )
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok(Participants {
-        meeting_id: meeting_id.to_owned(),
+        meeting_id,
         count: participants.len(),
         participants,
     })

@@ -1,16 +1,16 @@
-//! Breakout rooms and recordings over HTTP.
+//! Breakout rooms over HTTP: open, assign (or choose), close.
 
-use axum::extract::Path;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use command::meeting::{Command, OpenBreakout, RoomRequest};
+use command::meeting::Command;
+use command::meeting::breakout::{OpenBreakout, RoomRequest};
 use events::event::BreakoutRoomSettings;
-use events::{BreakoutRoomId, BreakoutSessionId, RecordingId, UserId};
+use events::{BreakoutRoomId, BreakoutSessionId, UserId};
 
 use super::ApiError;
+use super::call::Call;
 use super::extract::JsonBody;
-use super::meetings::MeetingCall;
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -41,10 +41,7 @@ fn yes() -> bool {
 }
 
 /// `POST .../breakout-rooms` (host, co-host).
-pub async fn open(
-    call: MeetingCall,
-    JsonBody(body): JsonBody<OpenBody>,
-) -> Result<Response, ApiError> {
+pub async fn open(call: Call, JsonBody(body): JsonBody<OpenBody>) -> Result<Response, ApiError> {
     let command = Command::OpenBreakout(OpenBreakout {
         session_id: BreakoutSessionId::new(),
         room_count: body.room_count,
@@ -78,7 +75,7 @@ pub struct AssignBody {
 /// `POST .../breakout-rooms/assign` (host, co-host; a participant for
 /// themself when the session lets them choose).
 pub async fn assign(
-    call: MeetingCall,
+    call: Call,
     JsonBody(body): JsonBody<AssignBody>,
 ) -> Result<Response, ApiError> {
     let user_id = body
@@ -100,55 +97,7 @@ pub async fn assign(
 }
 
 /// `POST .../breakout-rooms/close` (host, co-host): everyone returns.
-pub async fn close(call: MeetingCall) -> Result<Response, ApiError> {
+pub async fn close(call: Call) -> Result<Response, ApiError> {
     call.run("breakout-close", Command::CloseBreakout, &())
         .await
-}
-
-/// `POST .../recording/start`.
-pub async fn start_recording(call: MeetingCall) -> Result<Response, ApiError> {
-    let id = RecordingId::new();
-    call.run("recording-start", Command::StartRecording(id), &())
-        .await
-}
-
-/// `POST .../recording/stop`.
-pub async fn stop_recording(call: MeetingCall) -> Result<Response, ApiError> {
-    call.run("recording-stop", Command::StopRecording, &())
-        .await
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileBody {
-    pub file_url: Option<String>,
-    pub size: Option<i64>,
-}
-
-/// `POST .../recordings/{recording_id}/file {file_url, size}` (host or
-/// admin; a recorder such as LiveKit egress).
-pub async fn report_file(
-    mut call: MeetingCall,
-    Path((_, recording)): Path<(String, String)>,
-    JsonBody(body): JsonBody<FileBody>,
-) -> Result<Response, ApiError> {
-    call.idempotency = None;
-    let recording_id: RecordingId = recording.parse().map_err(|_| {
-        ApiError::App(command::AppError::Domain(
-            command::meeting::MeetingError::RecordingNotFound,
-        ))
-    })?;
-    let file_url = body
-        .file_url
-        .clone()
-        .ok_or_else(|| ApiError::invalid("file_url", "is required"))?;
-    let size = body
-        .size
-        .ok_or_else(|| ApiError::invalid("size", "is required"))?;
-    let command = Command::ReportRecordingFile {
-        recording_id,
-        file_url,
-        size,
-    };
-    call.run("recording-file", command, &body).await
 }

@@ -121,7 +121,9 @@ impl IdempotencyHeader {
         let mut digest = Sha256::new();
         digest.update(route.as_bytes());
         digest.update([0]);
-        digest.update(serde_json::to_vec(body).unwrap_or_default());
+        digest.update(
+            serde_json::to_vec(body).expect("request bodies are plain data: they serialise"),
+        );
         IdempotencyKey {
             scope: caller.user_id.to_string(),
             key: self.0,

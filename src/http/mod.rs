@@ -1,12 +1,26 @@
 //! The HTTP API (axum): routes, shared state, and the request-id layer.
+//!
 //! Handlers are thin: extract, build the command, dispatch, map the result.
+//! The command machinery (caller, meeting, idempotency, the one typed
+//! response) is [`call`]; each area of commands has its file, named as its
+//! module in `command::meeting`; [`queries`] answers from the read models,
+//! [`ws`] streams the log live, both after the one read check in
+//! [`access`]; [`error`] maps every failure to a status and a code.
 
+mod access;
+mod admission;
 mod breakout;
+mod call;
+mod chat;
 mod error;
 mod extract;
-mod meetings;
-mod participants;
+mod lifecycle;
+mod media;
+mod password;
+mod policy;
 mod queries;
+mod recording;
+mod roles;
 mod ws;
 
 use std::sync::Arc;
@@ -39,21 +53,19 @@ pub struct AppState {
     pub progress: crate::workers::Progress,
     /// How long `X-Min-Position` may wait.
     pub min_position_wait: std::time::Duration,
-    /// Committed events: the log plus the node's live hub.
-    pub feed: events::feed::Feed,
     /// The node's live events by meeting (for WebSocket subscribers).
-    pub rooms: events::rooms::Rooms,
+    pub channels: live::channels::StreamChannels,
 }
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/meetings", post(meetings::create).get(queries::list))
+        .route("/meetings", post(lifecycle::create).get(queries::list))
         .route("/meetings/history", get(queries::history))
         .route(
             "/meetings/{meeting}",
             get(queries::details)
-                .put(meetings::update)
-                .delete(meetings::delete),
+                .put(lifecycle::update)
+                .delete(lifecycle::delete),
         )
         .route("/meetings/{meeting}/status", get(queries::status))
         .route("/meetings/{meeting}/info", get(queries::info))
@@ -61,37 +73,34 @@ pub fn router(state: AppState) -> Router {
         .route("/meetings/{meeting}/attendance", get(queries::attendance))
         .route(
             "/meetings/{meeting}/participants",
-            get(queries::participants).post(participants::invite),
+            get(queries::participants).post(roles::invite),
         )
         .route(
             "/meetings/{meeting}/participants/status",
-            put(participants::status),
+            put(media::status),
         )
         .route(
             "/meetings/{meeting}/participants/{user_id}",
-            axum::routing::delete(participants::remove),
+            axum::routing::delete(roles::remove),
         )
         .route(
             "/meetings/{meeting}/participants/{user_id}/role",
-            put(participants::change_role),
+            put(roles::change_role),
         )
         .route(
             "/meetings/{meeting}/waiting-room/{participant_id}/admit",
-            post(participants::admit),
+            post(admission::admit),
         )
         .route(
             "/meetings/{meeting}/waiting-room/{participant_id}/reject",
-            post(participants::reject),
+            post(admission::reject),
         )
-        .route(
-            "/meetings/{meeting}/security/policy",
-            post(meetings::apply_policy),
-        )
+        .route("/meetings/{meeting}/security/policy", post(policy::apply))
         .route(
             "/meetings/{meeting}/chat",
-            post(participants::chat).get(queries::chat),
+            post(chat::chat).get(queries::chat),
         )
-        .route("/meetings/{meeting}/reactions", post(participants::react))
+        .route("/meetings/{meeting}/reactions", post(chat::react))
         .route(
             "/meetings/{meeting}/breakout-rooms",
             post(breakout::open).get(queries::breakout_rooms),
@@ -106,22 +115,22 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/meetings/{meeting}/recording/start",
-            post(breakout::start_recording),
+            post(recording::start_recording),
         )
         .route(
             "/meetings/{meeting}/recording/stop",
-            post(breakout::stop_recording),
+            post(recording::stop_recording),
         )
         .route("/meetings/{meeting}/recordings", get(queries::recordings))
         .route(
             "/meetings/{meeting}/recordings/{recording_id}/file",
-            post(breakout::report_file),
+            post(recording::report_file),
         )
-        .route("/meetings/{meeting}/start", post(meetings::start))
-        .route("/meetings/{meeting}/join", post(meetings::join))
-        .route("/meetings/{meeting}/leave", post(meetings::leave))
-        .route("/meetings/{meeting}/end", post(meetings::end))
-        .route("/meetings/{meeting}/config", patch(meetings::configure));
+        .route("/meetings/{meeting}/start", post(lifecycle::start))
+        .route("/meetings/{meeting}/join", post(admission::join))
+        .route("/meetings/{meeting}/leave", post(admission::leave))
+        .route("/meetings/{meeting}/end", post(lifecycle::end))
+        .route("/meetings/{meeting}/config", patch(policy::configure));
     Router::new()
         .nest("/api/v1", api)
         .route("/ws/meetings/{meeting}", get(ws::connect))

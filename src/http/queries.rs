@@ -5,11 +5,13 @@ use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use events::MeetingId;
+use events::views::{BreakoutView, MeetingStatus};
 use query::access::Access;
 use query::history::{HistoryItem, HistoryRole};
-use query::meeting::{MeetingDetails, MeetingStatus, Participants};
+use query::meeting::{MeetingDetails, Participants, StatusReport};
 use query::{Page, Paging};
 
 use super::extract::AuthUser;
@@ -73,17 +75,6 @@ pub async fn history(
     Ok(Json(page))
 }
 
-/// Resolves the path's meeting, waits for `X-Min-Position`, and checks that
-/// the caller may read it.
-async fn readable(
-    state: &AppState,
-    caller: &command::meeting::Caller,
-    reference: &str,
-    min: MinPosition,
-) -> Result<String, ApiError> {
-    permitted(state, caller, reference, min, Access::Read).await
-}
-
 /// Resolves the path's meeting, waits for `X-Min-Position`, and checks the
 /// caller's access to it.
 async fn permitted(
@@ -92,15 +83,11 @@ async fn permitted(
     reference: &str,
     min: MinPosition,
     access: Access,
-) -> Result<String, ApiError> {
-    let meeting_id = state.commands.resolve(reference).await?.to_string();
+) -> Result<MeetingId, ApiError> {
+    let meeting_id = state.commands.resolve(reference).await?;
     min.wait(state).await?;
-    let user = caller.user_id.as_str();
-    match query::access::may(&state.reads, &meeting_id, user, &caller.roles, access).await? {
-        None => Err(ApiError::App(command::AppError::NotFound)),
-        Some(false) => Err(ApiError::CannotRead),
-        Some(true) => Ok(meeting_id),
-    }
+    super::access::check(state, caller, meeting_id, access).await?;
+    Ok(meeting_id)
 }
 
 pub async fn details(
@@ -109,8 +96,8 @@ pub async fn details(
     min: MinPosition,
     Path(meeting): Path<String>,
 ) -> Result<Json<MeetingDetails>, ApiError> {
-    let id = readable(&state, &caller, &meeting, min).await?;
-    let details = query::meeting::details(&state.reads, &id).await?;
+    let id = permitted(&state, &caller, &meeting, min, Access::Read).await?;
+    let details = query::meeting::details(&state.reads, id).await?;
     details
         .map(Json)
         .ok_or(ApiError::App(command::AppError::NotFound))
@@ -121,9 +108,9 @@ pub async fn status(
     AuthUser(caller): AuthUser,
     min: MinPosition,
     Path(meeting): Path<String>,
-) -> Result<Json<MeetingStatus>, ApiError> {
-    let id = readable(&state, &caller, &meeting, min).await?;
-    let status = query::meeting::status(&state.reads, &id).await?;
+) -> Result<Json<StatusReport>, ApiError> {
+    let id = permitted(&state, &caller, &meeting, min, Access::Read).await?;
+    let status = query::meeting::status(&state.reads, id).await?;
     status
         .map(Json)
         .ok_or(ApiError::App(command::AppError::NotFound))
@@ -135,8 +122,8 @@ pub async fn participants(
     min: MinPosition,
     Path(meeting): Path<String>,
 ) -> Result<Json<Participants>, ApiError> {
-    let id = readable(&state, &caller, &meeting, min).await?;
-    Ok(Json(query::meeting::participants(&state.reads, &id).await?))
+    let id = permitted(&state, &caller, &meeting, min, Access::Read).await?;
+    Ok(Json(query::meeting::participants(&state.reads, id).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,15 +145,15 @@ pub async fn list(
     let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let paging = Paging::new(params.page, params.page_size)
         .map_err(|e| ApiError::invalid(e.field, e.reason))?;
-    let status = params.status.as_deref();
-    if let Some(status) = status
-        && !["scheduled", "active", "ended", "cancelled"].contains(&status)
-    {
-        return Err(ApiError::invalid(
-            "status",
-            "must be scheduled, active, ended or cancelled",
-        ));
-    }
+    let status = params
+        .status
+        .as_deref()
+        .map(|status| {
+            MeetingStatus::parse(status).ok_or_else(|| {
+                ApiError::invalid("status", "must be scheduled, active, ended or cancelled")
+            })
+        })
+        .transpose()?;
     let keyword = params
         .keyword
         .as_deref()
@@ -190,6 +177,12 @@ pub async fn list(
     Ok(Json(page))
 }
 
+#[derive(Debug, Serialize)]
+pub struct Exists {
+    exists: bool,
+    meeting_id: Option<MeetingId>,
+}
+
 /// `GET .../exists` without a token: whether the link names a meeting.
 /// Answered from the log, so a link works the moment it is created: a room
 /// code exists once its alias does (claimed with the meeting's first
@@ -197,7 +190,7 @@ pub async fn list(
 pub async fn exists(
     State(state): State<AppState>,
     Path(meeting): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Exists>, ApiError> {
     let found = match state.commands.resolve(&meeting).await {
         Ok(id) if meeting.parse::<events::MeetingId>().is_ok() => {
             state.commands.inspect(id, |m| m.map(|m| m.id)).await?
@@ -206,10 +199,10 @@ pub async fn exists(
         Err(command::AppError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
-    Ok(Json(serde_json::json!({
-        "exists": found.is_some(),
-        "meeting_id": found.map(|id| id.to_string()),
-    })))
+    Ok(Json(Exists {
+        exists: found.is_some(),
+        meeting_id: found,
+    }))
 }
 
 /// `GET .../info` without a token: existence, head count, creation time,
@@ -219,9 +212,9 @@ pub async fn info(
     min: MinPosition,
     Path(meeting): Path<String>,
 ) -> Result<Json<query::meeting::MeetingInfo>, ApiError> {
-    let id = state.commands.resolve(&meeting).await?.to_string();
+    let id = state.commands.resolve(&meeting).await?;
     min.wait(&state).await?;
-    query::meeting::info(&state.reads, &id)
+    query::meeting::info(&state.reads, id)
         .await?
         .map(Json)
         .ok_or(ApiError::App(command::AppError::NotFound))
@@ -235,7 +228,7 @@ pub async fn attendance(
     Path(meeting): Path<String>,
 ) -> Result<Json<query::activity::Attendance>, ApiError> {
     let id = permitted(&state, &caller, &meeting, min, Access::Audit).await?;
-    let attendance = query::activity::attendance(&state.reads, &id, chrono::Utc::now()).await?;
+    let attendance = query::activity::attendance(&state.reads, id, chrono::Utc::now()).await?;
     Ok(Json(attendance))
 }
 
@@ -264,10 +257,10 @@ pub async fn chat(
     if offset < 0 {
         return Err(ApiError::invalid("offset", "must not be negative"));
     }
-    let id = readable(&state, &caller, &meeting, min).await?;
+    let id = permitted(&state, &caller, &meeting, min, Access::Read).await?;
     let chat = query::activity::chat(
         &state.reads,
-        &id,
+        id,
         caller.user_id.as_str(),
         limit.min(CHAT_MAX_LIMIT),
         offset,
@@ -282,8 +275,8 @@ pub async fn recordings(
     min: MinPosition,
     Path(meeting): Path<String>,
 ) -> Result<Json<query::activity::Recordings>, ApiError> {
-    let id = readable(&state, &caller, &meeting, min).await?;
-    Ok(Json(query::activity::recordings(&state.reads, &id).await?))
+    let id = permitted(&state, &caller, &meeting, min, Access::Read).await?;
+    Ok(Json(query::activity::recordings(&state.reads, id).await?))
 }
 
 pub async fn breakout_rooms(
@@ -291,9 +284,9 @@ pub async fn breakout_rooms(
     AuthUser(caller): AuthUser,
     min: MinPosition,
     Path(meeting): Path<String>,
-) -> Result<Json<query::activity::BreakoutRooms>, ApiError> {
-    let id = readable(&state, &caller, &meeting, min).await?;
+) -> Result<Json<BreakoutView>, ApiError> {
+    let id = permitted(&state, &caller, &meeting, min, Access::Read).await?;
     Ok(Json(
-        query::activity::breakout_rooms(&state.reads, &id).await?,
+        query::activity::breakout_rooms(&state.reads, id).await?,
     ))
 }

@@ -3,7 +3,7 @@
 //! Before the upgrade: 401 without a valid token, 404 for an unknown
 //! meeting, 403 for a caller who may not read it. After: every event of the
 //! meeting after `after` from the log, in order, then `{"type":"caught_up"}`,
-//! then live events from the meeting's room (the node's one bus
+//! then live events from the meeting's stream channel (the node's one bus
 //! subscription, routed by meeting in memory, so a connection is woken only
 //! by its meeting's events). Live events are checked by stream version: one
 //! already sent is dropped, a jump is filled from the log, so there is no
@@ -33,7 +33,8 @@ use command::meeting::{Caller, Command};
 use events::event::{Audience, PRIVATE_TYPES};
 use events::{MeetingId, RawJson, RecordedEvent, StreamId};
 
-use super::participants::{ChatBody, ReactionBody, StatusBody};
+use super::chat::{ChatBody, ReactionBody};
+use super::media::StatusBody;
 use super::{ApiError, AppState, RequestId};
 
 /// Frames queued for one client before it counts as too slow.
@@ -67,30 +68,7 @@ pub async fn connect(
         .and_then(|token| state.keys.verify(token).ok())
         .ok_or(ApiError::Unauthorized)?;
     let meeting_id = state.commands.resolve(&meeting).await?;
-    let id = meeting_id.to_string();
-    let access = query::access::Access::Read;
-    let user = caller.user_id.as_str();
-    let mut allowed = query::access::may(&state.reads, &id, user, &caller.roles, access).await?;
-    if allowed != Some(true) {
-        // The meeting exists in the log, and the caller may have just
-        // joined it: give the read model a moment to catch up.
-        let head = state
-            .commands
-            .store()
-            .head_position()
-            .await
-            .map_err(|e| ApiError::App(e.into()))?;
-        state
-            .progress
-            .wait_for(head, state.min_position_wait)
-            .await?;
-        allowed = query::access::may(&state.reads, &id, user, &caller.roles, access).await?;
-    }
-    match allowed {
-        None => return Err(ApiError::App(command::AppError::NotFound)),
-        Some(false) => return Err(ApiError::CannotRead),
-        Some(true) => {}
-    }
+    super::access::check(&state, &caller, meeting_id, query::access::Access::Read).await?;
     let after = params.after.unwrap_or(0).max(0);
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)
@@ -130,8 +108,7 @@ pub fn frame(event: &RecordedEvent) -> String {
         data: &event.data,
         timestamp: event.recorded_at,
     })
-    // Strings, numbers and JSON text: serialising cannot fail.
-    .unwrap_or_default()
+    .expect("a frame of strings, numbers and JSON text serialises")
 }
 
 /// Where a connection stands in its meeting's stream.
@@ -243,9 +220,9 @@ async fn serve(state: AppState, caller: Caller, meeting: MeetingId, after: i64, 
         }
     });
 
-    // In the room before reading the backlog, so nothing committed while
+    // Subscribed before reading the backlog, so nothing committed while
     // we read is missed.
-    let mut live = state.rooms.join(&meeting.stream_id());
+    let mut live = state.channels.subscribe(&meeting.stream_id());
     let mut cursor = Cursor {
         stream: meeting.stream_id(),
         after,
@@ -307,7 +284,7 @@ async fn follow(
     state: &AppState,
     viewer: &Viewer,
     cursor: &mut Cursor,
-    live: &mut events::rooms::Room,
+    live: &mut live::channels::StreamReceiver,
     incoming: &mut futures::stream::SplitStream<WebSocket>,
     frames: &mpsc::Sender<Message>,
 ) -> Result<(), Stop> {
@@ -315,7 +292,10 @@ async fn follow(
     push_all(state, viewer, frames, &backlog).await?;
     push(
         frames,
-        json!({"type": "caught_up", "position": cursor.position}).to_string(),
+        Control::CaughtUp {
+            position: cursor.position,
+        }
+        .text(),
     )?;
     loop {
         tokio::select! {
@@ -327,7 +307,7 @@ async fn follow(
                 }
                 Ok(event) if event.stream_version <= cursor.version => {}
                 // A jump in versions, or events this connection fell behind
-                // on in its room: the log has them.
+                // on in its channel: the log has them.
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     let missing = cursor.unsent(state).await.map_err(|_| Stop::Gone)?;
                     push_all(state, viewer, frames, &missing).await?;
@@ -337,7 +317,7 @@ async fn follow(
             message = incoming.next() => match message {
                 Some(Ok(Message::Text(text))) => {
                     let reply = answer(state, viewer, &text).await;
-                    push(frames, reply.to_string())?;
+                    push(frames, reply.text())?;
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Err(Stop::Gone),
                 Some(Ok(_)) => {}
@@ -346,18 +326,60 @@ async fn follow(
     }
 }
 
-/// A client frame `{type, request_id, data}`, run as the REST command of
-/// the same name.
-async fn answer(state: &AppState, viewer: &Viewer, text: &str) -> Value {
-    let request: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-    let request_id = request["request_id"].clone();
-    let kind = request["type"].as_str().unwrap_or_default();
-    if kind == "ping" {
-        return json!({"type": "pong", "request_id": request_id});
+/// The frames the server sends besides events.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Control {
+    /// The backlog is sent; live events follow.
+    CaughtUp {
+        position: i64,
+    },
+    Pong {
+        request_id: Value,
+    },
+    /// A client frame's command was accepted.
+    Ack {
+        request_id: Value,
+        position: i64,
+    },
+    /// A client frame was refused.
+    Error {
+        request_id: Value,
+        code: &'static str,
+        message: String,
+    },
+}
+
+impl Control {
+    fn text(&self) -> String {
+        serde_json::to_string(self).expect("a control frame of strings and numbers serialises")
     }
-    let data = match &request["data"] {
+}
+
+/// A client frame `{type, request_id, data}`; whatever `request_id` holds
+/// is echoed back.
+#[derive(Default, Deserialize)]
+struct ClientFrame {
+    #[serde(rename = "type", default)]
+    kind: Value,
+    #[serde(default)]
+    request_id: Value,
+    #[serde(default)]
+    data: Value,
+}
+
+/// Runs a client frame as the REST command of the same name.
+async fn answer(state: &AppState, viewer: &Viewer, text: &str) -> Control {
+    // Not a JSON object: no type, which is refused below.
+    let frame = serde_json::from_str::<ClientFrame>(text).unwrap_or_default();
+    let request_id = frame.request_id;
+    let kind = frame.kind.as_str().unwrap_or("");
+    if kind == "ping" {
+        return Control::Pong { request_id };
+    }
+    let data = match frame.data {
         Value::Null => json!({}),
-        data => data.clone(),
+        data => data,
     };
     let command = match kind {
         "chat" => body::<ChatBody>(data).and_then(|b| b.command()),
@@ -381,10 +403,17 @@ async fn answer(state: &AppState, viewer: &Viewer, text: &str) -> Value {
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(position) => json!({"type": "ack", "request_id": request_id, "position": position}),
+        Ok(position) => Control::Ack {
+            request_id,
+            position,
+        },
         Err(e) => {
             let (code, message) = e.code_and_message();
-            json!({"type": "error", "request_id": request_id, "code": code, "message": message})
+            Control::Error {
+                request_id,
+                code,
+                message,
+            }
         }
     }
 }
@@ -394,7 +423,7 @@ fn body<T: serde::de::DeserializeOwned>(data: Value) -> Result<T, ApiError> {
 }
 
 async fn run(state: &AppState, viewer: &Viewer, command: Command) -> Result<i64, ApiError> {
-    let ctx = super::meetings::context(viewer.caller.clone(), RequestId(uuid::Uuid::now_v7()));
+    let ctx = super::call::context(viewer.caller.clone(), RequestId(uuid::Uuid::now_v7()));
     let done = state
         .commands
         .execute(viewer.meeting, &ctx, command, None)

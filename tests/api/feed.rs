@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use events::feed::{Feed, FeedItem, Hub};
 use events::{Append, EventId, MeetingId, NewEvent};
+use live::feed::{Feed, FeedItem, Hub};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -33,7 +33,7 @@ async fn a_subscription_switches_from_the_log_to_live_without_gap_or_duplicate(s
         .await
         .unwrap();
     let (stop, stopped) = watch::channel(false);
-    let relay = tokio::spawn(meetings::relay::run(
+    let relay = tokio::spawn(live::relay::run(
         store.clone(),
         bus.clone(),
         log.leases.clone(),
@@ -148,20 +148,20 @@ on_setups!(
     [postgres, sqlite, postgres_in_process, sqlite_nats]
     a_subscription_switches_from_the_log_to_live_without_gap_or_duplicate,
 );
-/// Rooms route by meeting: a subscriber gets its meeting's events (here
+/// Stream channels route by meeting: a subscriber gets its meeting's events (here
 /// with no bus at all: the router reads the log) and none of another's; a
-/// room goes away with its last subscriber.
+/// channel goes away with its last subscriber.
 async fn a_room_carries_only_its_meetings_events_and_closes_with_its_last_subscriber(setup: Setup) {
     let db = TestDb::on(setup.backend()).await;
     let store = db.store().await;
     let feed = Feed::new(store.clone(), Hub::new()); // nothing feeds the hub
     let (_stop, stopped) = watch::channel(false);
-    let (rooms, router) = events::rooms::Rooms::start(&feed, 0, stopped);
+    let (channels, router) = live::channels::StreamChannels::start(&feed, 0, stopped);
     let (mine, other) = (MeetingId::new(), MeetingId::new());
-    let mut room = rooms.join(&mine.stream_id());
-    let second = rooms.join(&mine.stream_id());
-    let watching_other = rooms.join(&other.stream_id());
-    assert_eq!(rooms.len(), 2);
+    let mut mine_live = channels.subscribe(&mine.stream_id());
+    let second = channels.subscribe(&mine.stream_id());
+    let watching_other = channels.subscribe(&other.stream_id());
+    assert_eq!(channels.len(), 2);
     for (n, meeting) in [other, mine, other, mine].into_iter().enumerate() {
         let version = n as i64 / 2;
         store
@@ -175,7 +175,7 @@ async fn a_room_carries_only_its_meetings_events_and_closes_with_its_last_subscr
     }
     let mut seen = Vec::new();
     while seen.len() < 2 {
-        let event = tokio::time::timeout(Duration::from_secs(10), room.recv())
+        let event = tokio::time::timeout(Duration::from_secs(10), mine_live.recv())
             .await
             .expect("the router delivers from the log")
             .unwrap();
@@ -188,9 +188,13 @@ async fn a_room_carries_only_its_meetings_events_and_closes_with_its_last_subscr
     }
     assert_eq!(seen, vec![2, 4]);
     drop(watching_other);
-    assert_eq!(rooms.len(), 1, "the other room closed with its subscriber");
-    drop((room, second));
-    assert!(rooms.is_empty());
+    assert_eq!(
+        channels.len(),
+        1,
+        "the other channel closed with its subscriber"
+    );
+    drop((mine_live, second));
+    assert!(channels.is_empty());
     router.abort();
 }
 

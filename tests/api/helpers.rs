@@ -507,7 +507,7 @@ pub fn ctx(user: &str) -> command::meeting::Context {
 
 /// A join that takes a new seat.
 pub fn join() -> command::meeting::Command {
-    command::meeting::Command::Join(command::meeting::JoinMeeting {
+    command::meeting::Command::Join(command::meeting::admission::JoinMeeting {
         participant_id: events::ParticipantId::new(),
         ..Default::default()
     })
@@ -521,7 +521,7 @@ pub async fn schedule(
     start_now: bool,
 ) -> events::MeetingId {
     let id = events::MeetingId::new();
-    let command = command::meeting::ScheduleMeeting {
+    let command = command::meeting::lifecycle::ScheduleMeeting {
         meeting_id: id,
         room_code: events::RoomCode::random(&mut rand::thread_rng()),
         title: "in-process".into(),
@@ -529,7 +529,7 @@ pub async fn schedule(
         starts_at: None,
         ends_at: None,
         max_participants: Some(1000),
-        settings: events::event::ConfigChange::default(),
+        settings: events::settings::SettingsChange::default(),
         start_now,
         password_id: None,
     };

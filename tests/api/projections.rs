@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use command::CommandHandler;
-use command::meeting::{Command, ConfigUpdate};
-use events::event::ConfigChange;
-use events::feed::{Feed, Hub};
+use command::meeting::Command;
+use command::meeting::policy::ConfigUpdate;
 use events::lease::Leases;
+use events::settings::SettingsChange;
 use events::{EventStore, MeetingId};
+use live::feed::{Feed, Hub};
 use meetings::app::Log;
 use projections::Projection;
 use projections::runner::{apply_batch, replay, replay_in_batches};
@@ -45,7 +46,7 @@ async fn world(setup: Setup) -> World {
 
 impl World {
     async fn unlock(&self, id: MeetingId) {
-        let unlock = ConfigChange {
+        let unlock = SettingsChange {
             lock_room: Some(false),
             ..Default::default()
         };
@@ -91,7 +92,7 @@ async fn some_history(commands: &CommandHandler) -> MeetingId {
     }
     run(commands, id, "bob", Command::Leave).await;
     run(commands, id, "bob", join()).await;
-    let change = ConfigChange {
+    let change = SettingsChange {
         lock_room: Some(true),
         ..Default::default()
     };

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use events::bus::Bus;
-use events::nats::JetStreamLog;
 use events::{Append, EventId, EventStore, MeetingId, NewEvent};
+use live::bus::Bus;
+use live::nats::JetStreamLog;
 use meetings::app::Log;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -89,7 +89,7 @@ async fn the_relay_publishes_every_event_once_in_order_across_a_crash(setup: Set
     };
 
     let (stop, stopped) = watch::channel(false);
-    let first = tokio::spawn(meetings::relay::run(
+    let first = tokio::spawn(live::relay::run(
         store.clone(),
         bus.clone(),
         log.leases.clone(),
@@ -102,7 +102,7 @@ async fn the_relay_publishes_every_event_once_in_order_across_a_crash(setup: Set
     let published_at_crash = stream.messages().await.len() as i64;
     assert!(published_at_crash < TOTAL, "the crash happened mid-stream");
 
-    let second = tokio::spawn(meetings::relay::run(
+    let second = tokio::spawn(live::relay::run(
         store.clone(),
         bus,
         log.leases.clone(),
@@ -124,7 +124,7 @@ async fn only_one_relay_publishes_at_a_time(setup: Setup) {
     let mut relays = Vec::new();
     for _ in 0..3 {
         let (_, bus) = log_and_bus(setup, &db, &stream).await;
-        relays.push(tokio::spawn(meetings::relay::run(
+        relays.push(tokio::spawn(live::relay::run(
             store.clone(),
             bus,
             log.leases.clone(),
@@ -216,7 +216,7 @@ async fn commands_succeed_while_nats_is_down_and_the_relay_catches_up() {
             .ok()?;
         let last = stream.info().await.ok()?.state.last_sequence;
         let message = stream.get_raw_message(last).await.ok()?;
-        events::nats::position_header(&message.headers)
+        live::nats::position_header(&message.headers)
     };
     let prefix = app.stream.prefix.clone();
     eventually(Duration::from_secs(20), || {

@@ -1,14 +1,23 @@
-//! What a caller can ask of a meeting. Everything a decision needs from the
+//! What a caller can ask of a meeting: the [`Command`] enum, one variant
+//! per command (each area module defines its commands' inputs), and the
+//! [`Context`] every decision gets. Everything a decision needs from the
 //! outside world (who asks, the time, fresh ids) is in the command or its
-//! [`Context`], so [`super::decide`] stays pure.
+//! context, so [`super::decide`] stays pure.
 
 use chrono::{DateTime, Utc};
-use events::event::{BreakoutRoomSettings, ConfigChange, Role, SecurityPolicy};
+use events::event::Role;
 use events::{
-    Actor, ActorKind, BreakoutRoomId, BreakoutSessionId, MeetingId, MessageId, Metadata,
-    ParticipantId, RecordingId, RoomCode, SecretId, UserId,
+    Actor, ActorKind, BreakoutRoomId, BreakoutSessionId, Metadata, ParticipantId, RecordingId,
+    UserId,
 };
 use uuid::Uuid;
+
+use super::admission::JoinMeeting;
+use super::breakout::OpenBreakout;
+use super::chat::SendChat;
+use super::lifecycle::{ScheduleMeeting, UpdateMeeting};
+use super::media::StatusUpdate;
+use super::policy::{ApplyPolicy, ConfigUpdate};
 
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +27,13 @@ pub struct Caller {
     pub email: Option<String>,
     /// Deployment roles from the token (`admin`, `auditor`).
     pub roles: Vec<String>,
+}
+
+impl Caller {
+    /// Whether the token carries the deployment role `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
 }
 
 /// Who asks, when, and on behalf of which request.
@@ -44,123 +60,22 @@ impl Context {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScheduleMeeting {
-    pub meeting_id: MeetingId,
-    pub room_code: RoomCode,
-    pub title: String,
-    pub description: Option<String>,
-    pub starts_at: Option<DateTime<Utc>>,
-    pub ends_at: Option<DateTime<Utc>>,
-    /// Taken as given so that an out-of-range value is a rule violation
-    /// with a field name, not a parse error.
-    pub max_participants: Option<i64>,
-    /// Settings to change from the defaults (`max_participants` is ignored
-    /// here; it has its own field).
-    pub settings: ConfigChange,
-    pub start_now: bool,
-    /// The stored hash of the meeting password, if one was set.
-    pub password_id: Option<SecretId>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct JoinMeeting {
-    /// The seat id if this join creates a seat.
-    pub participant_id: ParticipantId,
-    pub device_type: Option<String>,
-    pub join_muted: Option<bool>,
-    pub join_without_video: Option<bool>,
-    /// What the caller's password proved, checked before deciding (the
-    /// hash lives beside the log, so checking it is not the aggregate's
-    /// business).
-    pub password: PasswordCheck,
-}
-
-/// The outcome of checking a join's password against the meeting's hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PasswordCheck {
-    /// No password was given.
-    #[default]
-    Missing,
-    /// It matched the hash with this id.
-    Matched(SecretId),
-    /// It did not match.
-    Wrong,
-}
-
-/// New details for a scheduled or active meeting; absent = unchanged.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct UpdateMeeting {
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub starts_at: Option<DateTime<Utc>>,
-    pub ends_at: Option<DateTime<Utc>>,
-    pub max_participants: Option<i64>,
-    pub settings: ConfigChange,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApplyPolicy {
-    pub policy: SecurityPolicy,
-    /// The hash of a new password given with the policy.
-    pub new_password_id: Option<SecretId>,
-}
-
-/// Own media state, or a moderator muting someone (`target`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct StatusUpdate {
-    pub target: Option<UserId>,
-    pub is_muted: Option<bool>,
-    pub is_video_enabled: Option<bool>,
-    pub is_screen_sharing: Option<bool>,
-    pub is_hand_raised: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SendChat {
-    pub message_id: MessageId,
-    pub content: String,
-    pub recipient_id: Option<UserId>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct RoomRequest {
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub capacity: Option<i64>,
-    pub settings: Option<BreakoutRoomSettings>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct OpenBreakout {
-    pub session_id: BreakoutSessionId,
-    pub room_count: Option<i64>,
-    pub rooms: Vec<RoomRequest>,
-    pub auto_assign: bool,
-    pub allow_participants_to_choose: bool,
-    pub allow_participants_to_return: bool,
-    pub time_limit_minutes: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ConfigUpdate {
-    /// The boolean settings to set (`max_participants` ignored here).
-    pub settings: ConfigChange,
-    pub max_participants: Option<i64>,
-}
-
+/// Every command, by area (see the area modules for each one's rules).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
+    // lifecycle
     Schedule(ScheduleMeeting),
     Start,
-    Join(JoinMeeting),
-    Leave,
-    UpdateConfig(ConfigUpdate),
     End,
     Update(UpdateMeeting),
     /// Cancel a scheduled meeting; end and cancel an active one.
     Delete,
-    ApplyPolicy(ApplyPolicy),
+    // admission and the waiting room
+    Join(JoinMeeting),
+    Leave,
+    Admit(ParticipantId),
+    Reject(ParticipantId),
+    // roles and moderation
     Invite {
         user_id: UserId,
         role: Role,
@@ -173,13 +88,14 @@ pub enum Command {
         user_id: UserId,
         role: Role,
     },
+    // participant media
     SetStatus(StatusUpdate),
-    Admit(ParticipantId),
-    Reject(ParticipantId),
+    // chat and reactions
     Chat(SendChat),
     React {
         reaction_type: String,
     },
+    // breakout rooms
     OpenBreakout(OpenBreakout),
     AssignBreakout {
         user_id: UserId,
@@ -189,6 +105,7 @@ pub enum Command {
     /// Closes the session's rooms if its time limit has passed (anyone may
     /// ask; the timer does).
     ExpireBreakout(BreakoutSessionId),
+    // recording
     StartRecording(RecordingId),
     StopRecording,
     ReportRecordingFile {
@@ -196,4 +113,7 @@ pub enum Command {
         file_url: String,
         size: i64,
     },
+    // room settings and security policy
+    UpdateConfig(ConfigUpdate),
+    ApplyPolicy(ApplyPolicy),
 }

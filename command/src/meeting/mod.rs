@@ -1,32 +1,103 @@
 //! The Meeting aggregate.
 //!
 //! A meeting is `scheduled`, then `active`, then `ended` (or `cancelled`).
-//! Every rule lives in [`decide`]; [`evolve`] only folds events and never
-//! fails; [`reply`] derives what the caller is told from the state and the
-//! events, so a replayed idempotent request gets the same answer.
+//! Its rules live in one module per area, each with its commands' inputs,
+//! its decisions, the replies they give, its limits and its given/when/then
+//! tests: [`lifecycle`], [`admission`] (joins and the waiting room),
+//! [`roles`] (roles and moderation), [`media`] (participant media and
+//! hands), [`chat`] (chat and reactions), [`breakout`], [`recording`] and
+//! [`policy`] (room settings and the security policy). [`rules`] holds the
+//! checks they share; [`state`] folds events into the state decisions
+//! read ([`evolve`] never fails).
+//!
+//! [`decide`] is the one dispatcher: an exhaustive match from a command to
+//! its area's decision, which yields both the events and the reply, so a
+//! command cannot be accepted without an answer. Adding a command is a
+//! variant of [`Command`] and of [`Reply`], its area's function, and the
+//! arms the compiler then asks for (here and in the HTTP response).
 
+pub mod admission;
+pub mod breakout;
+pub mod chat;
 mod command;
-mod decide;
 mod error;
+pub mod lifecycle;
+pub mod media;
+pub mod policy;
+pub mod recording;
 mod reply;
+pub mod roles;
+mod rules;
 mod state;
 
-pub use command::{
-    ApplyPolicy, Caller, Command, ConfigUpdate, Context, JoinMeeting, OpenBreakout, PasswordCheck,
-    RoomRequest, ScheduleMeeting, SendChat, StatusUpdate, UpdateMeeting,
-};
-pub use decide::{
-    BREAKOUT_ROOMS_MAX, BREAKOUT_TIME_LIMIT_MAX_MINUTES, CHAT_MAX_CHARS, DESCRIPTION_MAX_CHARS,
-    MAX_PARTICIPANTS_DEFAULT, MAX_PARTICIPANTS_LIMIT, TITLE_MAX_CHARS, breakout_room_id, decide,
-};
-pub use error::MeetingError;
-pub use reply::{
-    AssignedView, BreakoutClosedView, BreakoutRoomView, BreakoutView, CancelledView, ChatView,
-    ConfigView, EndedView, LeftView, MeetingView, MemberView, PolicyView, ReactionView,
-    RecordingView, RemovedView, Reply, RoomSettings, SeatView, StartedView, StatusView,
-    WaitingView, reply,
-};
-pub use state::{Breakout, Meeting, Recording, Seat, Status, Throttled, Waiter, evolve, fold};
-
 #[cfg(test)]
-mod tests;
+mod given;
+
+pub use command::{Caller, Command, Context};
+pub use error::MeetingError;
+pub use reply::Reply;
+pub use rules::{ADMIN_ROLE, MAX_PARTICIPANTS_LIMIT};
+pub use state::{Breakout, Meeting, Recording, Seat, Throttled, Waiter, evolve, fold};
+
+use events::MeetingEvent;
+
+/// What a command decided: the events to append (none when it is already
+/// satisfied, such as a join of someone present) and the caller's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub events: Vec<MeetingEvent>,
+    pub reply: Reply,
+}
+
+impl Decision {
+    pub(crate) fn new(events: Vec<MeetingEvent>, reply: Reply) -> Self {
+        Self { events, reply }
+    }
+}
+
+/// Decides which events a command produces and what its caller is told, or
+/// why it is refused. `state` is `None` while the meeting does not exist.
+pub fn decide(
+    state: Option<&Meeting>,
+    ctx: &Context,
+    command: &Command,
+) -> Result<Decision, MeetingError> {
+    let meeting = || state.ok_or(MeetingError::NotFound);
+    match command {
+        Command::Schedule(cmd) => match state {
+            None => lifecycle::schedule(ctx, cmd),
+            Some(_) => Err(MeetingError::AlreadyExists),
+        },
+        Command::Start => lifecycle::start(meeting()?, ctx),
+        Command::End => lifecycle::end(meeting()?, ctx),
+        Command::Update(cmd) => lifecycle::update(meeting()?, ctx, cmd),
+        Command::Delete => lifecycle::delete(meeting()?, ctx),
+        Command::Join(cmd) => admission::join(meeting()?, ctx, cmd),
+        Command::Leave => admission::leave(meeting()?, ctx),
+        Command::Admit(id) => admission::admit(meeting()?, ctx, *id),
+        Command::Reject(id) => admission::reject(meeting()?, ctx, *id),
+        Command::Invite { user_id, role } => roles::invite(meeting()?, ctx, user_id, *role),
+        Command::Remove { user_id, ban } => roles::remove(meeting()?, ctx, user_id, *ban),
+        Command::ChangeRole { user_id, role } => {
+            roles::change_role(meeting()?, ctx, user_id, *role)
+        }
+        Command::SetStatus(cmd) => media::set_status(meeting()?, ctx, cmd),
+        Command::Chat(cmd) => chat::send(meeting()?, ctx, cmd),
+        Command::React { reaction_type } => chat::react(meeting()?, ctx, reaction_type),
+        Command::OpenBreakout(cmd) => breakout::open(meeting()?, ctx, cmd),
+        Command::AssignBreakout { user_id, room_id } => {
+            breakout::assign(meeting()?, ctx, user_id, *room_id)
+        }
+        Command::CloseBreakout => breakout::close(meeting()?, ctx),
+        Command::ExpireBreakout(session) => breakout::expire(meeting()?, ctx, *session),
+        Command::StartRecording(id) => recording::start(meeting()?, ctx, *id),
+        Command::StopRecording => recording::stop(meeting()?, ctx),
+        Command::ReportRecordingFile {
+            recording_id,
+            file_url,
+            size,
+        } => recording::report_file(meeting()?, ctx, *recording_id, file_url, *size),
+        Command::UpdateConfig(cmd) => policy::configure(meeting()?, ctx, cmd),
+        Command::ApplyPolicy(cmd) => policy::apply(meeting()?, ctx, cmd),
+    }
+}

@@ -1,23 +1,16 @@
-//! The state a decision needs, folded from the meeting's events.
+//! The state a decision needs, folded from the meeting's events: the
+//! aggregate's `evolve`, which never fails.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, Utc};
-use events::event::{BreakoutRoom, MeetingSettings, Role, SecurityPolicy};
+use events::event::{BreakoutRoom, MeetingScheduled, Role, SecurityPolicy};
+use events::settings::MeetingSettings;
+use events::views::MeetingStatus;
 use events::{
     BreakoutRoomId, BreakoutSessionId, MeetingEvent, MeetingId, ParticipantId, RecordingId,
     RoomCode, SecretId, UserId,
 };
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Scheduled,
-    Active,
-    Ended,
-    Cancelled,
-}
 
 /// A present participant.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,7 +75,7 @@ pub struct Meeting {
     pub ends_at: Option<DateTime<Utc>>,
     pub max_participants: u32,
     pub settings: MeetingSettings,
-    pub status: Status,
+    pub status: MeetingStatus,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
@@ -194,180 +187,204 @@ impl Meeting {
     }
 }
 
-/// Folds one event into the state. Never fails: an event is a fact, and an
-/// event that does not fit the state (which `decide` never produces) leaves
-/// the state as it was.
-pub fn evolve(state: Option<Meeting>, event: &MeetingEvent) -> Option<Meeting> {
-    use MeetingEvent as E;
-    let Some(mut meeting) = state else {
-        return match event {
-            E::MeetingScheduled(e) => Some(Meeting {
-                id: e.meeting_id,
-                room_code: e.room_code.clone(),
-                host_id: e.host_id.clone(),
-                host_name: e.host_name.clone(),
-                title: e.title.clone(),
-                description: e.description.clone(),
-                starts_at: e.starts_at,
-                ends_at: e.ends_at,
-                max_participants: e.max_participants,
-                settings: e.settings,
-                status: Status::Scheduled,
-                created_at: e.scheduled_at,
-                started_at: None,
-                ended_at: None,
-                present: BTreeMap::new(),
-                roles: BTreeMap::new(),
-                policy: SecurityPolicy::default(),
-                password_id: e.password_id,
-                banned: BTreeSet::new(),
-                waiting: BTreeMap::new(),
-                breakout: None,
-                recording: None,
-                recordings: BTreeSet::new(),
-                recent: BTreeMap::new(),
-            }),
-            _ => None,
-        };
-    };
-    match event {
-        E::MeetingScheduled(_) => {}
-        E::MeetingDetailsUpdated(e) => {
-            if let Some(title) = &e.title {
-                meeting.title = title.clone();
-            }
-            if let Some(description) = &e.description {
-                meeting.description = description.clone();
-            }
-            meeting.starts_at = e.starts_at.or(meeting.starts_at);
-            meeting.ends_at = e.ends_at.or(meeting.ends_at);
-            meeting.settings.apply(&e.settings);
-            if let Some(max) = e.settings.max_participants {
-                meeting.max_participants = max;
-            }
+impl Meeting {
+    /// The meeting its first event describes.
+    pub fn scheduled(e: &MeetingScheduled) -> Self {
+        Self {
+            id: e.meeting_id,
+            room_code: e.room_code.clone(),
+            host_id: e.host_id.clone(),
+            host_name: e.host_name.clone(),
+            title: e.title.clone(),
+            description: e.description.clone(),
+            starts_at: e.starts_at,
+            ends_at: e.ends_at,
+            max_participants: e.max_participants,
+            settings: e.settings,
+            status: MeetingStatus::Scheduled,
+            created_at: e.scheduled_at,
+            started_at: None,
+            ended_at: None,
+            present: BTreeMap::new(),
+            roles: BTreeMap::new(),
+            policy: SecurityPolicy::default(),
+            password_id: e.password_id,
+            banned: BTreeSet::new(),
+            waiting: BTreeMap::new(),
+            breakout: None,
+            recording: None,
+            recordings: BTreeSet::new(),
+            recent: BTreeMap::new(),
         }
-        E::MeetingCancelled(_) => {
-            meeting.status = Status::Cancelled;
-            meeting.waiting.clear();
-        }
-        E::MeetingStarted(e) => {
-            meeting.status = Status::Active;
-            meeting.started_at = Some(e.started_at);
-        }
-        E::MeetingEnded(e) => {
-            meeting.status = Status::Ended;
-            meeting.ended_at = Some(e.ended_at);
-            meeting.waiting.clear();
-        }
-        E::RoomConfigUpdated(e) => {
-            meeting.settings.apply(&e.settings);
-            if let Some(max) = e.settings.max_participants {
-                meeting.max_participants = max;
-            }
-        }
-        E::SecurityPolicyApplied(e) => {
-            let change = e.policy.settings_change();
-            meeting.settings.apply(&change);
-            if let Some(max) = change.max_participants {
-                meeting.max_participants = max;
-            }
-            meeting.policy = e.policy.clone();
-            meeting.password_id = e.password_id;
-        }
-        E::ParticipantInvited(e) => meeting.set_role(&e.user_id, e.role),
-        E::ParticipantRoleChanged(e) => meeting.set_role(&e.user_id, e.role),
-        E::ParticipantWaiting(e) => {
-            meeting.waiting.insert(
-                e.participant_id,
-                Waiter {
-                    participant_id: e.participant_id,
-                    user_id: e.user_id.clone(),
-                    user_name: e.user_name.clone(),
-                    device_type: e.device_type.clone(),
-                    is_muted: e.is_muted,
-                    is_video_enabled: e.is_video_enabled,
-                    since: e.waiting_since,
-                },
-            );
-        }
-        E::ParticipantAdmitted(e) => {
-            meeting.waiting.remove(&e.participant_id);
-        }
-        E::ParticipantRejected(e) => {
-            meeting.waiting.remove(&e.participant_id);
-        }
-        E::ParticipantJoined(e) => {
-            meeting.present.insert(
-                e.user_id.clone(),
-                Seat {
-                    participant_id: e.participant_id,
-                    user_id: e.user_id.clone(),
-                    user_name: e.user_name.clone(),
-                    role: e.role,
-                    device_type: e.device_type.clone(),
-                    is_muted: e.is_muted,
-                    is_video_enabled: e.is_video_enabled,
-                    is_screen_sharing: false,
-                    is_hand_raised: false,
-                    joined_at: e.joined_at,
-                },
-            );
-        }
-        E::ParticipantLeft(e) => {
-            meeting.present.remove(&e.user_id);
-            if e.banned {
-                meeting.banned.insert(e.user_id.clone());
-            }
-            if let Some(breakout) = &mut meeting.breakout {
-                breakout.assignments.remove(&e.user_id);
-            }
-        }
-        E::ParticipantMediaChanged(e) => {
-            if let Some(seat) = meeting.present.get_mut(&e.user_id) {
-                seat.is_muted = e.is_muted.unwrap_or(seat.is_muted);
-                seat.is_video_enabled = e.is_video_enabled.unwrap_or(seat.is_video_enabled);
-                seat.is_screen_sharing = e.is_screen_sharing.unwrap_or(seat.is_screen_sharing);
-            }
-        }
-        E::HandRaised(e) => {
-            if let Some(seat) = meeting.present.get_mut(&e.user_id) {
-                seat.is_hand_raised = true;
-            }
-        }
-        E::HandLowered(e) => {
-            if let Some(seat) = meeting.present.get_mut(&e.user_id) {
-                seat.is_hand_raised = false;
-            }
-        }
-        E::ReactionSent(e) => meeting.note(&e.user_id, Throttled::Reaction, e.sent_at),
-        E::ChatMessageSent(e) => meeting.note(&e.sender_id, Throttled::Chat, e.sent_at),
-        E::BreakoutRoomsOpened(e) => {
-            meeting.breakout = Some(Breakout {
-                session_id: e.session_id,
-                rooms: e.rooms.clone(),
-                allow_participants_to_choose: e.allow_participants_to_choose,
-                allow_participants_to_return: e.allow_participants_to_return,
-                closes_at: e.closes_at,
-                assignments: BTreeMap::new(),
-            });
-        }
-        E::ParticipantAssignedToBreakout(e) => {
-            if let Some(breakout) = &mut meeting.breakout {
-                breakout.assignments.insert(e.user_id.clone(), e.room_id);
-            }
-        }
-        E::BreakoutRoomsClosed(_) => meeting.breakout = None,
-        E::RecordingStarted(e) => {
-            meeting.recording = Some(Recording {
-                recording_id: e.recording_id,
-                started_at: e.started_at,
-            });
-            meeting.recordings.insert(e.recording_id);
-        }
-        E::RecordingStopped(_) => meeting.recording = None,
-        E::RecordingFileReported(_) => {}
     }
-    Some(meeting)
+
+    /// The meeting as it stands after `events` (a copy: for the replies
+    /// that show more than their events).
+    pub fn after(&self, events: &[MeetingEvent]) -> Self {
+        let mut after = self.clone();
+        for event in events {
+            after.apply(event);
+        }
+        after
+    }
+
+    /// Folds one event into an existing meeting. Never fails: an event is
+    /// a fact, and an event that does not fit the state (which `decide`
+    /// never produces) leaves the state as it was.
+    pub fn apply(&mut self, event: &MeetingEvent) {
+        use MeetingEvent as E;
+        let meeting = self;
+        match event {
+            E::MeetingScheduled(_) => {}
+            E::MeetingDetailsUpdated(e) => {
+                if let Some(title) = &e.title {
+                    meeting.title = title.clone();
+                }
+                if let Some(description) = &e.description {
+                    meeting.description = description.clone();
+                }
+                meeting.starts_at = e.starts_at.or(meeting.starts_at);
+                meeting.ends_at = e.ends_at.or(meeting.ends_at);
+                meeting.settings.apply(&e.settings.settings);
+                if let Some(max) = e.settings.max_participants {
+                    meeting.max_participants = max;
+                }
+            }
+            E::MeetingCancelled(_) => {
+                meeting.status = MeetingStatus::Cancelled;
+                meeting.waiting.clear();
+            }
+            E::MeetingStarted(e) => {
+                meeting.status = MeetingStatus::Active;
+                meeting.started_at = Some(e.started_at);
+            }
+            E::MeetingEnded(e) => {
+                meeting.status = MeetingStatus::Ended;
+                meeting.ended_at = Some(e.ended_at);
+                meeting.waiting.clear();
+            }
+            E::RoomConfigUpdated(e) => {
+                meeting.settings.apply(&e.settings.settings);
+                if let Some(max) = e.settings.max_participants {
+                    meeting.max_participants = max;
+                }
+            }
+            E::SecurityPolicyApplied(e) => {
+                let change = e.policy.settings_change();
+                meeting.settings.apply(&change.settings);
+                if let Some(max) = change.max_participants {
+                    meeting.max_participants = max;
+                }
+                meeting.policy = e.policy.clone();
+                meeting.password_id = e.password_id;
+            }
+            E::ParticipantInvited(e) => meeting.set_role(&e.user_id, e.role),
+            E::ParticipantRoleChanged(e) => meeting.set_role(&e.user_id, e.role),
+            E::ParticipantWaiting(e) => {
+                meeting.waiting.insert(
+                    e.participant_id,
+                    Waiter {
+                        participant_id: e.participant_id,
+                        user_id: e.user_id.clone(),
+                        user_name: e.user_name.clone(),
+                        device_type: e.device_type.clone(),
+                        is_muted: e.is_muted,
+                        is_video_enabled: e.is_video_enabled,
+                        since: e.waiting_since,
+                    },
+                );
+            }
+            E::ParticipantAdmitted(e) => {
+                meeting.waiting.remove(&e.participant_id);
+            }
+            E::ParticipantRejected(e) => {
+                meeting.waiting.remove(&e.participant_id);
+            }
+            E::ParticipantJoined(e) => {
+                meeting.present.insert(
+                    e.user_id.clone(),
+                    Seat {
+                        participant_id: e.participant_id,
+                        user_id: e.user_id.clone(),
+                        user_name: e.user_name.clone(),
+                        role: e.role,
+                        device_type: e.device_type.clone(),
+                        is_muted: e.is_muted,
+                        is_video_enabled: e.is_video_enabled,
+                        is_screen_sharing: false,
+                        is_hand_raised: false,
+                        joined_at: e.joined_at,
+                    },
+                );
+            }
+            E::ParticipantLeft(e) => {
+                meeting.present.remove(&e.user_id);
+                if e.banned {
+                    meeting.banned.insert(e.user_id.clone());
+                }
+                if let Some(breakout) = &mut meeting.breakout {
+                    breakout.assignments.remove(&e.user_id);
+                }
+            }
+            E::ParticipantMediaChanged(e) => {
+                if let Some(seat) = meeting.present.get_mut(&e.user_id) {
+                    seat.is_muted = e.is_muted.unwrap_or(seat.is_muted);
+                    seat.is_video_enabled = e.is_video_enabled.unwrap_or(seat.is_video_enabled);
+                    seat.is_screen_sharing = e.is_screen_sharing.unwrap_or(seat.is_screen_sharing);
+                }
+            }
+            E::HandRaised(e) => {
+                if let Some(seat) = meeting.present.get_mut(&e.user_id) {
+                    seat.is_hand_raised = true;
+                }
+            }
+            E::HandLowered(e) => {
+                if let Some(seat) = meeting.present.get_mut(&e.user_id) {
+                    seat.is_hand_raised = false;
+                }
+            }
+            E::ReactionSent(e) => meeting.note(&e.user_id, Throttled::Reaction, e.sent_at),
+            E::ChatMessageSent(e) => meeting.note(&e.sender_id, Throttled::Chat, e.sent_at),
+            E::BreakoutRoomsOpened(e) => {
+                meeting.breakout = Some(Breakout {
+                    session_id: e.session_id,
+                    rooms: e.rooms.clone(),
+                    allow_participants_to_choose: e.allow_participants_to_choose,
+                    allow_participants_to_return: e.allow_participants_to_return,
+                    closes_at: e.closes_at,
+                    assignments: BTreeMap::new(),
+                });
+            }
+            E::ParticipantAssignedToBreakout(e) => {
+                if let Some(breakout) = &mut meeting.breakout {
+                    breakout.assignments.insert(e.user_id.clone(), e.room_id);
+                }
+            }
+            E::BreakoutRoomsClosed(_) => meeting.breakout = None,
+            E::RecordingStarted(e) => {
+                meeting.recording = Some(Recording {
+                    recording_id: e.recording_id,
+                    started_at: e.started_at,
+                });
+                meeting.recordings.insert(e.recording_id);
+            }
+            E::RecordingStopped(_) => meeting.recording = None,
+            E::RecordingFileReported(_) => {}
+        }
+    }
+}
+
+/// Folds one event into the state; a meeting exists from its
+/// `meeting_scheduled` on.
+pub fn evolve(state: Option<Meeting>, event: &MeetingEvent) -> Option<Meeting> {
+    match (state, event) {
+        (None, MeetingEvent::MeetingScheduled(e)) => Some(Meeting::scheduled(e)),
+        (None, _) => None,
+        (Some(mut meeting), event) => {
+            meeting.apply(event);
+            Some(meeting)
+        }
+    }
 }
 
 /// Folds events in order.

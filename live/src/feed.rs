@@ -1,5 +1,5 @@
 //! The feed: every committed event in position order, from any position,
-//! for projections, the WebSocket gateway and (later) webhooks.
+//! for projections, the stream channels (WebSocket) and webhooks.
 //!
 //! A subscription first catches up from the log, then follows the live
 //! [`Hub`] (the bus, fanned out in memory). It never trusts the bus for
@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use crate::envelope::RecordedEvent;
-use crate::store::{EventStore, StoreError};
+use events::envelope::RecordedEvent;
+use events::store::{EventStore, StoreError};
 
 /// How many live events the in-memory fan-out holds for a slow receiver
 /// before it must go back to the log.
@@ -76,10 +76,6 @@ impl Feed {
         Self { store, hub }
     }
 
-    pub fn hub(&self) -> &Hub {
-        &self.hub
-    }
-
     /// Every event with a position above `after`, in order.
     pub fn subscribe(&self, after: i64) -> Subscription {
         Subscription {
@@ -103,11 +99,6 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// The last position delivered.
-    pub fn position(&self) -> i64 {
-        self.last
-    }
-
     /// The next events (at most `max` from the log at a time), or the
     /// one-time caught-up marker.
     pub async fn next(&mut self, max: usize) -> Result<FeedItem, StoreError> {

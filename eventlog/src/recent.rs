@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
-use crate::batch::EventColumns;
-use crate::envelope::{RawJson, RecordedEvent};
-use crate::ids::{EventId, StreamId};
+use crate::plan::EventColumns;
+use events::envelope::{RawJson, RecordedEvent};
+use events::ids::{EventId, StreamId};
 
 /// About how many events are held (whole batches; at least the last one).
 pub const KEEP: usize = 4096;

@@ -1,4 +1,4 @@
-//! The NATS JetStream side of the log: where committed events are published
+//! The NATS JetStream bus: where committed events are published
 //! (`<prefix>.events.<meeting_id>.<event_type>` in stream `<PREFIX>_EVENTS`)
 //! and how far a stream has got.
 //!
@@ -16,10 +16,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::task::JoinHandle;
 
+use events::envelope::RecordedEvent;
+use events::ids::MeetingId;
+
 use crate::bus::{Bus, BusError};
-use crate::envelope::RecordedEvent;
 use crate::feed::Hub;
-use crate::ids::MeetingId;
 
 pub const HEADER_POSITION: &str = "Meetings-Position";
 pub const HEADER_EVENT_TYPE: &str = "Meetings-Event-Type";

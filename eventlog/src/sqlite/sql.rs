@@ -10,10 +10,10 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
-use crate::batch::{Known, Lookups, Plan};
-use crate::envelope::{Payload, RawJson, RecordedEvent};
-use crate::ids::{EventId, StreamId};
-use crate::store::StoredReply;
+use crate::plan::{Known, Lookups, Plan};
+use events::envelope::{Payload, RawJson, RecordedEvent};
+use events::ids::{EventId, StreamId};
+use events::store::StoredReply;
 
 const COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
      schema_version, data, metadata, recorded_at, prev_hash, hash";
@@ -188,7 +188,7 @@ pub async fn known(conn: &mut SqliteConnection, lookups: &Lookups) -> Result<Kno
 /// and the new head (prepared statements, reused for every row).
 pub async fn write_batch(conn: &mut SqliteConnection, plan: &Plan) -> Result<(), sqlx::Error> {
     let (rows, writes) = (&plan.rows, &plan.writes);
-    let recorded_at = crate::time::text(plan.recorded_at);
+    let recorded_at = events::time::text(plan.recorded_at);
     for i in 0..rows.position.len() {
         sqlx::query(
             "INSERT INTO events (position, event_id, stream_id, stream_version, event_type, \

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use super::backend;
-use crate::store::StoreError;
+use events::store::StoreError;
 
 pub struct Lease {
     conn: PgConnection,
@@ -72,7 +72,7 @@ impl Lease {
 }
 
 #[async_trait::async_trait]
-impl crate::lease::HeldLease for Lease {
+impl events::lease::HeldLease for Lease {
     async fn confirm(&mut self) -> Result<(), StoreError> {
         Lease::confirm(self).await
     }
@@ -90,13 +90,13 @@ impl crate::lease::HeldLease for Lease {
 pub struct PgLeases(pub PgPool);
 
 #[async_trait::async_trait]
-impl crate::lease::Leases for PgLeases {
+impl events::lease::Leases for PgLeases {
     async fn try_acquire(
         &self,
         name: &str,
-    ) -> Result<Option<Box<dyn crate::lease::HeldLease>>, StoreError> {
+    ) -> Result<Option<Box<dyn events::lease::HeldLease>>, StoreError> {
         Ok(Lease::try_acquire(&self.0, name)
             .await?
-            .map(|lease| Box::new(lease) as Box<dyn crate::lease::HeldLease>))
+            .map(|lease| Box::new(lease) as Box<dyn events::lease::HeldLease>))
     }
 }

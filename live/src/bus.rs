@@ -3,8 +3,8 @@
 //!
 //! Two implementations: NATS JetStream (`crate::nats`), shared by every
 //! node of a deployment, and [`InProcessBus`], which hands events straight
-//! to this process's hub. The relay (in the `meetings` crate) reads the
-//! log in position order and publishes through whichever bus is configured;
+//! to this process's hub. The relay ([`crate::relay`]) reads the log in
+//! position order and publishes through whichever bus is configured;
 //! feeds never trust a bus for completeness (see [`crate::feed`]).
 
 use std::sync::Arc;
@@ -12,7 +12,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::task::JoinHandle;
 
-use crate::envelope::RecordedEvent;
+use events::envelope::RecordedEvent;
+
 use crate::feed::Hub;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! The SQLite event log: the embedded default, one file, no services.
 //!
-//! The same contract as PostgreSQL (`crate::store`), with the same group
-//! commit ([`crate::batch`]): one committer task owns the only writing
+//! The same contract as PostgreSQL (`events::store`), with the same group
+//! commit ([`crate::committer`]): one committer task owns the only writing
 //! connection and turns every append waiting in its queue into one
 //! `BEGIN IMMEDIATE` transaction, so positions are assigned by one writer in
 //! commit order. The file runs in WAL mode (readers never block the writer)
@@ -27,8 +27,10 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection};
 use tokio::sync::watch;
 
-use crate::batch::{GroupCommitLog, Known, Lookups, Plan, Writer, advance};
-use crate::store::StoreError;
+use crate::committer::{Writer, advance};
+use crate::group_commit::GroupCommitLog;
+use crate::plan::{Known, Lookups, Plan};
+use events::store::StoreError;
 
 /// How often the head is re-read for commits made by other processes.
 const POLL_HEAD: Duration = Duration::from_millis(250);
@@ -151,4 +153,4 @@ impl Writer for SqliteWriter {
     }
 }
 
-crate::batch::log_reads_from_sql_module!(SqlitePool);
+crate::group_commit::log_reads_from_sql_module!(SqlitePool);

@@ -1,4 +1,4 @@
-//! The PostgreSQL side of group commit ([`crate::batch`]).
+//! The PostgreSQL side of group commit ([`crate::plan`], [`crate::committer`]).
 //!
 //! While this committer knows the head (it wrote the last batch, and no
 //! other process has written since), a batch is one round trip: planned on
@@ -18,7 +18,8 @@
 use sqlx::{PgConnection, PgPool};
 
 use super::sql;
-use crate::batch::{Known, Lookups, Plan, Writer};
+use crate::committer::Writer;
+use crate::plan::{Known, Lookups, Plan};
 
 pub struct PgWriter {
     pool: PgPool,

@@ -7,7 +7,7 @@
 //! position in the stream's last message, reads the log in position order,
 //! publishes a batch, waits for every ack, and moves its checkpoint on the
 //! lease's connection. Events this process committed itself are taken
-//! from memory ([`events::recent`]), the rest from the log. A crash
+//! from memory (`EventStore::recent`), the rest from the log. A crash
 //! between the acks and the checkpoint
 //! re-publishes at most one batch, which JetStream drops by `Nats-Msg-Id`;
 //! restarts later than the duplicate window still resume after the
@@ -23,8 +23,9 @@ use std::time::Duration;
 
 use events::EventStore;
 use events::StoreError;
-use events::bus::{Bus, BusError};
 use events::lease::{HeldLease, Leases, LocalLeases};
+
+use crate::bus::{Bus, BusError};
 use tokio::sync::watch;
 
 /// Name of the lease and of the checkpoint row.

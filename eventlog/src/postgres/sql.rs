@@ -8,10 +8,10 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::batch::Plan;
-use crate::envelope::{Payload, RecordedEvent};
-use crate::ids::{EventId, StreamId};
-use crate::store::StoredReply;
+use crate::plan::Plan;
+use events::envelope::{Payload, RecordedEvent};
+use events::ids::{EventId, StreamId};
+use events::store::StoredReply;
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
@@ -190,7 +190,7 @@ pub async fn read_checks(
 /// PostgreSQL delivers only when the transaction commits).
 ///
 /// `unchecked`: the batch was planned without reading the log (see
-/// [`crate::batch::Writer::write_unchecked`]) and runs as a transaction of
+/// [`crate::committer::Writer::write_unchecked`]) and runs as a transaction of
 /// its own. The head moves only from the position the plan started at,
 /// and every write reads the head's update, so the head row is locked
 /// before any event is inserted (no deadlock with a checked batch holding

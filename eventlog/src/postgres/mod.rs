@@ -1,14 +1,14 @@
 //! The PostgreSQL event log.
 //!
-//! Appends go through one group committer per process ([`committer`]): every
+//! Appends go through one group committer per process ([`crate::committer`]): every
 //! append waiting while a transaction commits joins the next transaction, so
 //! one fsync carries many commands. Across processes, the `event_log_head` row
 //! lock serialises position assignment. Commits are announced with
 //! `NOTIFY meetings_events` so readers in other processes wake up.
 
-mod committer;
 pub mod lease;
 mod sql;
+mod writer;
 
 use std::sync::Arc;
 
@@ -16,8 +16,9 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
-use crate::batch::{GroupCommitLog, advance};
-use crate::store::StoreError;
+use crate::committer::advance;
+use crate::group_commit::GroupCommitLog;
+use events::store::StoreError;
 
 pub use lease::{Lease, PgLeases};
 
@@ -35,7 +36,7 @@ impl GroupCommitLog<PgPool> {
     /// Starts the committer and the commit listener on an existing pool
     /// (whose schema is migrated).
     pub async fn start(pool: PgPool) -> Result<Self, StoreError> {
-        let writer = committer::PgWriter::new(pool.clone());
+        let writer = writer::PgWriter::new(pool.clone());
         let listener = pool.clone();
         Self::launch(pool, writer, move |head| listen(listener, head)).await
     }
@@ -74,4 +75,4 @@ async fn listen(pool: PgPool, head: Arc<watch::Sender<i64>>) {
     }
 }
 
-crate::batch::log_reads_from_sql_module!(PgPool);
+crate::group_commit::log_reads_from_sql_module!(PgPool);

@@ -1,0 +1,573 @@
+//! Who gets in: joining (with the policy's identity rules, the password,
+//! the lock, the capacity), the waiting room (admit, reject), leaving.
+
+use chrono::{DateTime, Utc};
+use events::event::{
+    LeaveReason, ParticipantAdmitted, ParticipantJoined, ParticipantLeft, ParticipantRejected,
+    ParticipantWaiting, Role,
+};
+use events::views::ParticipantStatus;
+use events::{MeetingEvent, MeetingId, ParticipantId, SecretId, UserId};
+use serde::{Deserialize, Serialize};
+
+use super::Decision;
+use super::command::Context;
+use super::error::MeetingError;
+use super::reply::Reply;
+use super::rules::{at_most, minutes_between, own_seat, require_active, require_moderator};
+use super::state::{Meeting, Seat};
+
+const DEVICE_TYPE_MAX_CHARS: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JoinMeeting {
+    /// The seat id if this join creates a seat.
+    pub participant_id: ParticipantId,
+    pub device_type: Option<String>,
+    pub join_muted: Option<bool>,
+    pub join_without_video: Option<bool>,
+    /// What the caller's password proved, checked before deciding (the
+    /// hash lives beside the log, so checking it is not the aggregate's
+    /// business).
+    pub password: PasswordCheck,
+}
+
+/// The outcome of checking a join's password against the meeting's hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PasswordCheck {
+    /// No password was given.
+    #[default]
+    Missing,
+    /// It matched the hash with this id.
+    Matched(SecretId),
+    /// It did not match.
+    Wrong,
+}
+
+/// A seat in the meeting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeatView {
+    pub participant_id: ParticipantId,
+    pub meeting_id: MeetingId,
+    pub user_id: UserId,
+    pub user_name: String,
+    pub role: Role,
+    pub status: ParticipantStatus,
+    pub is_muted: bool,
+    pub is_video_enabled: bool,
+    pub device_type: Option<String>,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// A join in the waiting room, or what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaitingView {
+    pub meeting_id: MeetingId,
+    pub participant_id: ParticipantId,
+    pub user_id: UserId,
+    /// `waiting` or `rejected`.
+    pub status: ParticipantStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeftView {
+    pub meeting_id: MeetingId,
+    pub participant_id: ParticipantId,
+    pub user_id: UserId,
+    pub left_at: DateTime<Utc>,
+    pub duration_minutes: i64,
+}
+
+impl SeatView {
+    fn of(meeting: &Meeting, seat: &Seat) -> Self {
+        Self {
+            participant_id: seat.participant_id,
+            meeting_id: meeting.id,
+            user_id: seat.user_id.clone(),
+            user_name: seat.user_name.clone(),
+            role: seat.role,
+            status: ParticipantStatus::Joined,
+            is_muted: seat.is_muted,
+            is_video_enabled: seat.is_video_enabled,
+            device_type: seat.device_type.clone(),
+            joined_at: seat.joined_at,
+        }
+    }
+
+    fn joined(e: &ParticipantJoined) -> Self {
+        Self {
+            participant_id: e.participant_id,
+            meeting_id: e.meeting_id,
+            user_id: e.user_id.clone(),
+            user_name: e.user_name.clone(),
+            role: e.role,
+            status: ParticipantStatus::Joined,
+            is_muted: e.is_muted,
+            is_video_enabled: e.is_video_enabled,
+            device_type: e.device_type.clone(),
+            joined_at: e.joined_at,
+        }
+    }
+}
+
+fn waiting(meeting_id: MeetingId, participant_id: ParticipantId, user_id: &UserId) -> Reply {
+    Reply::Waiting(WaitingView {
+        meeting_id,
+        participant_id,
+        user_id: user_id.clone(),
+        status: ParticipantStatus::Waiting,
+    })
+}
+
+/// Who gets in, in this order: nobody blocked; the host always (a lock, a
+/// full room, a password or a waiting room keeps others out, not the
+/// person running the meeting); then the policy's identity rules, the
+/// password, the lock, the capacity; then the waiting room, which
+/// co-hosts skip. Someone present or waiting gets their seat or their
+/// wait again, without a new event.
+pub(super) fn join(
+    meeting: &Meeting,
+    ctx: &Context,
+    cmd: &JoinMeeting,
+) -> Result<Decision, MeetingError> {
+    require_active(meeting)?;
+    let user = &ctx.caller.user_id;
+    if let Some(seat) = meeting.present.get(user) {
+        return Ok(Decision::new(
+            vec![],
+            Reply::Joined(SeatView::of(meeting, seat)),
+        ));
+    }
+    if let Some(waiter) = meeting.waiting.values().find(|w| &w.user_id == user) {
+        let reply = waiting(meeting.id, waiter.participant_id, user);
+        return Ok(Decision::new(vec![], reply));
+    }
+    if let Some(device) = &cmd.device_type {
+        at_most("device_type", device, DEVICE_TYPE_MAX_CHARS)?;
+    }
+    if meeting.is_blocked(user) {
+        return Err(MeetingError::Blocked);
+    }
+    let role = meeting.role_of(user).unwrap_or(Role::Participant);
+    let is_host = role == Role::Host;
+    if !is_host {
+        let policy = &meeting.policy;
+        let domain = ctx
+            .caller
+            .email
+            .as_deref()
+            .and_then(|email| email.rsplit_once('@'))
+            .map(|(_, domain)| domain.to_ascii_lowercase());
+        if domain.is_none() && !policy.allow_anonymous_join {
+            return Err(MeetingError::NotPermitted);
+        }
+        if !policy.allowed_domains.is_empty()
+            && !domain.is_some_and(|d| policy.allowed_domains.contains(&d))
+        {
+            return Err(MeetingError::NotPermitted);
+        }
+        if let Some(password) = meeting.password_id
+            && cmd.password != PasswordCheck::Matched(password)
+        {
+            return Err(MeetingError::InvalidPassword);
+        }
+        if meeting.settings.lock_room {
+            return Err(MeetingError::Locked);
+        }
+        if meeting.present.len() >= meeting.max_participants as usize {
+            return Err(MeetingError::Full);
+        }
+    }
+    let moderator = matches!(role, Role::Host | Role::CoHost);
+    let is_muted =
+        (meeting.settings.mute_on_entry && !moderator) || cmd.join_muted.unwrap_or(false);
+    let is_video_enabled =
+        (!meeting.policy.disable_camera || moderator) && !cmd.join_without_video.unwrap_or(false);
+    if meeting.settings.waiting_room && !moderator {
+        let event = MeetingEvent::ParticipantWaiting(ParticipantWaiting {
+            meeting_id: meeting.id,
+            participant_id: cmd.participant_id,
+            user_id: user.clone(),
+            user_name: ctx.caller.name.clone(),
+            device_type: cmd.device_type.clone(),
+            is_muted,
+            is_video_enabled,
+            waiting_since: ctx.at,
+        });
+        let reply = waiting(meeting.id, cmd.participant_id, user);
+        return Ok(Decision::new(vec![event], reply));
+    }
+    let joined = ParticipantJoined {
+        meeting_id: meeting.id,
+        participant_id: cmd.participant_id,
+        user_id: user.clone(),
+        user_name: ctx.caller.name.clone(),
+        role,
+        device_type: cmd.device_type.clone(),
+        is_muted,
+        is_video_enabled,
+        joined_at: ctx.at,
+    };
+    let reply = Reply::Joined(SeatView::joined(&joined));
+    Ok(Decision::new(
+        vec![MeetingEvent::ParticipantJoined(joined)],
+        reply,
+    ))
+}
+
+pub(super) fn leave(meeting: &Meeting, ctx: &Context) -> Result<Decision, MeetingError> {
+    let seat = own_seat(meeting, ctx)?;
+    let reply = Reply::Left(LeftView {
+        meeting_id: meeting.id,
+        participant_id: seat.participant_id,
+        user_id: seat.user_id.clone(),
+        left_at: ctx.at,
+        duration_minutes: minutes_between(seat.joined_at, ctx.at),
+    });
+    Ok(Decision::new(
+        vec![left(meeting, ctx, seat, LeaveReason::Left, false)],
+        reply,
+    ))
+}
+
+/// The event of a seat freed for `reason` (leaving, removal, the end).
+pub(super) fn left(
+    meeting: &Meeting,
+    ctx: &Context,
+    seat: &Seat,
+    reason: LeaveReason,
+    banned: bool,
+) -> MeetingEvent {
+    MeetingEvent::ParticipantLeft(ParticipantLeft {
+        meeting_id: meeting.id,
+        participant_id: seat.participant_id,
+        user_id: seat.user_id.clone(),
+        reason,
+        left_at: ctx.at,
+        banned,
+    })
+}
+
+/// Admitting seats the one waiting (a lock does not keep out someone the
+/// host lets in; a full room does).
+pub(super) fn admit(
+    meeting: &Meeting,
+    ctx: &Context,
+    id: ParticipantId,
+) -> Result<Decision, MeetingError> {
+    require_moderator(meeting, ctx)?;
+    require_active(meeting)?;
+    let waiter = meeting.waiting.get(&id).ok_or(MeetingError::NotWaiting)?;
+    if meeting.present.len() >= meeting.max_participants as usize {
+        return Err(MeetingError::Full);
+    }
+    let joined = ParticipantJoined {
+        meeting_id: meeting.id,
+        participant_id: id,
+        user_id: waiter.user_id.clone(),
+        user_name: waiter.user_name.clone(),
+        role: meeting
+            .role_of(&waiter.user_id)
+            .unwrap_or(Role::Participant),
+        device_type: waiter.device_type.clone(),
+        is_muted: waiter.is_muted,
+        is_video_enabled: waiter.is_video_enabled,
+        joined_at: ctx.at,
+    };
+    let reply = Reply::Joined(SeatView::joined(&joined));
+    let events = vec![
+        MeetingEvent::ParticipantAdmitted(ParticipantAdmitted {
+            meeting_id: meeting.id,
+            participant_id: id,
+            user_id: waiter.user_id.clone(),
+            admitted_by: ctx.caller.user_id.clone(),
+            admitted_at: ctx.at,
+        }),
+        MeetingEvent::ParticipantJoined(joined),
+    ];
+    Ok(Decision::new(events, reply))
+}
+
+pub(super) fn reject(
+    meeting: &Meeting,
+    ctx: &Context,
+    id: ParticipantId,
+) -> Result<Decision, MeetingError> {
+    require_moderator(meeting, ctx)?;
+    require_active(meeting)?;
+    let waiter = meeting.waiting.get(&id).ok_or(MeetingError::NotWaiting)?;
+    let event = MeetingEvent::ParticipantRejected(ParticipantRejected {
+        meeting_id: meeting.id,
+        participant_id: id,
+        user_id: waiter.user_id.clone(),
+        rejected_by: ctx.caller.user_id.clone(),
+        rejected_at: ctx.at,
+    });
+    let reply = Reply::Waiting(WaitingView {
+        meeting_id: meeting.id,
+        participant_id: id,
+        user_id: waiter.user_id.clone(),
+        status: ParticipantStatus::Rejected,
+    });
+    Ok(Decision::new(vec![event], reply))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::given::*;
+
+    #[test]
+    fn joining_before_the_meeting_starts_is_refused() {
+        let given = Given::scheduled_by("alice");
+        assert_eq!(given.when("bob", join()), Err(MeetingError::NotActive));
+    }
+
+    #[test]
+    fn joining_an_ended_meeting_is_refused() {
+        let mut given = Given::active("alice");
+        given.run("alice", Command::End);
+        assert_eq!(given.when("bob", join()), Err(MeetingError::Ended));
+    }
+
+    #[test]
+    fn the_host_joins_as_host_and_others_as_participants() {
+        let mut given = Given::active("alice");
+        let events = given.when("alice", join()).unwrap();
+        assert!(matches!(events.as_slice(), [E::ParticipantJoined(e)] if e.role == Role::Host));
+        given.joined("alice");
+        let events = given.when("bob", join()).unwrap();
+        assert!(
+            matches!(events.as_slice(), [E::ParticipantJoined(e)] if e.role == Role::Participant)
+        );
+    }
+
+    #[test]
+    fn a_user_already_present_gets_their_seat_back_without_a_new_event() {
+        let mut given = Given::active("alice");
+        given.joined("bob");
+        assert_eq!(given.when("bob", join()), Ok(vec![]));
+        assert_eq!(given.meeting().present.len(), 1);
+    }
+
+    #[test]
+    fn joining_a_locked_meeting_is_refused_but_the_host_still_gets_in() {
+        let mut given = Given::active("alice");
+        given.run(
+            "alice",
+            config(
+                SettingsChange {
+                    lock_room: Some(true),
+                    ..Default::default()
+                },
+                None,
+            ),
+        );
+        assert_eq!(given.when("bob", join()), Err(MeetingError::Locked));
+        assert!(given.when("alice", join()).is_ok());
+    }
+
+    #[test]
+    fn joining_a_full_meeting_is_refused_but_the_host_still_gets_in() {
+        let mut given = Given::scheduled_with("alice", |c| {
+            c.max_participants = Some(2);
+            c.start_now = true;
+        });
+        given.joined("bob").joined("carol");
+        assert_eq!(given.when("dave", join()), Err(MeetingError::Full));
+        assert!(given.when("alice", join()).is_ok());
+    }
+
+    #[test]
+    fn join_options_and_mute_on_entry_set_the_seat_media() {
+        let mut given = Given::scheduled_with("alice", |c| {
+            c.settings.mute_on_entry = Some(true);
+            c.start_now = true;
+        });
+        let command = Command::Join(JoinMeeting {
+            participant_id: ParticipantId::new(),
+            device_type: Some("mobile".into()),
+            join_muted: Some(false),
+            join_without_video: Some(true),
+            ..Default::default()
+        });
+        let events = given.when("bob", command).unwrap();
+        let [E::ParticipantJoined(e)] = events.as_slice() else {
+            panic!()
+        };
+        assert!(e.is_muted, "mute on entry wins over join_muted=false");
+        assert!(!e.is_video_enabled);
+        assert_eq!(e.device_type.as_deref(), Some("mobile"));
+        given.run(
+            "alice",
+            config(
+                SettingsChange {
+                    mute_on_entry: Some(false),
+                    ..Default::default()
+                },
+                None,
+            ),
+        );
+        let events = given.when("bob", join()).unwrap();
+        let [E::ParticipantJoined(e)] = events.as_slice() else {
+            panic!()
+        };
+        assert!(!e.is_muted && e.is_video_enabled);
+    }
+
+    #[test]
+    fn leaving_frees_the_seat() {
+        let mut given = Given::active("alice");
+        given.joined("bob");
+        let events = given.when("bob", Command::Leave).unwrap();
+        assert!(
+            matches!(events.as_slice(), [E::ParticipantLeft(e)] if e.reason == LeaveReason::Left)
+        );
+        given.run("bob", Command::Leave);
+        assert!(given.meeting().present.is_empty());
+    }
+
+    #[test]
+    fn leaving_a_meeting_one_is_not_in_is_refused() {
+        let given = Given::active("alice");
+        assert_eq!(
+            given.when("bob", Command::Leave),
+            Err(MeetingError::ParticipantNotFound)
+        );
+    }
+
+    #[test]
+    fn a_waiting_room_parks_joins_until_a_moderator_admits_or_rejects_them() {
+        let mut given = Given::active("alice");
+        given.run("alice", policy(|p| p.require_waiting_room = true));
+        let events = given.when("bob", join()).unwrap();
+        assert!(matches!(events.as_slice(), [E::ParticipantWaiting(_)]));
+        given.joined("bob").joined("dave");
+        assert_eq!(given.when("bob", join()), Ok(vec![]), "already waiting");
+        assert!(!given.meeting().present.contains_key(&user("bob")));
+
+        let bob = waiting_id(&given, "bob");
+        assert_eq!(
+            given.when("dave", Command::Admit(bob)),
+            Err(MeetingError::NotModerator)
+        );
+        // Locking leaves the waiting in the waiting room for the host.
+        given.run(
+            "alice",
+            config(
+                SettingsChange {
+                    lock_room: Some(true),
+                    ..Default::default()
+                },
+                None,
+            ),
+        );
+        let events = given.when("alice", Command::Admit(bob)).unwrap();
+        assert!(matches!(
+            events.as_slice(),
+            [E::ParticipantAdmitted(_), E::ParticipantJoined(j)] if j.participant_id == bob
+        ));
+        given.run("alice", Command::Admit(bob));
+        assert!(given.meeting().present.contains_key(&user("bob")));
+        let dave = waiting_id(&given, "dave");
+        given.run("alice", Command::Reject(dave));
+        assert!(given.meeting().waiting.is_empty());
+        assert_eq!(
+            given.when("alice", Command::Admit(dave)),
+            Err(MeetingError::NotWaiting)
+        );
+    }
+
+    #[test]
+    fn a_password_is_checked_by_its_hash_id_and_the_host_needs_none() {
+        let secret = SecretId::new();
+        let mut given = Given::scheduled_with("alice", |c| {
+            c.password_id = Some(secret);
+            c.start_now = true;
+        });
+        let with = |check| {
+            Command::Join(JoinMeeting {
+                password: check,
+                ..Default::default()
+            })
+        };
+        assert_eq!(
+            given.when("bob", with(PasswordCheck::Missing)),
+            Err(MeetingError::InvalidPassword)
+        );
+        assert_eq!(
+            given.when("bob", with(PasswordCheck::Wrong)),
+            Err(MeetingError::InvalidPassword)
+        );
+        assert_eq!(
+            given.when("bob", with(PasswordCheck::Matched(SecretId::new()))),
+            Err(MeetingError::InvalidPassword),
+            "a hash that is no longer the meeting's"
+        );
+        assert!(
+            given
+                .when("bob", with(PasswordCheck::Matched(secret)))
+                .is_ok()
+        );
+        assert!(given.when("alice", with(PasswordCheck::Missing)).is_ok());
+        // A policy without a password drops it; one requiring it keeps it.
+        let keep = given
+            .when("alice", policy(|p| p.require_password = true))
+            .unwrap();
+        assert!(
+            matches!(keep.as_slice(), [E::SecurityPolicyApplied(e)] if e.password_id == Some(secret))
+        );
+        given.run("alice", policy(|_| {}));
+        assert_eq!(given.meeting().password_id, None);
+        assert_eq!(
+            validation_field(given.when("alice", policy(|p| p.require_password = true))),
+            "password"
+        );
+    }
+
+    #[test]
+    fn the_policy_checks_email_domains_anonymous_callers_and_blocked_users() {
+        let mut given = Given::active("alice");
+        given.joined("mallory");
+        let events = given
+            .when(
+                "alice",
+                policy(|p| {
+                    p.allowed_domains = vec!["@Example.com".into()];
+                    p.allow_anonymous_join = false;
+                    p.blocked_users = vec![user("mallory")];
+                }),
+            )
+            .unwrap();
+        assert!(matches!(
+            events.as_slice(),
+            [E::ParticipantLeft(l), E::SecurityPolicyApplied(p)]
+                if l.user_id == user("mallory") && p.policy.allowed_domains == ["example.com"]
+        ));
+        given.state = fold(given.state.take(), &events);
+        let at = given.clock;
+        let try_join = |who: &str, email: Option<&str>| {
+            events_of(&given.state, &email_ctx(who, email, at), &join())
+        };
+        assert_eq!(try_join("bob", None), Err(MeetingError::NotPermitted));
+        assert_eq!(
+            try_join("bob", Some("bob@other.org")),
+            Err(MeetingError::NotPermitted)
+        );
+        assert!(try_join("bob", Some("bob@EXAMPLE.com")).is_ok());
+        assert_eq!(
+            try_join("mallory", Some("m@example.com")),
+            Err(MeetingError::Blocked)
+        );
+        assert!(try_join("alice", None).is_ok(), "the host is exempt");
+        assert_eq!(
+            validation_field(
+                given.when("alice", policy(|p| p.blocked_users = vec![user("alice")]))
+            ),
+            "blocked_users"
+        );
+        assert_eq!(
+            given.when("bob", policy(|_| {})),
+            Err(MeetingError::NotHost)
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! Chat (public and private messages) and reactions, each rate-limited
+//! per participant by a sliding window counted from the meeting's own
+//! events (so every node agrees and a restart forgets nothing).
+
+use chrono::{DateTime, Utc};
+use events::event::{ChatMessageSent, ReactionSent};
+use events::{MeetingEvent, MeetingId, MessageId, UserId};
+use serde::{Deserialize, Serialize};
+
+use super::Decision;
+use super::command::Context;
+use super::error::MeetingError;
+use super::reply::Reply;
+use super::rules::{at_most, own_seat, require_active};
+use super::state::{Meeting, Throttled};
+
+pub const CHAT_MAX_CHARS: usize = 1000;
+const REACTION_TYPE_MAX_CHARS: usize = 32;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendChat {
+    pub message_id: MessageId,
+    pub content: String,
+    pub recipient_id: Option<UserId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatView {
+    pub message_id: MessageId,
+    pub meeting_id: MeetingId,
+    pub sender_id: UserId,
+    pub sender_name: String,
+    pub content: String,
+    pub message_type: String,
+    pub is_private: bool,
+    pub recipient_id: Option<UserId>,
+    pub timestamp: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReactionView {
+    pub meeting_id: MeetingId,
+    pub user_id: UserId,
+    pub reaction_type: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// Refuses when `user` already did `what` as often as its limit allows
+/// within its window before `at`.
+fn throttle(
+    meeting: &Meeting,
+    user: &UserId,
+    what: Throttled,
+    at: DateTime<Utc>,
+) -> Result<(), MeetingError> {
+    let Some(recent) = meeting.recent.get(&(user.clone(), what)) else {
+        return Ok(());
+    };
+    if recent.len() < what.limit() {
+        return Ok(());
+    }
+    let oldest = recent[recent.len() - what.limit()];
+    let frees_at = oldest + chrono::Duration::seconds(what.window_secs());
+    if frees_at <= at {
+        return Ok(());
+    }
+    let wait_ms = (frees_at - at).num_milliseconds().max(1);
+    Err(MeetingError::RateLimited {
+        limit: what.limit() as u32,
+        window_secs: what.window_secs() as u32,
+        retry_after_secs: ((wait_ms + 999) / 1000) as u32,
+    })
+}
+
+/// Present participants chat when the room's chat is on, the policy lets
+/// their role, and their breakout room (if any) allows it.
+pub(super) fn send(
+    meeting: &Meeting,
+    ctx: &Context,
+    cmd: &SendChat,
+) -> Result<Decision, MeetingError> {
+    require_active(meeting)?;
+    let seat = own_seat(meeting, ctx)?;
+    let in_room = meeting.breakout_room_of(&seat.user_id);
+    let allowed = meeting.settings.enable_chat
+        && meeting.policy.chat_permissions.allows(seat.role)
+        && in_room.is_none_or(|r| r.settings.allow_chat);
+    if !allowed {
+        return Err(MeetingError::ChatDisabled);
+    }
+    if cmd.content.trim().is_empty() {
+        return Err(MeetingError::invalid("content", "must not be empty"));
+    }
+    at_most("content", &cmd.content, CHAT_MAX_CHARS)?;
+    if let Some(recipient) = &cmd.recipient_id {
+        if *recipient == seat.user_id {
+            return Err(MeetingError::invalid(
+                "recipient_id",
+                "must be someone else",
+            ));
+        }
+        if !meeting.present.contains_key(recipient) {
+            return Err(MeetingError::ParticipantNotFound);
+        }
+    }
+    throttle(meeting, &seat.user_id, Throttled::Chat, ctx.at)?;
+    let sent = ChatMessageSent {
+        meeting_id: meeting.id,
+        message_id: cmd.message_id,
+        sender_id: seat.user_id.clone(),
+        sender_name: seat.user_name.clone(),
+        content: cmd.content.clone(),
+        recipient_id: cmd.recipient_id.clone(),
+        sent_at: ctx.at,
+    };
+    let reply = Reply::Chat(ChatView {
+        message_id: sent.message_id,
+        meeting_id: sent.meeting_id,
+        sender_id: sent.sender_id.clone(),
+        sender_name: sent.sender_name.clone(),
+        content: sent.content.clone(),
+        message_type: "text".into(),
+        is_private: sent.recipient_id.is_some(),
+        recipient_id: sent.recipient_id.clone(),
+        timestamp: sent.sent_at,
+    });
+    Ok(Decision::new(
+        vec![MeetingEvent::ChatMessageSent(sent)],
+        reply,
+    ))
+}
+
+pub(super) fn react(
+    meeting: &Meeting,
+    ctx: &Context,
+    reaction_type: &str,
+) -> Result<Decision, MeetingError> {
+    require_active(meeting)?;
+    let seat = own_seat(meeting, ctx)?;
+    let well_formed = !reaction_type.is_empty()
+        && reaction_type.len() <= REACTION_TYPE_MAX_CHARS
+        && reaction_type
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !well_formed {
+        return Err(MeetingError::invalid(
+            "reaction_type",
+            format!("must be 1 to {REACTION_TYPE_MAX_CHARS} of a-z, 0-9 and _"),
+        ));
+    }
+    throttle(meeting, &seat.user_id, Throttled::Reaction, ctx.at)?;
+    let reply = Reply::Reaction(ReactionView {
+        meeting_id: meeting.id,
+        user_id: seat.user_id.clone(),
+        reaction_type: reaction_type.to_owned(),
+        sent_at: ctx.at,
+    });
+    let event = MeetingEvent::ReactionSent(ReactionSent {
+        meeting_id: meeting.id,
+        participant_id: seat.participant_id,
+        user_id: seat.user_id.clone(),
+        reaction_type: reaction_type.to_owned(),
+        sent_at: ctx.at,
+    });
+    Ok(Decision::new(vec![event], reply))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::given::*;
+    use super::CHAT_MAX_CHARS;
+    use crate::meeting::Throttled;
+
+    #[test]
+    fn chat_needs_presence_an_enabled_chat_and_a_present_recipient() {
+        let mut given = Given::active("alice");
+        given.joined("alice").joined("bob");
+        assert!(
+            matches!(given.when("bob", chat("hi", None)).unwrap().as_slice(), [E::ChatMessageSent(c)] if c.recipient_id.is_none())
+        );
+        assert!(given.when("bob", chat("psst", Some("alice"))).is_ok());
+        assert_eq!(
+            given.when("bob", chat("psst", Some("zed"))),
+            Err(MeetingError::ParticipantNotFound)
+        );
+        assert_eq!(
+            validation_field(given.when("bob", chat("me", Some("bob")))),
+            "recipient_id"
+        );
+        assert_eq!(
+            validation_field(given.when("bob", chat("  ", None))),
+            "content"
+        );
+        assert_eq!(
+            validation_field(given.when("bob", chat(&"x".repeat(CHAT_MAX_CHARS + 1), None))),
+            "content"
+        );
+        assert!(
+            given
+                .when("bob", chat(&"é".repeat(CHAT_MAX_CHARS), None))
+                .is_ok()
+        );
+        assert_eq!(
+            given.when("zed", chat("hi", None)),
+            Err(MeetingError::ParticipantNotFound)
+        );
+        given.run("alice", policy(|p| p.chat_permissions = Permission::Host));
+        assert_eq!(
+            given.when("bob", chat("hi", None)),
+            Err(MeetingError::ChatDisabled)
+        );
+        assert!(given.when("alice", chat("hi", None)).is_ok());
+        given.run("alice", policy(|_| {}));
+        given.run(
+            "alice",
+            config(
+                SettingsChange {
+                    enable_chat: Some(false),
+                    ..Default::default()
+                },
+                None,
+            ),
+        );
+        assert_eq!(
+            given.when("alice", chat("hi", None)),
+            Err(MeetingError::ChatDisabled)
+        );
+    }
+
+    #[test]
+    fn reactions_are_limited_per_participant_within_a_sliding_window() {
+        let mut given = Given::active("alice");
+        given.joined("bob").joined("carol");
+        for _ in 0..Throttled::Reaction.limit() {
+            given.run("bob", react()).after(Duration::milliseconds(100));
+        }
+        match given.when("bob", react()) {
+            Err(MeetingError::RateLimited {
+                limit,
+                retry_after_secs,
+                ..
+            }) => {
+                assert_eq!(limit as usize, Throttled::Reaction.limit());
+                assert!(retry_after_secs >= 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            given.when("carol", react()).is_ok(),
+            "the limit is per participant"
+        );
+        given.after(Duration::seconds(Throttled::Reaction.window_secs()));
+        assert!(given.when("bob", react()).is_ok());
+        let bad = Command::React {
+            reaction_type: "<script>".into(),
+        };
+        assert_eq!(validation_field(given.when("bob", bad)), "reaction_type");
+    }
+
+    #[test]
+    fn chat_messages_are_rate_limited_too() {
+        let mut given = Given::active("alice");
+        given.joined("bob");
+        for _ in 0..Throttled::Chat.limit() {
+            given.run("bob", chat("hi", None));
+        }
+        assert!(matches!(
+            given.when("bob", chat("hi", None)),
+            Err(MeetingError::RateLimited { .. })
+        ));
+    }
+}

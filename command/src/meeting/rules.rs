@@ -1,0 +1,87 @@
+//! The checks several areas share: who the caller is to the meeting, what
+//! state it must be in, and the shape of common inputs. Each area's own
+//! rules live in its module.
+
+use chrono::{DateTime, Utc};
+
+use super::command::Context;
+use super::error::MeetingError;
+use events::views::MeetingStatus;
+
+use super::state::{Meeting, Seat};
+
+/// Most people a meeting (or a breakout room) may hold.
+pub const MAX_PARTICIPANTS_LIMIT: u32 = 1000;
+/// The deployment role that administers every meeting.
+pub const ADMIN_ROLE: &str = "admin";
+
+pub(super) fn require_host(meeting: &Meeting, ctx: &Context) -> Result<(), MeetingError> {
+    if meeting.is_host(&ctx.caller.user_id) {
+        Ok(())
+    } else {
+        Err(MeetingError::NotHost)
+    }
+}
+
+pub(super) fn require_moderator(meeting: &Meeting, ctx: &Context) -> Result<(), MeetingError> {
+    if meeting.is_moderator(&ctx.caller.user_id) {
+        Ok(())
+    } else {
+        Err(MeetingError::NotModerator)
+    }
+}
+
+/// Refuses unless the meeting is active: not yet started is `NotActive`,
+/// over is `Ended`.
+pub(super) fn require_active(meeting: &Meeting) -> Result<(), MeetingError> {
+    match meeting.status {
+        MeetingStatus::Active => Ok(()),
+        MeetingStatus::Scheduled => Err(MeetingError::NotActive),
+        MeetingStatus::Ended | MeetingStatus::Cancelled => Err(MeetingError::Ended),
+    }
+}
+
+/// Refuses once the meeting is over (ended or cancelled).
+pub(super) fn require_open(meeting: &Meeting) -> Result<(), MeetingError> {
+    match meeting.status {
+        MeetingStatus::Scheduled | MeetingStatus::Active => Ok(()),
+        MeetingStatus::Ended | MeetingStatus::Cancelled => Err(MeetingError::Ended),
+    }
+}
+
+/// The caller's seat: present callers only.
+pub(super) fn own_seat<'a>(meeting: &'a Meeting, ctx: &Context) -> Result<&'a Seat, MeetingError> {
+    meeting
+        .present
+        .get(&ctx.caller.user_id)
+        .ok_or(MeetingError::ParticipantNotFound)
+}
+
+pub(super) fn at_most(field: &'static str, value: &str, max: usize) -> Result<(), MeetingError> {
+    if value.chars().count() > max {
+        return Err(MeetingError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// A room's capacity: 1 to [`MAX_PARTICIPANTS_LIMIT`].
+pub(super) fn capacity(n: i64) -> Result<u32, MeetingError> {
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_PARTICIPANTS_LIMIT).contains(n))
+        .ok_or_else(|| {
+            MeetingError::invalid(
+                "max_participants",
+                format!("must be between 1 and {MAX_PARTICIPANTS_LIMIT}"),
+            )
+        })
+}
+
+/// Whole minutes from `from` to `to`, rounded half up.
+pub(super) fn minutes_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    let millis = (to - from).num_milliseconds().max(0);
+    (millis + 30_000) / 60_000
+}

@@ -1,0 +1,131 @@
+//! The JSON shapes the write side and the read side both answer with: a
+//! command's reply (from the aggregate) and a query's answer (from the read
+//! models) use the same type wherever they show the same thing, so the two
+//! cannot drift apart. Statuses are enums here, never strings.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::event::BreakoutRoomSettings;
+use crate::ids::{BreakoutRoomId, BreakoutSessionId, MeetingId, RoomCode, UserId};
+use crate::settings::RoomSettings;
+
+/// Where a meeting is in its life: `scheduled` -> `active` -> `ended`, or
+/// `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeetingStatus {
+    Scheduled,
+    Active,
+    Ended,
+    Cancelled,
+}
+
+impl MeetingStatus {
+    pub const ALL: [Self; 4] = [Self::Scheduled, Self::Active, Self::Ended, Self::Cancelled];
+
+    /// The wire name (as serialised, and as the read models store it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Active => "active",
+            Self::Ended => "ended",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// Where a join stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipantStatus {
+    /// In the meeting.
+    Joined,
+    /// In the waiting room.
+    Waiting,
+    /// Turned away from the waiting room.
+    Rejected,
+}
+
+/// A meeting's details: what creating or updating it answers, and the
+/// core of what reading it answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeetingView {
+    pub meeting_id: MeetingId,
+    pub room_code: RoomCode,
+    pub title: String,
+    pub description: String,
+    pub host_id: UserId,
+    pub host_name: String,
+    pub status: MeetingStatus,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub max_participants: u32,
+    pub settings: RoomSettings,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// A meeting's breakout rooms: what opening them answers and what reading
+/// them answers (`is_open: false`, no rooms, when none are open).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakoutView {
+    pub meeting_id: MeetingId,
+    pub session_id: Option<BreakoutSessionId>,
+    pub is_open: bool,
+    pub allow_participants_to_choose: bool,
+    pub allow_participants_to_return: bool,
+    pub closes_at: Option<DateTime<Utc>>,
+    pub rooms: Vec<BreakoutRoomView>,
+}
+
+/// One open breakout room and who is in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakoutRoomView {
+    pub room_id: BreakoutRoomId,
+    pub name: String,
+    pub description: String,
+    pub capacity: Option<u32>,
+    #[serde(flatten)]
+    pub settings: BreakoutRoomSettings,
+    pub current_participants: usize,
+    pub participants: Vec<UserId>,
+    pub is_active: bool,
+}
+
+impl BreakoutView {
+    /// A meeting without open breakout rooms.
+    pub fn closed(meeting_id: MeetingId) -> Self {
+        Self {
+            meeting_id,
+            session_id: None,
+            is_open: false,
+            allow_participants_to_choose: false,
+            allow_participants_to_return: false,
+            closes_at: None,
+            rooms: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_use_their_wire_names() {
+        for status in MeetingStatus::ALL {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+            assert_eq!(MeetingStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(MeetingStatus::parse("over"), None);
+        assert_eq!(
+            serde_json::to_value(ParticipantStatus::Waiting).unwrap(),
+            "waiting"
+        );
+    }
+}

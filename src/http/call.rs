@@ -1,0 +1,261 @@
+//! The machinery every command route shares: who calls and on which
+//! meeting ([`Call`]), whether the route takes an `Idempotency-Key`
+//! (declared by the handler's type, [`Keyed`] or [`Unkeyed`]), the
+//! command's [`Context`], and one typed response for every reply.
+//!
+//! A route whose effect is naturally idempotent (setting values: `PUT`,
+//! `PATCH`) is `Call<Unkeyed>` and ignores the header; every other command
+//! is `Call<Keyed>`: a retry with the same key gets the first answer and
+//! appends nothing.
+
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use command::meeting::{Caller, Command, Context, Reply};
+use command::{AppError, Executed, IdempotencyKey};
+use events::MeetingId;
+use events::views::ParticipantStatus;
+
+use super::extract::{AuthUser, IdempotencyHeader, RequestId};
+use super::{ApiError, AppState};
+
+/// The command's context: the caller, now (to the microsecond the log
+/// keeps), and the request that carries it.
+pub fn context(caller: Caller, request: RequestId) -> Context {
+    Context {
+        caller,
+        at: events::time::now(),
+        request_id: Some(request.0),
+    }
+}
+
+/// Whether a route takes an `Idempotency-Key`.
+pub trait Keying: Send + Sync + 'static {
+    const TAKES_KEY: bool;
+}
+
+/// The route takes an `Idempotency-Key` (every POST and DELETE command).
+pub struct Keyed;
+/// The route's effect is naturally idempotent (it sets values); the header
+/// is ignored.
+pub struct Unkeyed;
+
+impl Keying for Keyed {
+    const TAKES_KEY: bool = true;
+}
+
+impl Keying for Unkeyed {
+    const TAKES_KEY: bool = false;
+}
+
+/// A command call by an authenticated caller, with its idempotency key
+/// when the route takes one. The meeting, if the path names one, is
+/// resolved by [`Call::meeting_id`].
+pub struct Call<K: Keying = Keyed> {
+    pub state: AppState,
+    pub caller: Caller,
+    request: RequestId,
+    /// The path's `{meeting}` (an id or a room code), if it has one.
+    meeting: Option<String>,
+    idempotency: Option<IdempotencyHeader>,
+    keying: PhantomData<K>,
+}
+
+impl<K: Keying> FromRequestParts<AppState> for Call<K> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthUser(caller) = AuthUser::from_request_parts(parts, state).await?;
+        let request = RequestId::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|e| match e {});
+        // A route without `{meeting}` (create) has no path parameters.
+        let meeting = <Path<std::collections::HashMap<String, String>> as FromRequestParts<
+            AppState,
+        >>::from_request_parts(parts, state)
+        .await
+        .ok()
+        .and_then(|Path(mut params)| params.remove("meeting"));
+        let idempotency = if K::TAKES_KEY {
+            <IdempotencyHeader as OptionalFromRequestParts<AppState>>::from_request_parts(
+                parts, state,
+            )
+            .await?
+        } else {
+            None
+        };
+        Ok(Self {
+            state: state.clone(),
+            caller,
+            request,
+            meeting,
+            idempotency,
+            keying: PhantomData,
+        })
+    }
+}
+
+impl<K: Keying> Call<K> {
+    /// The meeting the path names.
+    pub async fn meeting_id(&self) -> Result<MeetingId, ApiError> {
+        let reference = self
+            .meeting
+            .as_deref()
+            .ok_or(ApiError::App(AppError::NotFound))?;
+        Ok(self.state.commands.resolve(reference).await?)
+    }
+
+    /// This call's command context.
+    pub fn context(&self) -> Context {
+        context(self.caller.clone(), self.request)
+    }
+
+    /// The idempotency key scoped to the caller and fingerprinted with the
+    /// route and `body`, when the route takes one and the client sent it.
+    fn key(&mut self, route: &str, body: &impl Serialize) -> Option<IdempotencyKey> {
+        let caller = &self.caller;
+        self.idempotency
+            .take()
+            .map(|key| key.for_request(caller, route, body))
+    }
+
+    /// Resolves the path's meeting, runs the command on it and answers.
+    /// `body` is what the idempotency fingerprint covers.
+    pub async fn run(
+        self,
+        route: &str,
+        command: Command,
+        body: &impl Serialize,
+    ) -> Result<Response, ApiError> {
+        let meeting_id = self.meeting_id().await?;
+        self.run_on(meeting_id, route, command, body).await
+    }
+
+    /// Runs the command on a meeting already resolved.
+    pub async fn run_on(
+        mut self,
+        meeting_id: MeetingId,
+        route: &str,
+        command: Command,
+        body: &impl Serialize,
+    ) -> Result<Response, ApiError> {
+        let key = self.key(&format!("{route} {meeting_id}"), body);
+        let ctx = self.context();
+        let done = self
+            .state
+            .commands
+            .execute(meeting_id, &ctx, command, key)
+            .await?;
+        Ok(respond(&self.state, done))
+    }
+
+    /// Schedules a new meeting (the one command without a meeting yet).
+    pub async fn schedule(
+        mut self,
+        command: command::meeting::lifecycle::ScheduleMeeting,
+        body: &impl Serialize,
+    ) -> Result<Response, ApiError> {
+        let key = self.key("POST /meetings", body);
+        let ctx = self.context();
+        let done = self.state.commands.schedule(&ctx, command, key).await?;
+        Ok(respond(&self.state, done))
+    }
+}
+
+/// A reply's body with what the response adds around it.
+#[derive(Serialize)]
+struct Answer<'a, B: Serialize> {
+    #[serde(flatten)]
+    body: &'a B,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    extra: Option<Extra>,
+    /// The position a reader must reach to see the command's effect.
+    position: i64,
+}
+
+/// Fields the HTTP answer adds to a reply.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Extra {
+    /// A new meeting's shareable link.
+    Link { meeting_link: String },
+    /// A join parked in the waiting room (answered 202).
+    Waiting {
+        code: &'static str,
+        message: &'static str,
+    },
+}
+
+/// The response to a command: its reply with `position`, the
+/// `X-Event-Position` header, the status of its kind, and for a new
+/// meeting `Location` and `meeting_link`.
+pub fn respond(state: &AppState, done: Executed) -> Response {
+    fn answer<B: Serialize>(
+        status: StatusCode,
+        body: &B,
+        extra: Option<Extra>,
+        position: i64,
+    ) -> Response {
+        let answer = Answer {
+            body,
+            extra,
+            position,
+        };
+        (status, axum::Json(answer)).into_response()
+    }
+    let position = done.position;
+    let ok = StatusCode::OK;
+    let mut location = None;
+    let mut response = match &done.reply {
+        Reply::Scheduled(v) => {
+            location = Some(format!("/api/v1/meetings/{}", v.meeting_id));
+            let link = Extra::Link {
+                meeting_link: format!("{}/meeting/{}", state.public_url, v.room_code),
+            };
+            answer(StatusCode::CREATED, v, Some(link), position)
+        }
+        Reply::Waiting(v) => match v.status {
+            ParticipantStatus::Waiting => {
+                let waiting = Extra::Waiting {
+                    code: "WAITING_ROOM_REQUIRED",
+                    message: "waiting for the host to admit you",
+                };
+                answer(StatusCode::ACCEPTED, v, Some(waiting), position)
+            }
+            ParticipantStatus::Joined | ParticipantStatus::Rejected => {
+                answer(ok, v, None, position)
+            }
+        },
+        Reply::Chat(v) => answer(StatusCode::CREATED, v, None, position),
+        Reply::Breakout(v) => answer(StatusCode::CREATED, v, None, position),
+        Reply::Started(v) => answer(ok, v, None, position),
+        Reply::Ended(v) => answer(ok, v, None, position),
+        Reply::Updated(v) => answer(ok, v, None, position),
+        Reply::Cancelled(v) => answer(ok, v, None, position),
+        Reply::Joined(v) => answer(ok, v, None, position),
+        Reply::Left(v) => answer(ok, v, None, position),
+        Reply::Member(v) => answer(ok, v, None, position),
+        Reply::Removed(v) => answer(ok, v, None, position),
+        Reply::Status(v) => answer(ok, v, None, position),
+        Reply::Reaction(v) => answer(ok, v, None, position),
+        Reply::Assigned(v) => answer(ok, v, None, position),
+        Reply::BreakoutClosed(v) => answer(ok, v, None, position),
+        Reply::Recording(v) => answer(ok, v, None, position),
+        Reply::Configured(v) => answer(ok, v, None, position),
+        Reply::PolicyApplied(v) => answer(ok, v, None, position),
+    };
+    let headers = response.headers_mut();
+    headers.insert("x-event-position", HeaderValue::from(position));
+    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(header::LOCATION, location);
+    }
+    if done.replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}

@@ -1,0 +1,102 @@
+//! A meeting's life over HTTP: create, update, delete, start, end.
+
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use command::meeting::Command;
+use command::meeting::lifecycle::{ScheduleMeeting, UpdateMeeting};
+use events::settings::SettingsChange;
+use events::{MeetingId, RoomCode};
+
+use super::ApiError;
+use super::call::{Call, Unkeyed};
+use super::extract::JsonBody;
+use super::password;
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMeeting {
+    #[serde(alias = "name")]
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub max_participants: Option<i64>,
+    #[serde(default)]
+    pub settings: SettingsChange,
+    #[serde(default)]
+    pub start_now: bool,
+    /// Stored only as an Argon2 hash.
+    pub password: Option<String>,
+}
+
+/// `POST /meetings`: anyone signed in; the caller hosts it.
+pub async fn create(
+    call: Call,
+    JsonBody(mut body): JsonBody<CreateMeeting>,
+) -> Result<Response, ApiError> {
+    let title = body
+        .title
+        .clone()
+        .ok_or_else(|| ApiError::invalid("title", "is required"))?;
+    // Taken out first: the idempotency fingerprint must not cover it.
+    let password = body.password.take();
+    let password_id = password::store_new(&call.state, password).await?;
+    let command = ScheduleMeeting {
+        meeting_id: MeetingId::new(),
+        room_code: RoomCode::random(&mut rand::thread_rng()),
+        title,
+        description: body.description.clone(),
+        starts_at: body.starts_at,
+        ends_at: body.ends_at,
+        max_participants: body.max_participants,
+        settings: body.settings,
+        start_now: body.start_now,
+        password_id,
+    };
+    call.schedule(command, &body).await
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    #[serde(alias = "name")]
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub max_participants: Option<i64>,
+    #[serde(default)]
+    pub settings: SettingsChange,
+}
+
+/// `PUT /meetings/{meeting}`: setting values twice is naturally
+/// idempotent, so no key is needed.
+pub async fn update(
+    call: Call<Unkeyed>,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> Result<Response, ApiError> {
+    let command = Command::Update(UpdateMeeting {
+        title: body.title.clone(),
+        description: body.description.clone(),
+        starts_at: body.starts_at,
+        ends_at: body.ends_at,
+        max_participants: body.max_participants,
+        settings: body.settings,
+    });
+    call.run("update", command, &body).await
+}
+
+/// `DELETE /meetings/{meeting}`: cancels (an active meeting is ended first).
+pub async fn delete(call: Call) -> Result<Response, ApiError> {
+    call.run("delete", Command::Delete, &()).await
+}
+
+pub async fn start(call: Call) -> Result<Response, ApiError> {
+    call.run("start", Command::Start, &()).await
+}
+
+pub async fn end(call: Call) -> Result<Response, ApiError> {
+    call.run("end", Command::End, &()).await
+}
