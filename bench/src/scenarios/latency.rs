@@ -9,30 +9,63 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use crate::{BenchDb, meetings_per_worker};
+use crate::cli::Options;
+use crate::db::{Backend, BenchDb, nats_url};
+use crate::fixtures::{context, join_command, meetings_per_worker};
+use crate::harness::{Figures, Report, percentile};
 
 const MEETINGS: usize = 50;
 
-pub struct Latencies {
-    pub rate: f64,
-    pub websocket: Vec<Duration>,
-    pub read_model: Vec<Duration>,
-    pub nats: Vec<Duration>,
+struct Latencies {
+    rate: f64,
+    websocket: Vec<Duration>,
+    read_model: Vec<Duration>,
+    nats: Vec<Duration>,
 }
 
-pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
+/// p50, p99 and p999 of sorted latencies as figures named `{what}_p50_ms`
+/// and so on, with their count.
+fn quantiles(figures: &mut Figures, names: [&'static str; 4], sorted: &[Duration]) {
+    let [p50, p99, p999, n] = names;
+    figures.insert(p50, percentile(sorted, 0.50));
+    figures.insert(p99, percentile(sorted, 0.99));
+    figures.insert(p999, percentile(sorted, 0.999));
+    figures.insert(n, sorted.len() as f64);
+}
+
+pub async fn report(options: &Options) -> anyhow::Result<Vec<Report>> {
+    let (mut measured, mut baseline) = (Vec::new(), Vec::new());
+    for _ in 0..options.runs {
+        let l = run(options.database, options.rate, options.seconds).await?;
+        let mut figures = Figures::from([("rate", l.rate)]);
+        let websocket = [
+            "websocket_p50_ms",
+            "websocket_p99_ms",
+            "websocket_p999_ms",
+            "websocket_n",
+        ];
+        quantiles(&mut figures, websocket, &l.websocket);
+        let read_model = [
+            "read_model_p50_ms",
+            "read_model_p99_ms",
+            "read_model_p999_ms",
+            "read_model_n",
+        ];
+        quantiles(&mut figures, read_model, &l.read_model);
+        measured.push(figures);
+        let mut nats = Figures::new();
+        quantiles(&mut nats, ["p50_ms", "p99_ms", "p999_ms", "n"], &l.nats);
+        baseline.push(nats);
     }
-    let i = ((sorted.len() as f64 * p) as usize).min(sorted.len() - 1);
-    sorted[i].as_secs_f64() * 1000.0
+    Ok(vec![
+        Report::new("latency", measured).against("NATS publish->receive", baseline),
+    ])
 }
 
-pub async fn run(rate: f64, seconds: f64) -> anyhow::Result<Latencies> {
+async fn run(backend: Backend, rate: f64, seconds: f64) -> anyhow::Result<Latencies> {
     const SECRET: &str = "bench-secret";
-    let db = BenchDb::create().await?;
-    let nats_url =
-        std::env::var("BENCH_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let db = BenchDb::create(backend).await?;
+    let nats_url = nats_url();
     let prefix = format!("bench{}", uuid::Uuid::new_v4().simple());
     let mut config = meetings::config::Config::for_tests(
         db.url.clone(),
@@ -40,7 +73,7 @@ pub async fn run(rate: f64, seconds: f64) -> anyhow::Result<Latencies> {
         prefix.clone(),
         SECRET.into(),
     );
-    if crate::on_sqlite() {
+    if backend == Backend::Sqlite {
         // The embedded default: the in-process bus.
         config.nats_url = None;
     }
@@ -100,12 +133,7 @@ pub async fn run(rate: f64, seconds: f64) -> anyhow::Result<Latencies> {
         let meeting = meetings[n % MEETINGS][0];
         inflight.push(tokio::spawn(async move {
             let done = commands
-                .execute(
-                    meeting,
-                    &crate::context(format!("l{n}")),
-                    crate::join_command(),
-                    None,
-                )
+                .execute(meeting, &context(format!("l{n}")), join_command(), None)
                 .await;
             if let Ok(done) = done {
                 accepted

@@ -14,19 +14,58 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use command::meeting::Command;
 use command::{AppError, CommandHandler};
 
-use crate::{BenchDb, Sample, active_meetings, context, join_command, measure, open_log};
+use crate::cli::Options;
+use crate::db::{Backend, BenchDb};
+use crate::fixtures::{active_meetings, context, join_command, open_log};
+use crate::harness::{Figures, Report, Sample, measure};
 
-/// Committed commands, their latency, and the conflicts on the way.
-pub struct Contended {
-    pub sample: Sample,
-    /// Appends that met a conflict and were decided again.
-    pub conflicts: u64,
-    /// Commands that gave up with 409 VERSION_CONFLICT.
-    pub errors: u64,
+/// `contention` (writers share a node) and `contention-nodes` (each writer
+/// is a node), each against one writer of the same shape.
+pub async fn report(options: &Options) -> anyhow::Result<Vec<Report>> {
+    let mut reports = Vec::new();
+    for (scenario, nodes) in [("contention", false), ("contention-nodes", true)] {
+        let (mut measured, mut baseline) = (Vec::new(), Vec::new());
+        for _ in 0..options.runs {
+            let backend = options.database;
+            let many = sample(backend, options.writers, nodes, options.seconds).await?;
+            measured.push(many.figures());
+            baseline.push(sample(backend, 1, nodes, options.seconds).await?.figures());
+        }
+        reports.push(
+            Report::new(scenario, measured)
+                .concurrency(options.writers)
+                .against("1 writer", baseline)
+                .ratio("ops_per_sec", "ops_per_sec"),
+        );
+    }
+    Ok(reports)
 }
 
-pub async fn sample(writers: usize, nodes: bool, seconds: f64) -> anyhow::Result<Contended> {
-    let db = BenchDb::create().await?;
+/// Committed commands, their latency, and the conflicts on the way.
+struct Contended {
+    sample: Sample,
+    /// Appends that met a conflict and were decided again.
+    conflicts: u64,
+    /// Commands that gave up with 409 VERSION_CONFLICT.
+    errors: u64,
+}
+
+impl Contended {
+    fn figures(&self) -> Figures {
+        let mut figures = self.sample.figures();
+        figures.insert("conflicts_retried", self.conflicts as f64);
+        figures.insert("errors", self.errors as f64);
+        figures
+    }
+}
+
+async fn sample(
+    backend: Backend,
+    writers: usize,
+    nodes: bool,
+    seconds: f64,
+) -> anyhow::Result<Contended> {
+    let db = BenchDb::create(backend).await?;
     let store = open_log(&db.url, 4).await?;
     let meeting = active_meetings(&CommandHandler::new(store.clone()), 1).await?[0];
     let mut handlers = Vec::new();

@@ -10,14 +10,38 @@ use command::CommandHandler;
 use command::meeting::Command;
 use events::MeetingId;
 
-use crate::{BenchDb, Sample, active_meetings, context, join_command, measure, open_log};
+use crate::cli::Options;
+use crate::db::{Backend, BenchDb};
+use crate::fixtures::{active_meetings, context, join_command, open_log};
+use crate::harness::{Report, Sample, measure};
 
-pub struct Measured {
-    pub long: Sample,
-    pub fresh: Sample,
+struct Measured {
+    long: Sample,
+    fresh: Sample,
     /// The first command of a handler that has not seen the meeting.
-    pub long_cold: Duration,
-    pub fresh_cold: Duration,
+    long_cold: Duration,
+    fresh_cold: Duration,
+}
+
+pub async fn report(options: &Options) -> anyhow::Result<Vec<Report>> {
+    let (mut measured, mut baseline) = (Vec::new(), Vec::new());
+    for _ in 0..options.runs {
+        let m = sample(options.database, options.stream_events, options.seconds).await?;
+        let mut long = m.long.figures();
+        long.insert("first_command_cold_ms", m.long_cold.as_secs_f64() * 1000.0);
+        long.insert("p99_long_over_fresh", m.long.p99_ms / m.fresh.p99_ms);
+        long.insert("stream_events", options.stream_events as f64);
+        let mut fresh = m.fresh.figures();
+        fresh.insert("first_command_cold_ms", m.fresh_cold.as_secs_f64() * 1000.0);
+        measured.push(long);
+        baseline.push(fresh);
+    }
+    Ok(vec![
+        Report::new("long-stream", measured)
+            .concurrency(1)
+            .against("fresh meeting", baseline)
+            .ratio("ops_per_sec", "ops_per_sec"),
+    ])
 }
 
 fn alternate(n: usize) -> Command {
@@ -55,8 +79,8 @@ async fn walk(
     Ok((cold, sample))
 }
 
-pub async fn sample(stream_events: usize, seconds: f64) -> anyhow::Result<Measured> {
-    let db = BenchDb::create().await?;
+async fn sample(backend: Backend, stream_events: usize, seconds: f64) -> anyhow::Result<Measured> {
+    let db = BenchDb::create(backend).await?;
     let store = open_log(&db.url, 4).await?;
     let writer = CommandHandler::new(store.clone());
     let ids = active_meetings(&writer, 2).await?;

@@ -17,20 +17,42 @@ use events::{Append, EventStore, MeetingId, NewEvent, RoomCode};
 use futures::TryStreamExt;
 use projections::Projection;
 
-use crate::{BenchDb, context, join_command};
+use crate::cli::Options;
+use crate::db::{Backend, BenchDb};
+use crate::fixtures::{context, join_command, open_log};
+use crate::harness::{Figures, Report};
 
 const JOINS_PER_MEETING: usize = 48;
 const EVENTS_PER_MEETING: usize = 3 + 2 * JOINS_PER_MEETING;
 const WRITERS: usize = 32;
 
-pub struct Measured {
-    pub events: i64,
-    pub replay_per_sec: f64,
-    pub select_per_sec: f64,
+struct Measured {
+    events: i64,
+    replay_per_sec: f64,
+    select_per_sec: f64,
     /// Where the replay's time goes: reading the log through the store
     /// (rows to envelopes) and decoding the envelopes into typed events.
-    pub store_read_per_sec: f64,
-    pub decode_per_sec: f64,
+    store_read_per_sec: f64,
+    decode_per_sec: f64,
+}
+
+pub async fn report(options: &Options) -> anyhow::Result<Vec<Report>> {
+    let (mut measured, mut baseline) = (Vec::new(), Vec::new());
+    for _ in 0..options.runs {
+        let m = sample(options.database, options.events).await?;
+        measured.push(Figures::from([
+            ("events", m.events as f64),
+            ("replay_events_per_sec", m.replay_per_sec),
+            ("store_read_events_per_sec", m.store_read_per_sec),
+            ("decode_events_per_sec", m.decode_per_sec),
+        ]));
+        baseline.push(Figures::from([("rows_per_sec", m.select_per_sec)]));
+    }
+    Ok(vec![
+        Report::new("rebuild", measured)
+            .against("plain SELECT", baseline)
+            .ratio("replay_events_per_sec", "rows_per_sec"),
+    ])
 }
 
 /// Reads the whole log through the store in replay-sized batches, then
@@ -123,12 +145,12 @@ async fn fill(store: Arc<dyn EventStore>, total: usize) -> anyhow::Result<i64> {
 }
 
 /// The plain SELECT of every row of the log, in order; rows/s.
-async fn select_all(url: &str) -> anyhow::Result<f64> {
+async fn select_all(backend: Backend, url: &str) -> anyhow::Result<f64> {
     const SQL: &str = "SELECT position, event_id, stream_id, stream_version, event_type, \
                        schema_version, data, metadata, recorded_at, prev_hash, hash FROM events \
                        ORDER BY position";
     let started = Instant::now();
-    let rows = if crate::on_sqlite() {
+    let rows = if backend == Backend::Sqlite {
         let pool = eventlog::sqlite::connect(url, 1).await?;
         sqlx::query(SQL)
             .fetch(&pool)
@@ -144,9 +166,9 @@ async fn select_all(url: &str) -> anyhow::Result<f64> {
     Ok(rows as f64 / started.elapsed().as_secs_f64())
 }
 
-pub async fn sample(total: usize) -> anyhow::Result<Measured> {
-    let db = BenchDb::create().await?;
-    let store = crate::open_log(&db.url, 8).await?;
+async fn sample(backend: Backend, total: usize) -> anyhow::Result<Measured> {
+    let db = BenchDb::create(backend).await?;
+    let store = open_log(&db.url, 8).await?;
     let head = fill(store.clone(), total).await?;
     let config =
         meetings::config::Config::for_tests(db.url.clone(), None, String::new(), String::new());
@@ -157,7 +179,7 @@ pub async fn sample(total: usize) -> anyhow::Result<Measured> {
     let reached = projections::runner::replay(&reads, store.clone(), &Projection::ALL).await?;
     let replay_secs = started.elapsed().as_secs_f64();
     anyhow::ensure!(reached == head, "the replay reached {reached}, not {head}");
-    let select_per_sec = select_all(&db.url).await?;
+    let select_per_sec = select_all(backend, &db.url).await?;
     let (store_read_per_sec, decode_per_sec) = read_and_decode(store.as_ref()).await?;
 
     reads.close().await;

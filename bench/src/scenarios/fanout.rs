@@ -19,30 +19,55 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::BenchDb;
+use crate::cli::Options;
+use crate::db::{Backend, BenchDb, nats_url};
+use crate::harness::{Figures, Report, percentile};
 
 const SECRET: &str = "bench-secret";
 /// Connections (and HTTP requests) opened at a time while setting up.
 const SETUP_CONCURRENCY: usize = 64;
 
-pub struct Fanout {
-    pub subscribers: usize,
-    pub meetings: usize,
-    pub rate: f64,
-    pub commands: usize,
+struct Fanout {
+    commands: usize,
     /// Sorted delivery latencies.
-    pub delivery: Vec<Duration>,
-    pub expected: usize,
-    pub rss_before_kib: u64,
-    pub rss_connected_kib: u64,
-    pub rss_after_kib: u64,
-    pub connect_secs: f64,
+    delivery: Vec<Duration>,
+    expected: usize,
+    rss_before_kib: u64,
+    rss_connected_kib: u64,
+    rss_after_kib: u64,
+    connect_secs: f64,
 }
 
-impl Fanout {
-    pub fn kib_per_connection(&self) -> f64 {
-        (self.rss_connected_kib as f64 - self.rss_before_kib as f64) / self.subscribers as f64
+pub async fn report(options: &Options) -> anyhow::Result<Vec<Report>> {
+    let mut runs = Vec::new();
+    for _ in 0..options.runs {
+        let f = run(
+            options.database,
+            options.subscribers,
+            options.meetings,
+            options.rate,
+            options.seconds,
+        )
+        .await?;
+        let connected = f.rss_connected_kib as f64 - f.rss_before_kib as f64;
+        runs.push(Figures::from([
+            ("meetings", options.meetings as f64),
+            ("commands", f.commands as f64),
+            ("delivered", f.delivery.len() as f64),
+            ("expected", f.expected as f64),
+            ("delivery_p50_ms", percentile(&f.delivery, 0.50)),
+            ("delivery_p99_ms", percentile(&f.delivery, 0.99)),
+            ("delivery_p999_ms", percentile(&f.delivery, 0.999)),
+            ("rss_before_kib", f.rss_before_kib as f64),
+            ("rss_connected_kib", f.rss_connected_kib as f64),
+            ("rss_after_kib", f.rss_after_kib as f64),
+            ("kib_per_connection", connected / options.subscribers as f64),
+            ("connect_secs", f.connect_secs),
+        ]));
     }
+    Ok(vec![
+        Report::new("fanout", runs).concurrency(options.subscribers),
+    ])
 }
 
 /// The child: serves the app on the database and bus in its environment,
@@ -50,7 +75,7 @@ impl Fanout {
 pub async fn serve_child() -> anyhow::Result<()> {
     let url = std::env::var("BENCH_CHILD_DATABASE_URL")?;
     let nats = std::env::var("BENCH_CHILD_NATS_URL").ok();
-    let prefix = std::env::var("BENCH_CHILD_PREFIX").unwrap_or_default();
+    let prefix = std::env::var("BENCH_CHILD_PREFIX")?;
     let mut config = meetings::config::Config::for_tests(url, nats, prefix, SECRET.into());
     config.database_max_connections = 16;
     let app = meetings::app::App::start(config).await?;
@@ -79,7 +104,8 @@ fn open_files_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-pub async fn run(
+async fn run(
+    backend: Backend,
     subscribers: usize,
     meetings: usize,
     rate: f64,
@@ -91,7 +117,7 @@ pub async fn run(
     {
         anyhow::bail!("fanout needs {needed} open files, the limit is {limit}: raise `ulimit -n`");
     }
-    let db = BenchDb::create().await?;
+    let db = BenchDb::create(backend).await?;
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .arg("__serve")
         .env("BENCH_CHILD_DATABASE_URL", &db.url)
@@ -99,11 +125,7 @@ pub async fn run(
             "BENCH_CHILD_PREFIX",
             format!("bench{}", uuid::Uuid::new_v4().simple()),
         )
-        .envs((!crate::on_sqlite()).then(|| {
-            let nats =
-                std::env::var("BENCH_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-            ("BENCH_CHILD_NATS_URL", nats)
-        }))
+        .envs((backend == Backend::Postgres).then(|| ("BENCH_CHILD_NATS_URL", nats_url())))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -180,7 +202,9 @@ pub async fn run(
                         if frame["type"] != "participant_joined" {
                             continue;
                         }
-                        let user = frame["data"]["user_id"].as_str().unwrap_or_default();
+                        let Some(user) = frame["data"]["user_id"].as_str() else {
+                            continue;
+                        };
                         let since = sent.lock().unwrap().get(user).copied();
                         if let Some(since) = since {
                             delivered
@@ -244,9 +268,6 @@ pub async fn run(
     let mut delivery = std::mem::take(&mut *delivered.lock().unwrap());
     delivery.sort();
     Ok(Fanout {
-        subscribers,
-        meetings,
-        rate,
         commands,
         delivery,
         expected,

@@ -1,0 +1,67 @@
+//! The command line: which scenario, how many runs of how long, and the
+//! scenarios' own sizes; every flag has the default the figures in
+//! BENCHMARKS.md were measured with.
+
+use clap::{Parser, ValueEnum};
+
+use crate::db::Backend;
+
+/// `cargo run --release --bin bench -- <scenario> [options]`
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench",
+    about = "Meetings benchmarks, each beside a baseline measured in the same run"
+)]
+pub struct Options {
+    pub scenario: Scenario,
+    /// Runs of each measurement (figures are reported as median, min, max).
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Seconds each timed measurement lasts.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Concurrency levels of `append`.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
+    pub levels: Vec<usize>,
+    /// Commands per second of `latency` and `fanout`.
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// Events in the log of `rebuild`.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: usize,
+    /// Events in the long stream of `long-stream`.
+    #[arg(long, default_value_t = 10_000)]
+    pub stream_events: usize,
+    /// Writers on one meeting in `contention`.
+    #[arg(long, default_value_t = 8)]
+    pub writers: usize,
+    /// WebSocket subscribers of `fanout`.
+    #[arg(long, default_value_t = 10_000)]
+    pub subscribers: usize,
+    /// Meetings the subscribers of `fanout` spread over.
+    #[arg(long, default_value_t = 1_000)]
+    pub meetings: usize,
+    /// The database every scenario runs on (`sqlite`: the embedded
+    /// default, with the in-process bus).
+    #[arg(long, value_enum, default_value_t = Backend::Postgres)]
+    pub database: Backend,
+    /// One JSON array of every report instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    Append,
+    Contention,
+    Http,
+    LongStream,
+    Latency,
+    Fanout,
+    Rebuild,
+    /// Every scenario, in this order.
+    All,
+    /// The server child of `fanout` (this binary, run by itself).
+    #[value(name = "__serve", hide = true)]
+    Serve,
+}
