@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::BreakoutRoomSettings;
-use crate::ids::{BreakoutRoomId, BreakoutSessionId, MeetingId, RoomCode, UserId};
+use crate::event::{BreakoutRoomSettings, Role};
+use crate::ids::{BreakoutRoomId, BreakoutSessionId, MeetingId, ParticipantId, RoomCode, UserId};
 use crate::settings::RoomSettings;
 
 /// Where a meeting is in its life: `scheduled` -> `active` -> `ended`, or
@@ -68,6 +68,22 @@ pub struct MeetingView {
     pub settings: RoomSettings,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
+}
+
+/// A seat in a meeting: what a join answers, and each item of the
+/// participants a query lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeatView {
+    pub participant_id: ParticipantId,
+    pub meeting_id: MeetingId,
+    pub user_id: UserId,
+    pub user_name: String,
+    pub role: Role,
+    pub status: ParticipantStatus,
+    pub is_muted: bool,
+    pub is_video_enabled: bool,
+    pub device_type: Option<String>,
+    pub joined_at: DateTime<Utc>,
 }
 
 /// A meeting's breakout rooms: what opening them answers and what reading

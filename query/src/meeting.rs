@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use events::event::Role;
 use events::settings::{MeetingSettings, RoomSettings};
-use events::views::{MeetingStatus, MeetingView, ParticipantStatus};
-use events::{MeetingId, ParticipantId, RoomCode, UserId};
+use events::views::{MeetingStatus, MeetingView, ParticipantStatus, SeatView};
+use events::{MeetingId, RoomCode, UserId};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -228,20 +228,14 @@ async fn row(pool: &AnyPool, meeting_id: MeetingId) -> Result<Option<MeetingRow>
     found.as_ref().map(meeting_row).transpose()
 }
 
-/// A present participant.
+/// A present participant: their seat, with what only the seat's later
+/// changes tell.
 #[derive(Debug, Clone, Serialize)]
 pub struct Participant {
-    pub participant_id: ParticipantId,
-    pub user_id: UserId,
-    pub user_name: String,
-    pub role: Role,
-    pub status: ParticipantStatus,
-    pub is_muted: bool,
-    pub is_video_enabled: bool,
+    #[serde(flatten)]
+    pub seat: SeatView,
     pub is_screen_sharing: bool,
     pub is_hand_raised: bool,
-    pub joined_at: DateTime<Utc>,
-    pub device_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -283,20 +277,23 @@ pub async fn participants(
         .map(
             |(id, user, name, role, muted, video, sharing, hand, joined_at, device)| {
                 Ok(Participant {
-                    participant_id: decode(id.parse(), "participant_id")?,
-                    user_id: UserId(user),
-                    user_name: name,
-                    role: decode(Role::parse(&role).ok_or("not a role"), "role")?,
-                    status: ParticipantStatus::Joined,
-                    is_muted: muted.0,
-                    is_video_enabled: video.0,
+                    seat: SeatView {
+                        participant_id: decode(id.parse(), "participant_id")?,
+                        meeting_id,
+                        user_id: UserId(user),
+                        user_name: name,
+                        role: decode(Role::parse(&role).ok_or("not a role"), "role")?,
+                        status: ParticipantStatus::Joined,
+                        is_muted: muted.0,
+                        is_video_enabled: video.0,
+                        device_type: device,
+                        joined_at: decode(
+                            events::time::parse(&joined_at).ok_or("not a time"),
+                            "joined_at",
+                        )?,
+                    },
                     is_screen_sharing: sharing.0,
                     is_hand_raised: hand.0,
-                    joined_at: decode(
-                        events::time::parse(&joined_at).ok_or("not a time"),
-                        "joined_at",
-                    )?,
-                    device_type: device,
                 })
             },
         )

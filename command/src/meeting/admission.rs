@@ -6,7 +6,7 @@ use events::event::{
     LeaveReason, ParticipantAdmitted, ParticipantJoined, ParticipantLeft, ParticipantRejected,
     ParticipantWaiting, Role,
 };
-use events::views::ParticipantStatus;
+use events::views::{ParticipantStatus, SeatView};
 use events::{MeetingEvent, MeetingId, ParticipantId, SecretId, UserId};
 use serde::{Deserialize, Serialize};
 
@@ -44,21 +44,6 @@ pub enum PasswordCheck {
     Wrong,
 }
 
-/// A seat in the meeting.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SeatView {
-    pub participant_id: ParticipantId,
-    pub meeting_id: MeetingId,
-    pub user_id: UserId,
-    pub user_name: String,
-    pub role: Role,
-    pub status: ParticipantStatus,
-    pub is_muted: bool,
-    pub is_video_enabled: bool,
-    pub device_type: Option<String>,
-    pub joined_at: DateTime<Utc>,
-}
-
 /// A join in the waiting room, or what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WaitingView {
@@ -78,35 +63,33 @@ pub struct LeftView {
     pub duration_minutes: i64,
 }
 
-impl SeatView {
-    fn of(meeting: &Meeting, seat: &Seat) -> Self {
-        Self {
-            participant_id: seat.participant_id,
-            meeting_id: meeting.id,
-            user_id: seat.user_id.clone(),
-            user_name: seat.user_name.clone(),
-            role: seat.role,
-            status: ParticipantStatus::Joined,
-            is_muted: seat.is_muted,
-            is_video_enabled: seat.is_video_enabled,
-            device_type: seat.device_type.clone(),
-            joined_at: seat.joined_at,
-        }
+fn seat_view(meeting: &Meeting, seat: &Seat) -> SeatView {
+    SeatView {
+        participant_id: seat.participant_id,
+        meeting_id: meeting.id,
+        user_id: seat.user_id.clone(),
+        user_name: seat.user_name.clone(),
+        role: seat.role,
+        status: ParticipantStatus::Joined,
+        is_muted: seat.is_muted,
+        is_video_enabled: seat.is_video_enabled,
+        device_type: seat.device_type.clone(),
+        joined_at: seat.joined_at,
     }
+}
 
-    fn joined(e: &ParticipantJoined) -> Self {
-        Self {
-            participant_id: e.participant_id,
-            meeting_id: e.meeting_id,
-            user_id: e.user_id.clone(),
-            user_name: e.user_name.clone(),
-            role: e.role,
-            status: ParticipantStatus::Joined,
-            is_muted: e.is_muted,
-            is_video_enabled: e.is_video_enabled,
-            device_type: e.device_type.clone(),
-            joined_at: e.joined_at,
-        }
+fn joined_view(e: &ParticipantJoined) -> SeatView {
+    SeatView {
+        participant_id: e.participant_id,
+        meeting_id: e.meeting_id,
+        user_id: e.user_id.clone(),
+        user_name: e.user_name.clone(),
+        role: e.role,
+        status: ParticipantStatus::Joined,
+        is_muted: e.is_muted,
+        is_video_enabled: e.is_video_enabled,
+        device_type: e.device_type.clone(),
+        joined_at: e.joined_at,
     }
 }
 
@@ -135,7 +118,7 @@ pub(super) fn join(
     if let Some(seat) = meeting.present.get(user) {
         return Ok(Decision::new(
             vec![],
-            Reply::Joined(SeatView::of(meeting, seat)),
+            Reply::Joined(seat_view(meeting, seat)),
         ));
     }
     if let Some(waiter) = meeting.waiting.values().find(|w| &w.user_id == user) {
@@ -208,7 +191,7 @@ pub(super) fn join(
         is_video_enabled,
         joined_at: ctx.at,
     };
-    let reply = Reply::Joined(SeatView::joined(&joined));
+    let reply = Reply::Joined(joined_view(&joined));
     Ok(Decision::new(
         vec![MeetingEvent::ParticipantJoined(joined)],
         reply,
@@ -274,7 +257,7 @@ pub(super) fn admit(
         is_video_enabled: waiter.is_video_enabled,
         joined_at: ctx.at,
     };
-    let reply = Reply::Joined(SeatView::joined(&joined));
+    let reply = Reply::Joined(joined_view(&joined));
     let events = vec![
         MeetingEvent::ParticipantAdmitted(ParticipantAdmitted {
             meeting_id: meeting.id,

@@ -3,10 +3,10 @@
 //! idempotency key (as this enum's JSON) so a retried request gets exactly
 //! the first answer.
 
-use events::views::{BreakoutView, MeetingView};
+use events::views::{BreakoutView, MeetingView, SeatView};
 use serde::{Deserialize, Serialize};
 
-use super::admission::{LeftView, SeatView, WaitingView};
+use super::admission::{LeftView, WaitingView};
 use super::breakout::{AssignedView, BreakoutClosedView};
 use super::chat::{ChatView, ReactionView};
 use super::lifecycle::{CancelledView, EndedView, StartedView};
