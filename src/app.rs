@@ -1,4 +1,5 @@
-//! Wiring: one running Meetings node (API + relay) from a [`Config`].
+//! Wiring: one running Meetings node (API, relay, stream channels,
+//! projection runners, timer) from a [`Config`].
 //!
 //! `meetings serve` and the end-to-end tests start the same [`App`].
 
@@ -221,6 +222,7 @@ impl App {
             progress: progress.clone(),
             min_position_wait: Duration::from_millis(config.min_position_wait_ms),
             channels,
+            websocket: config.websocket.clone(),
         });
         let mut shutdown = stopped;
         let server = tokio::spawn(async move {

@@ -55,6 +55,26 @@ pub struct Config {
         action = clap::ArgAction::Set
     )]
     pub projections: bool,
+
+    #[command(flatten)]
+    pub websocket: WebSocketConfig,
+}
+
+/// How the WebSocket gateway treats its clients.
+#[derive(Debug, Clone, Args)]
+pub struct WebSocketConfig {
+    /// How long one write to a client may block (a client that reads
+    /// nothing for this long is dropped).
+    #[arg(long, env = "WS_SEND_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub send_timeout_seconds: u64,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        Self {
+            send_timeout_seconds: 10,
+        }
+    }
 }
 
 /// How bearer tokens are signed and checked.
@@ -95,6 +115,7 @@ impl Config {
             public_url: None,
             min_position_wait_ms: 5000,
             projections: true,
+            websocket: WebSocketConfig::default(),
         }
     }
 }

@@ -55,6 +55,7 @@ pub struct AppState {
     pub min_position_wait: std::time::Duration,
     /// The node's live events by meeting (for WebSocket subscribers).
     pub channels: live::channels::StreamChannels,
+    pub websocket: crate::config::WebSocketConfig,
 }
 
 pub fn router(state: AppState) -> Router {

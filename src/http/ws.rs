@@ -46,8 +46,6 @@ pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 /// allocated and zero-filled per connection: the default of 128 KiB would
 /// be most of a connection's memory.
 const READ_BUFFER: usize = 1024;
-/// How long one write to a client may take.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Deserialize)]
 pub struct WsParams {
@@ -189,6 +187,7 @@ type Role = Option<Option<events::event::Role>>;
 
 async fn serve(state: AppState, caller: Caller, meeting: MeetingId, after: i64, socket: WebSocket) {
     let viewer = Viewer { caller, meeting };
+    let send_timeout = Duration::from_secs(state.websocket.send_timeout_seconds);
     let (mut sink, mut incoming) = socket.split();
     let (frames, mut queue) = mpsc::channel::<Message>(CLIENT_QUEUE);
     let (close_tx, mut close_rx) = oneshot::channel::<CloseFrame>();
@@ -200,13 +199,13 @@ async fn serve(state: AppState, caller: Caller, meeting: MeetingId, after: i64, 
                 biased;
                 close = &mut close_rx => {
                     if let Ok(close) = close {
-                        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(close)))).await;
+                        let _ = tokio::time::timeout(send_timeout, sink.send(Message::Close(Some(close)))).await;
                     }
                     return;
                 }
                 frame = queue.recv() => match frame {
                     Some(frame) => {
-                        let sent = tokio::time::timeout(SEND_TIMEOUT, sink.send(frame)).await;
+                        let sent = tokio::time::timeout(send_timeout, sink.send(frame)).await;
                         if !matches!(sent, Ok(Ok(()))) {
                             return;
                         }

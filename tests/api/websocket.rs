@@ -11,7 +11,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use meetings::http::{CLIENT_QUEUE, CLOSE_SLOW_CONSUMER};
 
-use crate::helpers::{Setup, TestApp, spawn_app_on};
+use crate::helpers::{
+    Setup, TestApp, TestDb, TestStream, setup_config, spawn_app_on, spawn_app_with,
+};
 
 pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -203,41 +205,37 @@ async fn a_ping_frame_is_answered_with_pong(setup: Setup) {
 }
 
 async fn a_client_that_stops_reading_is_closed_with_a_resume_position(setup: Setup) {
-    let app = spawn_app_on(setup).await;
+    let (db, stream) = (TestDb::on(setup.backend()).await, TestStream::new());
+    let mut config = setup_config(setup, &db, &stream);
+    // The client comes back to read only after every command: however
+    // slow the machine, the server must still be waiting for it then.
+    config.websocket.send_timeout_seconds = 600;
+    let app = spawn_app_with(config, db, stream).await;
     let id = app
         .active_meeting("alice", json!({"max_participants": 1000}))
         .await;
     let socket = open(&app, &id, "alice", None).await;
     // Long names make large frames, so the socket buffers fill quickly.
     let name = "n".repeat(8000);
+    let meeting: events::MeetingId = id.parse().unwrap();
+    // 1,200 users join and leave (in-process: nothing here is about HTTP).
+    let commands = &app.app.commands;
     let mut appended = 0;
-    let token = |user: &str| {
-        app.keys
-            .issue(user, &name, None, &[], chrono::Duration::hours(1))
-            .unwrap()
-    };
-    for round in 0..3 {
-        for n in 0..400 {
-            let user = format!("r{round}u{n}");
-            let t = token(&user);
-            app.send(
-                reqwest::Method::POST,
-                &path(&id, "join"),
-                Some(&t),
-                None,
-                &[],
-            )
-            .await;
-            app.send(
-                reqwest::Method::POST,
-                &path(&id, "leave"),
-                Some(&t),
-                None,
-                &[],
-            )
-            .await;
-            appended += 2;
-        }
+    for batch in 0..12 {
+        let users = (0..100).map(|n| {
+            let mut ctx = crate::helpers::ctx(&format!("b{batch}u{n}"));
+            ctx.caller.name = name.clone();
+            async move {
+                for command in [crate::helpers::join(), command::meeting::Command::Leave] {
+                    commands
+                        .execute(meeting, &ctx, command, None)
+                        .await
+                        .unwrap();
+                }
+            }
+        });
+        futures::future::join_all(users).await;
+        appended += 200;
     }
     assert!(
         appended > CLIENT_QUEUE,
