@@ -1,5 +1,7 @@
-//! The `meetings` service: configuration, the HTTP API, authentication and
-//! the wiring of the event log, the command handler and the relay.
+//! The `meetings` service: configuration, the CLI, authentication, the
+//! HTTP API, meeting passwords, the breakout timer, and the wiring of the
+//! event log (`eventlog`), live delivery (`live`), the command handler and
+//! the projection runners into one node.
 //!
 //! `main.rs` only parses the command line and calls into [`app`]; tests and
 //! benchmarks start the same [`app::App`] in-process.
