@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use events::envelope::MAX_PAYLOAD_BYTES;
 use events::hash::{HashInput, canonical_text, chain};
 use events::store::{Append, AppendError, Appended, StoredReply};
 
@@ -148,14 +149,18 @@ pub fn plan(appends: &[Append], mut known: Known, head_position: i64, head_hash:
     let mut outcomes = Vec::with_capacity(appends.len());
 
     for append in appends {
-        let outcome = decide(append, &known).map(|()| {
+        // Each event's data and metadata as the log stores and hashes them.
+        let encoded: Vec<(String, String)> = append
+            .events
+            .iter()
+            .map(|e| (canonical_text(&e.data), canonical_text(&e.metadata)))
+            .collect();
+        let outcome = decide(append, &encoded, &known).map(|()| {
             let first_position = position + 1;
             let mut version = append.expected_version;
-            for event in &append.events {
+            for (event, (data, metadata)) in append.events.iter().zip(encoded) {
                 position += 1;
                 version += 1;
-                let data = canonical_text(&event.data);
-                let metadata = canonical_text(&event.metadata);
                 let next = chain(
                     &hash,
                     &HashInput {
@@ -241,7 +246,7 @@ impl Refusal {
 /// Checks one append against the log and the batch so far, in the order
 /// that makes retries safe: a used idempotency key first, then event ids
 /// already written, then the stream version, then the alias.
-fn decide(append: &Append, known: &Known) -> Result<(), Refusal> {
+fn decide(append: &Append, encoded: &[(String, String)], known: &Known) -> Result<(), Refusal> {
     if let Some(record) = &append.idempotency {
         let key = (record.scope.clone(), record.key.clone());
         if let Some(stored) = known.replies.get(&key) {
@@ -287,6 +292,17 @@ fn decide(append: &Append, known: &Known) -> Result<(), Refusal> {
         return Err(Refusal::Error(AppendError::InvalidPayload(
             "text must not contain U+0000".into(),
         )));
+    }
+    // Every event must fit the bus whole (NATS takes 1 MiB by default):
+    // bounded here, where every event passes, whatever wrote it.
+    let too_large = encoded
+        .iter()
+        .any(|(data, metadata)| data.len() + metadata.len() > MAX_PAYLOAD_BYTES);
+    if too_large {
+        return Err(Refusal::Error(AppendError::InvalidPayload(format!(
+            "an event's data and metadata must be at most {} KiB encoded",
+            MAX_PAYLOAD_BYTES / 1024
+        ))));
     }
     Ok(())
 }

@@ -15,6 +15,11 @@ use uuid::Uuid;
 use crate::event::{DecodeError, MeetingEvent, SCHEMA_VERSION};
 use crate::ids::{EventId, StreamId, UserId};
 
+/// Most bytes an event's data and metadata take together, encoded: half
+/// of NATS's default payload limit, so every event the log accepts fits
+/// the bus with its envelope. The log refuses a larger one.
+pub const MAX_PAYLOAD_BYTES: usize = 512 * 1024;
+
 /// Who caused an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {

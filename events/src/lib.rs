@@ -3,7 +3,8 @@
 //! Typed ids ([`ids`]), the domain events and their payloads ([`event`]),
 //! the room settings declared once ([`settings`]), the envelope that wraps
 //! an event in the log ([`envelope`]), the tamper-evident hash chain
-//! ([`hash`]), timestamps as the log keeps them ([`time`]), the JSON
+//! ([`hash`]), the rules for text from outside ([`text`]), timestamps as
+//! the log keeps them ([`time`]), the JSON
 //! shapes replies and queries share ([`views`]), and the ports
 //! the rest of the system is written against: the event log
 //! ([`store::EventStore`]) and singleton leases ([`lease::Leases`]).
@@ -19,6 +20,7 @@ pub mod ids;
 pub mod lease;
 pub mod settings;
 pub mod store;
+pub mod text;
 pub mod time;
 pub mod views;
 

@@ -26,6 +26,9 @@ pub const HEADER_POSITION: &str = "Meetings-Position";
 pub const HEADER_EVENT_TYPE: &str = "Meetings-Event-Type";
 pub const HEADER_MSG_ID: &str = "Nats-Msg-Id";
 
+/// Room kept in a message for its headers (ours take about 150 bytes).
+const HEADER_ROOM: usize = 1024;
+
 /// How long JetStream remembers message ids to drop re-publishes.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
@@ -79,16 +82,33 @@ impl JetStreamLog {
     }
 
     /// Sends one event; the returned future resolves when JetStream has
-    /// stored it (or dropped it as a duplicate).
-    pub async fn publish_one(&self, event: &RecordedEvent) -> Result<PublishAckFuture, BusError> {
+    /// stored it (or dropped it as a duplicate). An event larger than the
+    /// server takes is not sent (`None`): it stays in the log, where every
+    /// consumer finds it when it sees the gap, and the events behind it go
+    /// on.
+    pub async fn publish_one(
+        &self,
+        event: &RecordedEvent,
+    ) -> Result<Option<PublishAckFuture>, BusError> {
         let mut headers = HeaderMap::new();
         headers.insert(HEADER_MSG_ID, event.event_id.to_string().as_str());
         headers.insert(HEADER_POSITION, event.position.to_string().as_str());
         headers.insert(HEADER_EVENT_TYPE, event.event_type.as_str());
         let payload = serde_json::to_vec(event).map_err(bus)?;
+        let limit = self.client.server_info().max_payload;
+        if limit > 0 && payload.len() + HEADER_ROOM > limit {
+            tracing::warn!(
+                position = event.position,
+                bytes = payload.len(),
+                limit,
+                "an event larger than the bus takes is left to the log"
+            );
+            return Ok(None);
+        }
         self.js
             .publish_with_headers(self.subject(event), headers, payload.into())
             .await
+            .map(Some)
             .map_err(bus)
     }
 
@@ -120,11 +140,12 @@ impl Bus for JetStreamLog {
         JetStreamLog::last_position(self).await.map(Some)
     }
 
-    /// Sends the whole batch, then waits for every ack.
+    /// Sends the whole batch, then waits for every ack; an event too large
+    /// for the server is skipped (see [`JetStreamLog::publish_one`]).
     async fn publish(&self, events: &[Arc<RecordedEvent>]) -> Result<(), BusError> {
         let mut acks = Vec::with_capacity(events.len());
         for event in events {
-            acks.push(self.publish_one(event).await?);
+            acks.extend(self.publish_one(event).await?);
         }
         for ack in acks {
             ack.await.map_err(bus)?;

@@ -32,6 +32,7 @@ mod crash;
 mod embedded;
 mod features;
 mod feed;
+mod hardening;
 mod idempotency;
 mod permissions;
 mod privacy;

@@ -158,6 +158,14 @@ fn rows() -> Vec<Row> {
             [OK, OK, DENIED, DENIED, NO_TOKEN],
         ),
         row(
+            "invite as co-host (giving a role)",
+            Plain,
+            Method::POST,
+            "participants",
+            Some(json!({"user_id": "zed", "role": "co_host"})),
+            [OK, DENIED, DENIED, DENIED, NO_TOKEN],
+        ),
+        row(
             "remove",
             Plain,
             Method::DELETE,

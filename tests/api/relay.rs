@@ -154,6 +154,11 @@ struct PrivateNats {
 
 impl PrivateNats {
     async fn start(port: u16, dir: PathBuf) -> Self {
+        Self::start_with(port, dir, None).await
+    }
+
+    /// With `max_payload` set, the server takes no larger message.
+    async fn start_with(port: u16, dir: PathBuf, max_payload: Option<usize>) -> Self {
         let binary = [
             "/usr/sbin/nats-server",
             "/usr/bin/nats-server",
@@ -162,9 +167,20 @@ impl PrivateNats {
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
         .expect("nats-server is installed (scripts/test provisions it)");
+        std::fs::create_dir_all(&dir).expect("the server's folder");
+        let config = dir.join("nats.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "listen: 127.0.0.1:{port}\njetstream {{ store_dir: {:?} }}\n{}",
+                dir.join("js"),
+                max_payload.map_or(String::new(), |m| format!("max_payload: {m}\n")),
+            ),
+        )
+        .expect("the server's config");
         let child = tokio::process::Command::new(binary)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(&dir)
+            .arg("-c")
+            .arg(&config)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -251,6 +267,90 @@ async fn commands_succeed_while_nats_is_down_and_the_relay_catches_up() {
         .unwrap();
     assert_eq!(stream.info().await.unwrap().state.messages, head as u64);
     drop(app);
+    nats.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// An event the bus refuses (larger than the server's `max_payload`) is
+/// left to the log: the relay publishes the events behind it, and a
+/// restart does not get stuck on it either.
+#[tokio::test]
+async fn the_relay_gets_past_an_event_the_bus_refuses() {
+    let dir = std::env::temp_dir().join(format!("meetings-nats-{}", uuid::Uuid::new_v4()));
+    let nats = PrivateNats::start_with(free_port(), dir.clone(), Some(64 * 1024)).await;
+    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let db = TestDb::create().await;
+    let log = db.log().await;
+    let prefix = crate::helpers::unique_prefix();
+    let client = async_nats::connect(url.clone()).await.unwrap();
+    let bus: Arc<dyn Bus> = Arc::new(JetStreamLog::new(client.clone(), &prefix));
+
+    // Written straight into the log: small, too large for this bus, small.
+    let stream = MeetingId::new().stream_id();
+    let mut big = meeting_event(2);
+    big.data = json!({ "n": 2, "text": "x".repeat(100 * 1024) });
+    let events = vec![meeting_event(1), big, meeting_event(3)];
+    log.store
+        .append(Append::new(stream.clone(), 0, events))
+        .await
+        .unwrap();
+
+    let published = |client: async_nats::Client, prefix: String| async move {
+        let js = async_nats::jetstream::new(client);
+        let mut stream = js
+            .get_stream(format!("{}_EVENTS", prefix.to_uppercase()))
+            .await
+            .ok()?;
+        let last = stream.info().await.ok()?.state.last_sequence;
+        let mut positions = Vec::new();
+        for seq in 1..=last {
+            let message = stream.get_raw_message(seq).await.ok()?;
+            positions.extend(live::nats::position_header(&message.headers));
+        }
+        Some(positions)
+    };
+    let run_relay = |bus: Arc<dyn Bus>| {
+        let (stop, stopped) = watch::channel(false);
+        let relay = tokio::spawn(live::relay::run(
+            log.store.clone(),
+            bus,
+            log.leases.clone(),
+            stopped,
+        ));
+        (stop, relay)
+    };
+    let (stop, relay) = run_relay(bus.clone());
+    let positions = eventually(Duration::from_secs(20), || {
+        let (client, prefix) = (client.clone(), prefix.clone());
+        async move {
+            published(client, prefix)
+                .await
+                .filter(|p| p.last() == Some(&3))
+        }
+    })
+    .await;
+    assert_eq!(positions, vec![1, 3], "the large event is left to the log");
+
+    // After a restart of the relay, what comes next is published too.
+    stop.send(true).unwrap();
+    relay.await.unwrap();
+    log.store
+        .append(Append::new(stream, 3, vec![meeting_event(4)]))
+        .await
+        .unwrap();
+    let (stop, relay) = run_relay(bus);
+    let positions = eventually(Duration::from_secs(20), || {
+        let (client, prefix) = (client.clone(), prefix.clone());
+        async move {
+            published(client, prefix)
+                .await
+                .filter(|p| p.last() == Some(&4))
+        }
+    })
+    .await;
+    assert_eq!(positions, vec![1, 3, 4]);
+    stop.send(true).unwrap();
+    relay.await.unwrap();
     nats.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -468,6 +468,34 @@ async fn an_idempotency_key_replays_the_first_reply_and_writes_nothing(setup: Se
     assert_eq!(store.idempotent_reply("bob", "k-1").await.unwrap(), None);
 }
 
+/// Every event must fit the bus whole: the log refuses one whose encoded
+/// data and metadata exceed the bound, alone in its append, and writes
+/// nothing of that append; the rest of the batch commits.
+async fn an_event_larger_than_the_bus_takes_is_refused_and_nothing_of_it_written(setup: Setup) {
+    let (store, _db) = store(setup).await;
+    let mut big = event(1);
+    big.data = json!({ "text": "x".repeat(events::envelope::MAX_PAYLOAD_BYTES) });
+    let (refused, fine) = tokio::join!(
+        store.append(Append::new(stream("big"), 0, vec![event(0), big])),
+        store.append(Append::new(stream("small"), 0, vec![event(2)])),
+    );
+    assert!(
+        matches!(refused, Err(AppendError::InvalidPayload(_))),
+        "{refused:?}"
+    );
+    assert!(matches!(fine, Ok(Appended::Committed { .. })), "{fine:?}");
+    let log = store.read_all(0, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].stream_id, stream("small"));
+    // Just under the bound is accepted.
+    let mut fits = event(3);
+    fits.data = json!({ "text": "x".repeat(events::envelope::MAX_PAYLOAD_BYTES - 1024) });
+    store
+        .append(Append::new(stream("fits"), 0, vec![fits]))
+        .await
+        .unwrap();
+}
+
 on_setups!(
     [postgres, sqlite]
     appending_with_a_stale_version_is_a_typed_conflict,
@@ -480,4 +508,5 @@ on_setups!(
     appending_an_event_id_that_exists_is_a_no_op,
     an_alias_is_claimed_once_atomically_with_its_stream,
     an_idempotency_key_replays_the_first_reply_and_writes_nothing,
+    an_event_larger_than_the_bus_takes_is_refused_and_nothing_of_it_written,
 );

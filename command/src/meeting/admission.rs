@@ -14,7 +14,7 @@ use super::Decision;
 use super::command::Context;
 use super::error::MeetingError;
 use super::reply::Reply;
-use super::rules::{at_most, minutes_between, own_seat, require_active, require_moderator};
+use super::rules::{line, minutes_between, own_seat, require_active, require_moderator};
 use super::state::{Meeting, Seat};
 
 const DEVICE_TYPE_MAX_CHARS: usize = 50;
@@ -126,7 +126,7 @@ pub(super) fn join(
         return Ok(Decision::new(vec![], reply));
     }
     if let Some(device) = &cmd.device_type {
-        at_most("device_type", device, DEVICE_TYPE_MAX_CHARS)?;
+        line("device_type", device, DEVICE_TYPE_MAX_CHARS)?;
     }
     if meeting.is_blocked(user) {
         return Err(MeetingError::Blocked);

@@ -14,7 +14,9 @@ use super::Decision;
 use super::command::Context;
 use super::error::MeetingError;
 use super::reply::Reply;
-use super::rules::{MAX_PARTICIPANTS_LIMIT, at_most, capacity, require_active, require_moderator};
+use super::rules::{
+    MAX_PARTICIPANTS_LIMIT, capacity, line, require_active, require_moderator, running,
+};
 use super::state::{Meeting, Seat};
 use events::views::MeetingStatus;
 
@@ -130,9 +132,9 @@ pub(super) fn open(
         if name.is_empty() {
             return Err(MeetingError::invalid("rooms.name", "must not be empty"));
         }
-        at_most("rooms.name", &name, ROOM_NAME_MAX_CHARS)?;
+        line("rooms.name", &name, ROOM_NAME_MAX_CHARS)?;
         let description = request.description.unwrap_or_default();
-        at_most(
+        running(
             "rooms.description",
             &description,
             ROOM_DESCRIPTION_MAX_CHARS,

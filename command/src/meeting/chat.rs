@@ -11,7 +11,7 @@ use super::Decision;
 use super::command::Context;
 use super::error::MeetingError;
 use super::reply::Reply;
-use super::rules::{at_most, own_seat, require_active};
+use super::rules::{own_seat, require_active, running};
 use super::state::{Meeting, Throttled};
 
 pub const CHAT_MAX_CHARS: usize = 1000;
@@ -91,7 +91,7 @@ pub(super) fn send(
     if cmd.content.trim().is_empty() {
         return Err(MeetingError::invalid("content", "must not be empty"));
     }
-    at_most("content", &cmd.content, CHAT_MAX_CHARS)?;
+    running("content", &cmd.content, CHAT_MAX_CHARS)?;
     if let Some(recipient) = &cmd.recipient_id {
         if *recipient == seat.user_id {
             return Err(MeetingError::invalid(

@@ -20,7 +20,7 @@ use super::error::MeetingError;
 use super::recording::stopped_by;
 use super::reply::Reply;
 use super::rules::{
-    at_most, capacity, minutes_between, require_host, require_moderator, require_open,
+    capacity, line, minutes_between, require_host, require_moderator, require_open, running,
 };
 use super::state::Meeting;
 use events::event::BreakoutCloseReason;
@@ -106,7 +106,7 @@ pub fn meeting_view(meeting: &Meeting) -> MeetingView {
 pub(super) fn schedule(ctx: &Context, cmd: &ScheduleMeeting) -> Result<Decision, MeetingError> {
     let title = valid_title(&cmd.title)?;
     let description = cmd.description.clone().unwrap_or_default();
-    at_most("description", &description, DESCRIPTION_MAX_CHARS)?;
+    running("description", &description, DESCRIPTION_MAX_CHARS)?;
     valid_times(cmd.starts_at, cmd.ends_at)?;
     let max_participants = match cmd.max_participants {
         None => MAX_PARTICIPANTS_DEFAULT,
@@ -151,7 +151,7 @@ fn valid_title(title: &str) -> Result<String, MeetingError> {
     if title.is_empty() {
         return Err(MeetingError::invalid("title", "must not be empty"));
     }
-    at_most("title", title, TITLE_MAX_CHARS)?;
+    line("title", title, TITLE_MAX_CHARS)?;
     Ok(title.to_owned())
 }
 
@@ -254,7 +254,7 @@ pub(super) fn update(
     require_open(meeting)?;
     let title = cmd.title.as_deref().map(valid_title).transpose()?;
     if let Some(description) = &cmd.description {
-        at_most("description", description, DESCRIPTION_MAX_CHARS)?;
+        running("description", description, DESCRIPTION_MAX_CHARS)?;
     }
     valid_times(
         cmd.starts_at.or(meeting.starts_at),
@@ -376,6 +376,22 @@ mod tests {
         let mut cmd = schedule_cmd(MeetingId::new());
         cmd.title = "é".repeat(200);
         assert!(events_of(&None, &ctx("alice", t0()), &Command::Schedule(cmd)).is_ok());
+    }
+
+    #[test]
+    fn titles_refuse_control_and_bidirectional_characters_and_descriptions_keep_lines() {
+        for bad in ["Weekly\0sync", "Weekly\nsync", "\u{202E}cnys"] {
+            let mut cmd = schedule_cmd(MeetingId::new());
+            cmd.title = bad.to_owned();
+            let result = events_of(&None, &ctx("alice", t0()), &Command::Schedule(cmd));
+            assert_eq!(validation_field(result), "title", "{bad:?}");
+        }
+        let mut cmd = schedule_cmd(MeetingId::new());
+        cmd.description = Some("agenda:\n- one\n- two".into());
+        assert!(events_of(&None, &ctx("alice", t0()), &Command::Schedule(cmd.clone())).is_ok());
+        cmd.description = Some("bell\u{7}".into());
+        let result = events_of(&None, &ctx("alice", t0()), &Command::Schedule(cmd));
+        assert_eq!(validation_field(result), "description");
     }
 
     #[test]

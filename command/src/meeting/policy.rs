@@ -12,7 +12,7 @@ use super::admission::left;
 use super::command::Context;
 use super::error::MeetingError;
 use super::reply::Reply;
-use super::rules::{capacity, require_host, require_open};
+use super::rules::{capacity, require_host, require_open, user_id};
 use super::state::Meeting;
 use events::views::MeetingStatus;
 
@@ -105,7 +105,8 @@ pub(super) fn apply(
     }
     for domain in &mut policy.allowed_domains {
         *domain = domain.trim().trim_start_matches('@').to_ascii_lowercase();
-        if domain.is_empty() || domain.len() > 253 || domain.contains(char::is_whitespace) {
+        let shape = events::text::line(domain, 253);
+        if domain.is_empty() || shape.is_err() || domain.contains(char::is_whitespace) {
             return Err(MeetingError::invalid(
                 "allowed_domains",
                 "must be domain names",
@@ -117,6 +118,9 @@ pub(super) fn apply(
             "blocked_users",
             format!("at most {BLOCKED_USERS_MAX}"),
         ));
+    }
+    for blocked in &policy.blocked_users {
+        user_id("blocked_users", blocked)?;
     }
     if policy.blocked_users.contains(&meeting.host_id) {
         return Err(MeetingError::invalid(
@@ -240,6 +244,31 @@ mod tests {
             let result = given.when("alice", config(SettingsChange::default(), Some(bad)));
             assert_eq!(validation_field(result), "max_participants");
         }
+    }
+
+    #[test]
+    fn blocked_users_and_domains_are_ids_and_names_of_bounded_length() {
+        let given = Given::active("alice");
+        let huge = "x".repeat(1 << 20);
+        for bad in [huge.as_str(), "", "mal\0lory"] {
+            let result = given.when(
+                "alice",
+                policy(|p| p.blocked_users = vec![UserId(bad.to_owned())]),
+            );
+            assert_eq!(validation_field(result), "blocked_users");
+        }
+        let result = given.when(
+            "alice",
+            policy(|p| p.allowed_domains = vec!["exa\u{202E}mple.com".into()]),
+        );
+        assert_eq!(validation_field(result), "allowed_domains");
+        let thousand = (0..1000).map(|n| UserId(format!("{n:0>255}"))).collect();
+        assert!(
+            given
+                .when("alice", policy(|p| p.blocked_users = thousand))
+                .is_ok(),
+            "the most the policy allows fits in one event"
+        );
     }
 
     #[test]

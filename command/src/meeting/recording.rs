@@ -130,7 +130,7 @@ pub(super) fn report_file(
         return Err(MeetingError::RecordingNotFound);
     }
     let url_ok = (file_url.starts_with("https://") || file_url.starts_with("http://"))
-        && file_url.len() <= FILE_URL_MAX_CHARS
+        && events::text::line(file_url, FILE_URL_MAX_CHARS).is_ok()
         && !file_url.contains(char::is_whitespace);
     if !url_ok {
         return Err(MeetingError::invalid(

@@ -10,7 +10,7 @@ use super::admission::left;
 use super::command::Context;
 use super::error::MeetingError;
 use super::reply::Reply;
-use super::rules::{require_host, require_moderator, require_open};
+use super::rules::{require_host, require_moderator, require_open, user_id};
 use super::state::Meeting;
 
 /// A member's role after an invitation or a role change.
@@ -51,8 +51,18 @@ pub(super) fn invite(
             "hosting is handed over with a role change",
         ));
     }
+    user_id("user_id", user)?;
     if meeting.is_host(user) {
         return Err(MeetingError::invalid("user_id", "is the host"));
+    }
+    // Co-hosts bring people in; only the host gives a role above
+    // participant or changes one, whatever the endpoint.
+    if !meeting.is_host(&ctx.caller.user_id) {
+        let gives = !matches!(role, Role::Participant | Role::Guest);
+        let changes = meeting.role_of(user).is_some_and(|current| current != role);
+        if gives || changes {
+            return Err(MeetingError::NotHost);
+        }
     }
     let reply = member(meeting, user, role);
     if meeting.roles.get(user) == Some(&role) {
@@ -194,6 +204,53 @@ mod tests {
         assert_eq!(
             given.when("alice", Command::End),
             Err(MeetingError::NotHost)
+        );
+    }
+
+    #[test]
+    fn a_co_host_invites_people_in_but_gives_or_changes_no_role() {
+        let mut given = Given::active("alice");
+        given.joined("bob").joined("carol").joined("dave");
+        given.run("alice", role("carol", Role::CoHost));
+        let invite = |user_id: &str, role| Command::Invite {
+            user_id: user(user_id),
+            role,
+        };
+        // Nobody made a co-host, promoted or demoted but by the host.
+        assert_eq!(
+            given.when("carol", invite("zed", Role::CoHost)),
+            Err(MeetingError::NotHost)
+        );
+        assert_eq!(
+            given.when("carol", invite("bob", Role::CoHost)),
+            Err(MeetingError::NotHost)
+        );
+        assert_eq!(
+            given.when("carol", invite("bob", Role::Guest)),
+            Err(MeetingError::NotHost)
+        );
+        given.run("alice", role("dave", Role::CoHost));
+        assert_eq!(
+            given.when("carol", invite("dave", Role::Guest)),
+            Err(MeetingError::NotHost)
+        );
+        // Someone new, as participant or guest, is theirs to invite; the
+        // host may do all of it through invite too.
+        assert!(
+            given
+                .when("carol", invite("zed", Role::Participant))
+                .is_ok()
+        );
+        assert!(given.when("carol", invite("erin", Role::Guest)).is_ok());
+        assert!(given.when("alice", invite("bob", Role::CoHost)).is_ok());
+        assert!(given.when("alice", invite("dave", Role::Guest)).is_ok());
+        assert_eq!(
+            validation_field(given.when("alice", invite("z\u{0}d", Role::Guest))),
+            "user_id"
+        );
+        assert_eq!(
+            validation_field(given.when("alice", invite(&"z".repeat(256), Role::Guest))),
+            "user_id"
         );
     }
 

@@ -3,6 +3,7 @@
 //! rules live in its module.
 
 use chrono::{DateTime, Utc};
+use events::UserId;
 
 use super::command::Context;
 use super::error::MeetingError;
@@ -57,14 +58,20 @@ pub(super) fn own_seat<'a>(meeting: &'a Meeting, ctx: &Context) -> Result<&'a Se
         .ok_or(MeetingError::ParticipantNotFound)
 }
 
-pub(super) fn at_most(field: &'static str, value: &str, max: usize) -> Result<(), MeetingError> {
-    if value.chars().count() > max {
-        return Err(MeetingError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    Ok(())
+/// A single line of at most `max` characters (see [`events::text`] for
+/// the characters refused).
+pub(super) fn line(field: &'static str, value: &str, max: usize) -> Result<(), MeetingError> {
+    events::text::line(value, max).map_err(|e| MeetingError::invalid(field, e.to_string()))
+}
+
+/// Running text (line breaks allowed) of at most `max` characters.
+pub(super) fn running(field: &'static str, value: &str, max: usize) -> Result<(), MeetingError> {
+    events::text::running(value, max).map_err(|e| MeetingError::invalid(field, e.to_string()))
+}
+
+/// A user id a command stores (an invitation, a blocked user).
+pub(super) fn user_id(field: &'static str, user: &UserId) -> Result<(), MeetingError> {
+    events::text::id(user.as_str()).map_err(|e| MeetingError::invalid(field, e.to_string()))
 }
 
 /// A room's capacity: 1 to [`MAX_PARTICIPANTS_LIMIT`].
