@@ -45,6 +45,9 @@ pub struct App {
     hub: Option<JoinHandle<()>>,
 }
 
+/// The shortest HS256 key Meetings accepts (the hash's own size).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// Where the embedded default keeps the token key it creates.
 pub const SECRET_FILE: &str = "data/jwt_secret";
 
@@ -62,11 +65,19 @@ pub fn jwt_keys(config: &JwtConfig) -> anyhow::Result<JwtKeys> {
                 format!("JWT_SECRET is not set and there is no key in {SECRET_FILE}")
             })?,
     };
+    if secret.len() < MIN_SECRET_BYTES {
+        bail!(
+            "the token key must be at least {MIN_SECRET_BYTES} bytes (JWT_SECRET has {})",
+            secret.len()
+        );
+    }
+    let max_ttl = chrono::Duration::from_std(config.max_ttl).context("JWT_MAX_TTL is too long")?;
     Ok(JwtKeys::new(
         secret.as_bytes(),
         config.issuer.clone(),
         config.audience.clone(),
-    ))
+    )
+    .with_max_ttl(max_ttl))
 }
 
 /// On the embedded default without `JWT_SECRET`: creates a random key in

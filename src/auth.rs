@@ -1,9 +1,13 @@
 //! Bearer-token authentication: HS256 JWTs signed with `JWT_SECRET`.
 //!
 //! The algorithm is pinned to HS256 (a token that says `none` or anything
-//! else is refused), `exp` is required, and `iss`/`aud` are checked when
-//! configured. The claims are `sub` (the user id), `name`, `email` and
-//! `roles` (`admin`, `auditor`).
+//! else is refused), `exp` is required, `nbf` and `iat` may not lie in the
+//! future, a token may not live longer than `JWT_MAX_TTL`, and `iss`/`aud`
+//! are checked when configured (all with [`LEEWAY_SECS`] for clocks). The
+//! claims are `sub` (the user id), `name`, `email` and `roles` (`admin`,
+//! `auditor`); their text follows [`events::text`]: a subject, email or
+//! role with a control character is refused, a name longer than
+//! [`events::text::MAX_NAME_CHARS`] is cut.
 
 use chrono::{Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -25,6 +29,8 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
@@ -37,9 +43,18 @@ pub enum AuthError {
     Missing,
     #[error("invalid token: {0}")]
     Invalid(#[from] jsonwebtoken::errors::Error),
-    #[error("token has an empty subject")]
-    EmptySubject,
+    #[error("token's {0}: {1}")]
+    Claim(&'static str, events::text::TextError),
+    #[error("token issued in the future")]
+    IssuedInFuture,
+    #[error("token lives longer than the longest accepted lifetime")]
+    TooLong,
 }
+
+/// Seconds of clock difference allowed on `exp`, `nbf` and `iat`.
+pub const LEEWAY_SECS: u64 = 5;
+/// The longest lifetime a token may have unless configured.
+pub const DEFAULT_MAX_TTL: Duration = Duration::hours(24);
 
 /// The keys and rules for tokens.
 pub struct JwtKeys {
@@ -48,6 +63,7 @@ pub struct JwtKeys {
     validation: Validation,
     issuer: Option<String>,
     audience: Option<String>,
+    max_ttl: Duration,
 }
 
 impl JwtKeys {
@@ -60,7 +76,8 @@ impl JwtKeys {
         required.extend(issuer.as_ref().map(|_| "iss"));
         required.extend(audience.as_ref().map(|_| "aud"));
         validation.set_required_spec_claims(&required);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
         if let Some(iss) = &issuer {
             validation.set_issuer(&[iss]);
         }
@@ -74,18 +91,47 @@ impl JwtKeys {
             validation,
             issuer,
             audience,
+            max_ttl: DEFAULT_MAX_TTL,
         }
+    }
+
+    /// The longest lifetime a token may have (`exp` - `iat`, or `exp` -
+    /// now without `iat`).
+    pub fn with_max_ttl(mut self, max_ttl: Duration) -> Self {
+        self.max_ttl = max_ttl;
+        self
     }
 
     /// Checks a token and returns the caller it names.
     pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?;
         let claims = data.claims;
-        if claims.sub.trim().is_empty() {
-            return Err(AuthError::EmptySubject);
+        let now = Utc::now().timestamp();
+        let leeway = LEEWAY_SECS as i64;
+        if claims.iat.is_some_and(|iat| iat > now + leeway) {
+            return Err(AuthError::IssuedInFuture);
         }
+        let since = claims.iat.unwrap_or(now).min(now);
+        if claims.exp - since > self.max_ttl.num_seconds() + leeway {
+            return Err(AuthError::TooLong);
+        }
+        let claim = |name, checked: Result<(), events::text::TextError>| {
+            checked.map_err(|e| AuthError::Claim(name, e))
+        };
+        if claims.sub.trim().is_empty() {
+            return Err(AuthError::Claim("sub", events::text::TextError::Empty));
+        }
+        claim("sub", events::text::id(&claims.sub))?;
+        if let Some(email) = &claims.email {
+            claim("email", events::text::line(email, 320))?;
+        }
+        for role in &claims.roles {
+            claim("roles", events::text::line(role, 64))?;
+        }
+        let name = claims.name.as_deref().unwrap_or(&claims.sub);
+        let name = events::text::name(name).map_err(|e| AuthError::Claim("name", e))?;
         Ok(Caller {
-            name: claims.name.unwrap_or_else(|| claims.sub.clone()),
+            name,
             user_id: UserId(claims.sub),
             email: claims.email,
             roles: claims.roles,
@@ -109,6 +155,7 @@ impl JwtKeys {
             roles: roles.to_vec(),
             exp: (now + lifetime).timestamp(),
             iat: Some(now.timestamp()),
+            nbf: None,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
@@ -168,6 +215,70 @@ mod tests {
         }
         // Without configuration, a token's own iss/aud do not matter.
         assert!(lax.verify(&good).is_ok());
+    }
+
+    /// Signs arbitrary claims with the keys' secret.
+    fn sign(claims: &serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(b"secret"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_token_from_the_future_or_living_too_long_is_refused() {
+        let keys = JwtKeys::new(b"secret", None, None);
+        let now = Utc::now().timestamp();
+        let hour = 3600;
+        let good = serde_json::json!({"sub": "a", "exp": now + hour, "iat": now, "nbf": now});
+        assert!(keys.verify(&sign(&good)).is_ok());
+        for (what, claims) in [
+            (
+                "nbf ahead",
+                serde_json::json!({"sub": "a", "exp": now + hour, "nbf": now + 60}),
+            ),
+            (
+                "iat ahead",
+                serde_json::json!({"sub": "a", "exp": now + hour, "iat": now + 60}),
+            ),
+            (
+                "25 h",
+                serde_json::json!({"sub": "a", "exp": now + 25 * hour, "iat": now}),
+            ),
+            (
+                "year 9999",
+                serde_json::json!({"sub": "a", "exp": 253_402_300_799_i64}),
+            ),
+        ] {
+            assert!(keys.verify(&sign(&claims)).is_err(), "{what} accepted");
+        }
+        // A few seconds of clock difference are forgiven.
+        let skewed =
+            serde_json::json!({"sub": "a", "exp": now + hour, "iat": now + 3, "nbf": now + 3});
+        assert!(keys.verify(&sign(&skewed)).is_ok());
+        let longer = JwtKeys::new(b"secret", None, None).with_max_ttl(Duration::hours(48));
+        let day_and_more = serde_json::json!({"sub": "a", "exp": now + 25 * hour, "iat": now});
+        assert!(longer.verify(&sign(&day_and_more)).is_ok());
+    }
+
+    #[test]
+    fn claims_with_control_characters_are_refused_and_a_long_name_is_cut() {
+        let keys = JwtKeys::new(b"secret", None, None);
+        let exp = Utc::now().timestamp() + 3600;
+        for claims in [
+            serde_json::json!({"sub": "al\u{0}ice", "exp": exp}),
+            serde_json::json!({"sub": "alice", "name": "A\u{0}", "exp": exp}),
+            serde_json::json!({"sub": "alice", "email": "a@x\u{0}", "exp": exp}),
+            serde_json::json!({"sub": "\u{202E}ecila", "exp": exp}),
+            serde_json::json!({"sub": "u".repeat(256), "exp": exp}),
+        ] {
+            assert!(keys.verify(&sign(&claims)).is_err(), "{claims}");
+        }
+        let long = serde_json::json!({"sub": "alice", "name": "n".repeat(390_000), "exp": exp});
+        let caller = keys.verify(&sign(&long)).unwrap();
+        assert_eq!(caller.name.chars().count(), events::text::MAX_NAME_CHARS);
     }
 
     #[test]

@@ -78,11 +78,16 @@ impl Default for WebSocketConfig {
 }
 
 /// How bearer tokens are signed and checked.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct JwtConfig {
-    /// HS256 key for bearer tokens.
+    /// HS256 key for bearer tokens: at least 32 bytes.
     #[arg(long = "jwt-secret", env = "JWT_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
+
+    /// The longest lifetime a token may have (`exp` - `iat`): `86400`,
+    /// `1440m`, `24h` or `1d`.
+    #[arg(long = "jwt-max-ttl", env = "JWT_MAX_TTL", default_value = "24h", value_parser = duration)]
+    pub max_ttl: std::time::Duration,
 
     /// Required in tokens and checked against their `iss` when set.
     #[arg(long = "jwt-issuer", env = "JWT_ISSUER")]
@@ -91,6 +96,41 @@ pub struct JwtConfig {
     /// Required in tokens and checked against their `aud` when set.
     #[arg(long = "jwt-audience", env = "JWT_AUDIENCE")]
     pub audience: Option<String>,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            max_ttl: std::time::Duration::from_secs(24 * 3600),
+            issuer: None,
+            audience: None,
+        }
+    }
+}
+
+/// A duration: a whole number with an optional unit, `s` (the default),
+/// `m`, `h` or `d`.
+pub fn duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let seconds_per = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        other => return Err(format!("unknown unit {other:?} (s, m, h or d)")),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number with a unit"))?;
+    number
+        .checked_mul(seconds_per)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long"))
 }
 
 impl Config {
@@ -116,6 +156,23 @@ impl Config {
             min_position_wait_ms: 5000,
             projections: true,
             websocket: WebSocketConfig::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_with_or_without_a_unit() {
+        let hours = |h: u64| std::time::Duration::from_secs(h * 3600);
+        assert_eq!(duration("24h"), Ok(hours(24)));
+        assert_eq!(duration("1d"), Ok(hours(24)));
+        assert_eq!(duration("1440m"), Ok(hours(24)));
+        assert_eq!(duration("86400"), Ok(hours(24)));
+        for bad in ["", "h", "24 hours", "-1h", "1.5h"] {
+            assert!(duration(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -126,6 +126,11 @@ async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
 
 fn token(args: TokenArgs) -> anyhow::Result<()> {
     let keys = app::jwt_keys(&args.jwt)?;
+    anyhow::ensure!(
+        args.hours > 0 && args.hours as u64 * 3600 <= args.jwt.max_ttl.as_secs(),
+        "--hours must be between 1 and JWT_MAX_TTL ({} h): a longer token would be refused",
+        args.jwt.max_ttl.as_secs() / 3600
+    );
     let token = keys.issue(
         &args.sub,
         &args.name,

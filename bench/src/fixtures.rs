@@ -12,6 +12,10 @@ use command::meeting::{Caller, Command, Context};
 use events::settings::SettingsChange;
 use events::{MeetingId, ParticipantId, RoomCode, UserId};
 
+/// The token key of every server a scenario starts (32 bytes or more, as
+/// the server requires).
+pub const SECRET: &str = "bench-secret-of-at-least-32-bytes!";
+
 /// Joins per meeting before a worker moves to its next meeting (the limit
 /// is 1000 present).
 pub const JOINS_PER_MEETING: usize = 900;

@@ -72,6 +72,9 @@ where
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
+        if escapes_nul(&bytes) {
+            return Err(ApiError::invalid("body", "text must not contain U+0000"));
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(de).map(Self).map_err(|e| {
             let path = e.path().to_string();
@@ -83,6 +86,24 @@ where
             ApiError::invalid(field, e.into_inner().to_string())
         })
     }
+}
+
+/// Whether JSON text holds an escaped NUL (`\u0000`, which is the only way
+/// JSON can carry one): a `\` starting an escape, i.e. after an even run
+/// of backslashes, then `u0000`.
+fn escapes_nul(json: &[u8]) -> bool {
+    let mut backslashes = 0;
+    for (at, byte) in json.iter().enumerate() {
+        if *byte == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if backslashes % 2 == 1 && json[at..].starts_with(b"u0000") {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
 }
 
 /// The client's `Idempotency-Key` header (1 to 255 visible ASCII characters).
@@ -129,5 +150,18 @@ impl IdempotencyHeader {
             key: self.0,
             fingerprint: hex::encode(digest.finalize()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escapes_nul;
+
+    #[test]
+    fn an_escaped_nul_is_found_and_an_escaped_backslash_before_u0000_is_not() {
+        assert!(escapes_nul(br#"{"a":"x\u0000y"}"#));
+        assert!(escapes_nul(br#"{"a":"\\\u0000"}"#));
+        assert!(!escapes_nul(br#"{"a":"\\u0000"}"#));
+        assert!(!escapes_nul(br#"{"a":"u0000 \u0001"}"#));
     }
 }

@@ -29,7 +29,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -138,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(|| async { ApiError::RouteNotFound })
+        .layer(middleware::from_fn(refuse_nul))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -152,6 +153,21 @@ async fn ready(
         .await
         .map_err(|e| ApiError::App(e.into()))?;
     Ok("ready")
+}
+
+/// Refuses a URL that carries a NUL (`%00`), in its path or its query,
+/// before any handler sees it: no id, code, search or token holds one.
+async fn refuse_nul(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let has_nul = |text: &str| {
+        text.as_bytes()
+            .windows(3)
+            .any(|w| w.eq_ignore_ascii_case(b"%00"))
+    };
+    if has_nul(uri.path()) || uri.query().is_some_and(has_nul) {
+        return ApiError::invalid("url", "must not contain U+0000").into_response();
+    }
+    next.run(request).await
 }
 
 /// Gives every request an id (the client's `X-Request-Id` if it is a UUID),

@@ -159,11 +159,9 @@ pub async fn list(
         .as_deref()
         .map(str::trim)
         .filter(|k| !k.is_empty());
-    if keyword.is_some_and(|k| k.chars().count() > 200) {
-        return Err(ApiError::invalid(
-            "keyword",
-            "must be at most 200 characters",
-        ));
+    if let Some(keyword) = keyword {
+        events::text::line(keyword, 200)
+            .map_err(|e| ApiError::invalid("keyword", e.to_string()))?;
     }
     min.wait(&state).await?;
     let page = query::meeting::list(

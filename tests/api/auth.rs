@@ -169,9 +169,70 @@ async fn the_token_command_prints_a_token_the_server_accepts(setup: Setup) {
     assert!(!refused.status.success(), "no token without a secret");
 }
 
+/// A key of a few bytes is no key: the server refuses to start with one.
+#[tokio::test]
+async fn a_short_jwt_secret_refuses_to_start_the_server() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_meetings"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("JWT_SECRET", "x")
+        .env("DATABASE_URL", "sqlite://does-not-matter/never.db")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("at least 32 bytes"), "{said}");
+}
+
+/// Finding 6: tokens from the future, too long-lived, or with a NUL in
+/// their subject are 401 at the API, and a long name is cut in the events.
+async fn doubtful_tokens_are_refused_and_long_names_cut(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    let now = chrono::Utc::now().timestamp();
+    let sign = |claims: serde_json::Value| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    };
+    for claims in [
+        json!({"sub": "alice", "exp": now + 3600, "nbf": now + 600}),
+        json!({"sub": "alice", "exp": now + 3600, "iat": now + 600}),
+        json!({"sub": "alice", "exp": 253_402_300_799_i64}),
+        json!({"sub": "ali\u{0}ce", "exp": now + 3600}),
+    ] {
+        let response = app
+            .send(
+                Method::GET,
+                "/api/v1/meetings",
+                Some(&sign(claims.clone())),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{claims}");
+    }
+    let long = sign(json!({"sub": "alice", "name": "n".repeat(390_000), "exp": now + 3600}));
+    let created = app
+        .send(
+            Method::POST,
+            "/api/v1/meetings",
+            Some(&long),
+            Some(&json!({"title": "Mine"})),
+            &[],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let host_name = created.body["host_name"].as_str().unwrap();
+    assert_eq!(host_name.chars().count(), events::text::MAX_NAME_CHARS);
+}
+
 on_setups!(
     [postgres, sqlite]
     requests_without_a_valid_token_are_401_and_change_nothing,
     an_unauthenticated_request_is_401_before_anything_else,
     the_token_command_prints_a_token_the_server_accepts,
+    doubtful_tokens_are_refused_and_long_names_cut,
 );

@@ -65,8 +65,62 @@ async fn a_co_host_cannot_give_a_role_by_inviting(setup: Setup) {
     assert_eq!(zed.body["role"], "participant");
 }
 
+/// Finding 7: a NUL anywhere at the edge is refused before it reaches a
+/// database (PostgreSQL answered 500, SQLite matched everything), and so
+/// are control characters in a search.
+async fn nul_and_control_characters_are_refused_at_the_edge(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    let id = app.active_meeting("alice", json!({})).await;
+    for query in ["keyword=%00", "keyword=a%00b", "keyword=%01", "status=%00"] {
+        let response = app
+            .get(&format!("/api/v1/meetings?{query}"), "alice", &[])
+            .await;
+        assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(response.code(), "VALIDATION_FAILED");
+    }
+    let path = app
+        .get(&format!("/api/v1/meetings/{id}%00"), "alice", &[])
+        .await;
+    assert_eq!(path.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let head = app.head().await;
+    for body in [
+        r#"{"title": "a\u0000b"}"#,
+        r#"{"title": "ok", "description": "x\u0000"}"#,
+    ] {
+        let response = app
+            .client
+            .post(format!("{}/api/v1/meetings", app.base))
+            .bearer_auth(app.token("alice"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
+    }
+    let bidi = app
+        .post(
+            "/api/v1/meetings",
+            "alice",
+            Some(&json!({"title": "\u{202E}cnys"})),
+        )
+        .await;
+    assert_eq!(bidi.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bidi.body["details"]["field"], "title");
+    assert_eq!(app.head().await, head, "nothing appended");
+    let search = app
+        .get("/api/v1/meetings?keyword=Stand", "alice", &[])
+        .await;
+    assert_eq!(search.status, StatusCode::OK);
+}
+
 on_setups!(
     [postgres, sqlite]
     an_oversized_policy_is_refused_and_appends_nothing,
     a_co_host_cannot_give_a_role_by_inviting,
+    nul_and_control_characters_are_refused_at_the_edge,
 );

@@ -16,7 +16,7 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 use uuid::Uuid;
 
-pub const SECRET: &str = "test-secret-for-meetings";
+pub const SECRET: &str = "test-secret-for-meetings-at-least-32-bytes";
 
 pub fn admin_url() -> String {
     std::env::var("TEST_DATABASE_URL")

@@ -21,9 +21,9 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::cli::Options;
 use crate::db::{Backend, BenchDb, nats_url};
+use crate::fixtures::SECRET;
 use crate::harness::{Figures, Report, percentile};
 
-const SECRET: &str = "bench-secret";
 /// Connections (and HTTP requests) opened at a time while setting up.
 const SETUP_CONCURRENCY: usize = 64;
 

@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use super::append::append_sample;
 use crate::cli::Options;
 use crate::db::{Backend, BenchDb};
-use crate::fixtures::{JOINS_PER_MEETING, meeting_for, meetings_per_worker};
+use crate::fixtures::{JOINS_PER_MEETING, SECRET, meeting_for, meetings_per_worker};
 use crate::harness::{Report, Sample, measure};
 use crate::wire;
 
@@ -46,7 +46,6 @@ pub async fn report(options: &Options) -> anyhow::Result<Vec<Report>> {
 /// (`projections`), or to an API node whose read models another process
 /// keeps (none runs during the measurement).
 async fn http_sample(backend: Backend, seconds: f64, projections: bool) -> anyhow::Result<Sample> {
-    const SECRET: &str = "bench-secret";
     let db = BenchDb::create(backend).await?;
     let mut config =
         meetings::config::Config::for_tests(db.url.clone(), None, "bench".into(), SECRET.into());

@@ -11,7 +11,7 @@ use futures::StreamExt;
 
 use crate::cli::Options;
 use crate::db::{Backend, BenchDb, nats_url};
-use crate::fixtures::{context, join_command, meetings_per_worker};
+use crate::fixtures::{SECRET, context, join_command, meetings_per_worker};
 use crate::harness::{Figures, Report, percentile};
 
 const MEETINGS: usize = 50;
@@ -63,7 +63,6 @@ pub async fn report(options: &Options) -> anyhow::Result<Vec<Report>> {
 }
 
 async fn run(backend: Backend, rate: f64, seconds: f64) -> anyhow::Result<Latencies> {
-    const SECRET: &str = "bench-secret";
     let db = BenchDb::create(backend).await?;
     let nats_url = nats_url();
     let prefix = format!("bench{}", uuid::Uuid::new_v4().simple());
