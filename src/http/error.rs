@@ -115,15 +115,26 @@ impl ApiError {
                     MeetingError::AlreadyExists => plain(S::CONFLICT, "VERSION_CONFLICT"),
                     MeetingError::NotHost => plain(S::FORBIDDEN, "INSUFFICIENT_PERMISSION"),
                     MeetingError::AlreadyActive => plain(S::CONFLICT, "MEETING_ALREADY_ACTIVE"),
-                    MeetingError::Ended => plain(S::GONE, "MEETING_ENDED"),
+                    MeetingError::Ended | MeetingError::Cancelled => {
+                        plain(S::GONE, "MEETING_ENDED")
+                    }
                     MeetingError::NotActive => plain(S::BAD_REQUEST, "ROOM_NOT_ACTIVE"),
                     MeetingError::Locked => plain(S::FORBIDDEN, "MEETING_LOCKED"),
-                    MeetingError::Full => plain(S::FORBIDDEN, "MAX_PARTICIPANTS_REACHED"),
-                    MeetingError::ParticipantNotFound | MeetingError::NotWaiting => {
+                    MeetingError::Full | MeetingError::RoomFull => {
+                        plain(S::FORBIDDEN, "MAX_PARTICIPANTS_REACHED")
+                    }
+                    MeetingError::NotPresent | MeetingError::NotWaiting => {
                         plain(S::NOT_FOUND, "PARTICIPANT_NOT_FOUND")
                     }
+                    MeetingError::ParticipantNotFound(user) => (
+                        S::NOT_FOUND,
+                        "PARTICIPANT_NOT_FOUND",
+                        domain.to_string(),
+                        json!({ "user_id": user }),
+                    ),
                     MeetingError::NotModerator
                     | MeetingError::NotPermitted
+                    | MeetingError::HostRemoval
                     | MeetingError::Blocked => plain(S::FORBIDDEN, "INSUFFICIENT_PERMISSION"),
                     MeetingError::InvalidPassword => plain(S::FORBIDDEN, "INVALID_PASSWORD"),
                     MeetingError::ChatDisabled => plain(S::FORBIDDEN, "CHAT_DISABLED"),

@@ -118,9 +118,35 @@ async fn nul_and_control_characters_are_refused_at_the_edge(setup: Setup) {
     assert_eq!(search.status, StatusCode::OK);
 }
 
+/// Finding 10: a refusal names what is wrong: the participant the command
+/// names, not the caller; a full breakout room, not the meeting; the host
+/// who cannot be removed; a cancelled meeting.
+async fn refusals_say_who_or_what_is_missing(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    let id = app.active_meeting("alice", json!({})).await;
+    app.post(&at(&id, "join"), "alice", None).await;
+    let missing = app
+        .send(
+            reqwest::Method::DELETE,
+            &at(&id, "participants/zed"),
+            Some(&app.token("alice")),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.code(), "PARTICIPANT_NOT_FOUND");
+    assert_eq!(missing.body["details"]["user_id"], "zed");
+    let absent = app.post(&at(&id, "leave"), "bob", None).await;
+    assert_eq!(absent.code(), "PARTICIPANT_NOT_FOUND");
+    assert_eq!(absent.body["details"], json!({}), "the caller is the one missing");
+    assert_ne!(absent.body["message"], missing.body["message"]);
+}
+
 on_setups!(
     [postgres, sqlite]
     an_oversized_policy_is_refused_and_appends_nothing,
     a_co_host_cannot_give_a_role_by_inviting,
     nul_and_control_characters_are_refused_at_the_edge,
+    refusals_say_who_or_what_is_missing,
 );

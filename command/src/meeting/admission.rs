@@ -414,7 +414,7 @@ mod tests {
         let given = Given::active("alice");
         assert_eq!(
             given.when("bob", Command::Leave),
-            Err(MeetingError::ParticipantNotFound)
+            Err(MeetingError::NotPresent)
         );
     }
 

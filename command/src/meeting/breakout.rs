@@ -15,7 +15,7 @@ use super::command::Context;
 use super::error::MeetingError;
 use super::reply::Reply;
 use super::rules::{
-    MAX_PARTICIPANTS_LIMIT, capacity, line, require_active, require_moderator, running,
+    MAX_PARTICIPANTS_LIMIT, capacity, line, require_active, require_moderator, running, seat_of,
 };
 use super::state::{Meeting, Seat};
 use events::views::MeetingStatus;
@@ -242,9 +242,7 @@ pub(super) fn assign(
         .breakout
         .as_ref()
         .ok_or(MeetingError::BreakoutNotOpen)?;
-    if !meeting.present.contains_key(user) {
-        return Err(MeetingError::ParticipantNotFound);
-    }
+    seat_of(meeting, ctx, user)?;
     let target = breakout
         .rooms
         .iter()
@@ -262,7 +260,7 @@ pub(super) fn assign(
         .capacity
         .is_some_and(|c| breakout.occupancy(room) >= c as usize)
     {
-        return Err(MeetingError::Full);
+        return Err(MeetingError::RoomFull);
     }
     let event = MeetingEvent::ParticipantAssignedToBreakout(ParticipantAssignedToBreakout {
         meeting_id: meeting.id,
@@ -432,7 +430,7 @@ mod tests {
         given.run("bob", assign("bob", room));
         assert_eq!(
             given.when("carol", assign("carol", room)),
-            Err(MeetingError::Full)
+            Err(MeetingError::RoomFull)
         );
         assert_eq!(
             given.when("bob", Command::CloseBreakout),

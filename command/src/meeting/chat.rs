@@ -100,7 +100,7 @@ pub(super) fn send(
             ));
         }
         if !meeting.present.contains_key(recipient) {
-            return Err(MeetingError::ParticipantNotFound);
+            return Err(MeetingError::ParticipantNotFound(recipient.clone()));
         }
     }
     throttle(meeting, &seat.user_id, Throttled::Chat, ctx.at)?;
@@ -181,7 +181,7 @@ mod tests {
         assert!(given.when("bob", chat("psst", Some("alice"))).is_ok());
         assert_eq!(
             given.when("bob", chat("psst", Some("zed"))),
-            Err(MeetingError::ParticipantNotFound)
+            Err(MeetingError::ParticipantNotFound(user("zed")))
         );
         assert_eq!(
             validation_field(given.when("bob", chat("me", Some("bob")))),
@@ -202,7 +202,7 @@ mod tests {
         );
         assert_eq!(
             given.when("zed", chat("hi", None)),
-            Err(MeetingError::ParticipantNotFound)
+            Err(MeetingError::NotPresent)
         );
         given.run("alice", policy(|p| p.chat_permissions = Permission::Host));
         assert_eq!(

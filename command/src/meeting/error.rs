@@ -1,6 +1,8 @@
 //! Why a meeting refuses a command. Knows no HTTP: `src/http` gives each
 //! variant its status and code.
 
+use events::UserId;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MeetingError {
     #[error("{field}: {reason}")]
@@ -15,14 +17,23 @@ pub enum MeetingError {
     AlreadyActive,
     #[error("the meeting has ended")]
     Ended,
+    #[error("the meeting was cancelled")]
+    Cancelled,
     #[error("the meeting is not active")]
     NotActive,
     #[error("the meeting is locked")]
     Locked,
     #[error("the meeting is full")]
     Full,
-    #[error("the caller is not in the meeting")]
-    ParticipantNotFound,
+    #[error("the breakout room is full")]
+    RoomFull,
+    #[error("you are not in the meeting")]
+    NotPresent,
+    /// Someone the command names (not the caller) is not there.
+    #[error("{0} is not in the meeting")]
+    ParticipantNotFound(UserId),
+    #[error("nobody removes the host")]
+    HostRemoval,
     #[error("only the host or a co-host may do this")]
     NotModerator,
     #[error("the meeting's policy does not allow this")]

@@ -20,7 +20,7 @@ use super::error::MeetingError;
 use super::recording::stopped_by;
 use super::reply::Reply;
 use super::rules::{
-    capacity, line, minutes_between, require_host, require_moderator, require_open, running,
+    capacity, line, minutes_between, over, require_host, require_moderator, require_open, running,
 };
 use super::state::Meeting;
 use events::event::BreakoutCloseReason;
@@ -172,7 +172,7 @@ pub(super) fn start(meeting: &Meeting, ctx: &Context) -> Result<Decision, Meetin
     match meeting.status {
         MeetingStatus::Scheduled => {}
         MeetingStatus::Active => return Err(MeetingError::AlreadyActive),
-        MeetingStatus::Ended | MeetingStatus::Cancelled => return Err(MeetingError::Ended),
+        status @ (MeetingStatus::Ended | MeetingStatus::Cancelled) => return Err(over(status)),
     }
     let started = MeetingStarted {
         meeting_id: meeting.id,
@@ -296,7 +296,7 @@ pub(super) fn delete(meeting: &Meeting, ctx: &Context) -> Result<Decision, Meeti
     let mut events = match meeting.status {
         MeetingStatus::Scheduled => Vec::new(),
         MeetingStatus::Active => closing(meeting, ctx, EndReason::Deleted).0,
-        MeetingStatus::Ended | MeetingStatus::Cancelled => return Err(MeetingError::Ended),
+        status @ (MeetingStatus::Ended | MeetingStatus::Cancelled) => return Err(over(status)),
     };
     events.push(MeetingEvent::MeetingCancelled(MeetingCancelled {
         meeting_id: meeting.id,
@@ -633,7 +633,7 @@ mod tests {
         assert_eq!(given.meeting().status, MeetingStatus::Cancelled);
         assert_eq!(
             given.when("alice", Command::Delete),
-            Err(MeetingError::Ended)
+            Err(MeetingError::Cancelled)
         );
     }
 }

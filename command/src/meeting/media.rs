@@ -10,7 +10,7 @@ use super::Decision;
 use super::command::Context;
 use super::error::MeetingError;
 use super::reply::Reply;
-use super::rules::{require_active, require_moderator};
+use super::rules::{require_active, require_moderator, seat_of};
 use super::state::Meeting;
 
 /// Own media state, or a moderator muting someone (`target`).
@@ -56,10 +56,7 @@ pub(super) fn set_status(
         }
     }
     require_active(meeting)?;
-    let seat = meeting
-        .present
-        .get(target)
-        .ok_or(MeetingError::ParticipantNotFound)?;
+    let seat = seat_of(meeting, ctx, target)?;
     let changed = |current: bool, wanted: Option<bool>| wanted.filter(|w| *w != current);
     let is_screen_sharing = changed(seat.is_screen_sharing, cmd.is_screen_sharing);
     if is_screen_sharing == Some(true) {
@@ -158,7 +155,7 @@ mod tests {
         );
         assert_eq!(
             given.when("zed", status(|s| s.is_muted = Some(true))),
-            Err(MeetingError::ParticipantNotFound)
+            Err(MeetingError::NotPresent)
         );
     }
 

@@ -88,7 +88,7 @@ pub(super) fn remove(
 ) -> Result<Decision, MeetingError> {
     require_moderator(meeting, ctx)?;
     if meeting.is_host(user) {
-        return Err(MeetingError::NotPermitted);
+        return Err(MeetingError::HostRemoval);
     }
     if meeting.is_moderator(user) {
         require_host(meeting, ctx)?;
@@ -96,7 +96,7 @@ pub(super) fn remove(
     let seat = meeting
         .present
         .get(user)
-        .ok_or(MeetingError::ParticipantNotFound)?;
+        .ok_or_else(|| MeetingError::ParticipantNotFound(user.clone()))?;
     let reply = Reply::Removed(RemovedView {
         meeting_id: meeting.id,
         user_id: user.clone(),
@@ -132,7 +132,7 @@ pub(super) fn change_role(
     }
     let current = meeting
         .role_of(user)
-        .ok_or(MeetingError::ParticipantNotFound)?;
+        .ok_or_else(|| MeetingError::ParticipantNotFound(user.clone()))?;
     if current == role {
         return Ok(Decision::new(vec![], reply));
     }
@@ -166,7 +166,7 @@ mod tests {
         );
         assert_eq!(
             given.when("alice", role("zed", Role::CoHost)),
-            Err(MeetingError::ParticipantNotFound)
+            Err(MeetingError::ParticipantNotFound(user("zed")))
         );
         given.run("alice", role("carol", Role::CoHost));
         assert_eq!(given.meeting().present[&user("carol")].role, Role::CoHost);
@@ -270,7 +270,7 @@ mod tests {
         );
         assert_eq!(
             given.when("carol", remove("alice", false)),
-            Err(MeetingError::NotPermitted)
+            Err(MeetingError::HostRemoval)
         );
         assert_eq!(
             given.when("carol", remove("dave", false)),
@@ -278,7 +278,7 @@ mod tests {
         );
         assert_eq!(
             given.when("carol", remove("zed", false)),
-            Err(MeetingError::ParticipantNotFound)
+            Err(MeetingError::ParticipantNotFound(user("zed")))
         );
         let events = given.when("carol", remove("bob", true)).unwrap();
         assert!(

@@ -38,7 +38,8 @@ pub(super) fn require_active(meeting: &Meeting) -> Result<(), MeetingError> {
     match meeting.status {
         MeetingStatus::Active => Ok(()),
         MeetingStatus::Scheduled => Err(MeetingError::NotActive),
-        MeetingStatus::Ended | MeetingStatus::Cancelled => Err(MeetingError::Ended),
+        MeetingStatus::Ended => Err(MeetingError::Ended),
+        MeetingStatus::Cancelled => Err(MeetingError::Cancelled),
     }
 }
 
@@ -46,7 +47,8 @@ pub(super) fn require_active(meeting: &Meeting) -> Result<(), MeetingError> {
 pub(super) fn require_open(meeting: &Meeting) -> Result<(), MeetingError> {
     match meeting.status {
         MeetingStatus::Scheduled | MeetingStatus::Active => Ok(()),
-        MeetingStatus::Ended | MeetingStatus::Cancelled => Err(MeetingError::Ended),
+        MeetingStatus::Ended => Err(MeetingError::Ended),
+        MeetingStatus::Cancelled => Err(MeetingError::Cancelled),
     }
 }
 
@@ -55,7 +57,31 @@ pub(super) fn own_seat<'a>(meeting: &'a Meeting, ctx: &Context) -> Result<&'a Se
     meeting
         .present
         .get(&ctx.caller.user_id)
-        .ok_or(MeetingError::ParticipantNotFound)
+        .ok_or(MeetingError::NotPresent)
+}
+
+/// The seat of someone a command names: the caller's own (refused as
+/// [`MeetingError::NotPresent`]) or another's.
+pub(super) fn seat_of<'a>(
+    meeting: &'a Meeting,
+    ctx: &Context,
+    user: &UserId,
+) -> Result<&'a Seat, MeetingError> {
+    meeting.present.get(user).ok_or_else(|| {
+        if *user == ctx.caller.user_id {
+            MeetingError::NotPresent
+        } else {
+            MeetingError::ParticipantNotFound(user.clone())
+        }
+    })
+}
+
+/// Refuses once the meeting is over: `Ended` or `Cancelled`.
+pub(super) fn over(status: MeetingStatus) -> MeetingError {
+    match status {
+        MeetingStatus::Cancelled => MeetingError::Cancelled,
+        _ => MeetingError::Ended,
+    }
 }
 
 /// A single line of at most `max` characters (see [`events::text`] for
