@@ -48,8 +48,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         banner += &format!("created a token key in {}\n", app::SECRET_FILE);
     }
     if key_from_file {
+        // As this process was started: `cargo run` runs the built binary.
+        let program = std::env::args()
+            .next()
+            .unwrap_or_else(|| "meetings".to_owned());
         banner += &format!(
-            "get a token: cargo run --release -- token --sub alice --name Alice \
+            "get a token: {program} token --sub alice --name Alice \
              (signed with the key in {})\n",
             app::SECRET_FILE
         );

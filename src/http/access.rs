@@ -29,22 +29,30 @@ pub async fn check(
     };
     let mut allowed = may().await?;
     if allowed != Some(true) {
-        let head = state
-            .commands
-            .store()
-            .head_position()
-            .await
-            .map_err(|e| ApiError::App(e.into()))?;
-        match state.progress.wait_for(head, state.min_position_wait).await {
-            // Still behind: answer from what the read models know.
-            Ok(()) | Err(Freshness::Lagging { .. }) => {}
-            Err(Freshness::Database(e)) => return Err(e.into()),
-        }
+        caught_up(state).await?;
         allowed = may().await?;
     }
     match allowed {
         None => Err(ApiError::App(command::AppError::NotFound)),
         Some(false) => Err(ApiError::CannotRead),
         Some(true) => Ok(()),
+    }
+}
+
+/// Waits (at most `MEETINGS_MIN_POSITION_WAIT_MS`) until the read models
+/// have applied everything the log holds now: before a read model's "no"
+/// (no such meeting, no such reader) is believed, since the log may know
+/// better a moment earlier. Still behind after the wait: the read models'
+/// answer stands.
+pub async fn caught_up(state: &AppState) -> Result<(), ApiError> {
+    let head = state
+        .commands
+        .store()
+        .head_position()
+        .await
+        .map_err(|e| ApiError::App(e.into()))?;
+    match state.progress.wait_for(head, state.min_position_wait).await {
+        Ok(()) | Err(Freshness::Lagging { .. }) => Ok(()),
+        Err(Freshness::Database(e)) => Err(e.into()),
     }
 }

@@ -21,6 +21,9 @@ pub enum ApiError {
     Validation { field: String, reason: String },
     #[error("no such route")]
     RouteNotFound,
+    /// The body is larger than the server reads (2 MB).
+    #[error("the request body is too large")]
+    TooLarge,
     /// The caller may not read this meeting.
     #[error("you may not read this meeting")]
     CannotRead,
@@ -70,6 +73,7 @@ impl ApiError {
         match self {
             Self::Unauthorized => plain(S::UNAUTHORIZED, "UNAUTHORIZED"),
             Self::RouteNotFound => plain(S::NOT_FOUND, "ROUTE_NOT_FOUND"),
+            Self::TooLarge => plain(S::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             Self::CannotRead => plain(S::FORBIDDEN, "INSUFFICIENT_PERMISSION"),
             Self::Lagging { applied, wanted } => (
                 S::SERVICE_UNAVAILABLE,
@@ -141,6 +145,7 @@ impl ApiError {
                     MeetingError::ScreenShareDisabled => {
                         plain(S::FORBIDDEN, "SCREEN_SHARE_DISABLED")
                     }
+                    MeetingError::CameraDisabled => plain(S::FORBIDDEN, "CAMERA_DISABLED"),
                     MeetingError::RecordingDisabled => plain(S::FORBIDDEN, "RECORDING_DISABLED"),
                     MeetingError::RecordingInProgress => {
                         plain(S::CONFLICT, "RECORDING_IN_PROGRESS")

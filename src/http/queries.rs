@@ -38,8 +38,22 @@ impl FromRequestParts<AppState> for MinPosition {
 }
 
 impl MinPosition {
+    /// Waits for the read models to apply the position; one beyond the
+    /// log's head was never answered by a command, so it is refused at once.
     async fn wait(&self, state: &AppState) -> Result<(), ApiError> {
         if let Some(position) = self.0 {
+            let head = state
+                .commands
+                .store()
+                .head_position()
+                .await
+                .map_err(|e| ApiError::App(e.into()))?;
+            if position > head {
+                return Err(ApiError::invalid(
+                    "X-Min-Position",
+                    format!("is beyond the log's head ({head})"),
+                ));
+            }
             state
                 .progress
                 .wait_for(position, state.min_position_wait)
@@ -181,19 +195,21 @@ pub struct Exists {
     meeting_id: Option<MeetingId>,
 }
 
-/// `GET .../exists` without a token: whether the link names a meeting.
-/// Answered from the log, so a link works the moment it is created: a room
-/// code exists once its alias does (claimed with the meeting's first
-/// event); an id, once its stream has events.
+/// `GET .../exists` without a token: whether the link names a meeting one
+/// can still go to. Answered from the log, so a link works the moment it
+/// is created, and a deleted (cancelled) meeting no longer exists.
 pub async fn exists(
     State(state): State<AppState>,
     Path(meeting): Path<String>,
 ) -> Result<Json<Exists>, ApiError> {
     let found = match state.commands.resolve(&meeting).await {
-        Ok(id) if meeting.parse::<events::MeetingId>().is_ok() => {
-            state.commands.inspect(id, |m| m.map(|m| m.id)).await?
+        Ok(id) => {
+            let open = |m: Option<&command::meeting::Meeting>| {
+                m.filter(|m| m.status != MeetingStatus::Cancelled)
+                    .map(|m| m.id)
+            };
+            state.commands.inspect(id, open).await?
         }
-        Ok(id) => Some(id),
         Err(command::AppError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
@@ -212,9 +228,13 @@ pub async fn info(
 ) -> Result<Json<query::meeting::MeetingInfo>, ApiError> {
     let id = state.commands.resolve(&meeting).await?;
     min.wait(&state).await?;
-    query::meeting::info(&state.reads, id)
-        .await?
-        .map(Json)
+    let mut info = query::meeting::info(&state.reads, id).await?;
+    if info.is_none() {
+        // The log knows the meeting (it resolved): the read model soon will.
+        super::access::caught_up(&state).await?;
+        info = query::meeting::info(&state.reads, id).await?;
+    }
+    info.map(Json)
         .ok_or(ApiError::App(command::AppError::NotFound))
 }
 

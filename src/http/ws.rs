@@ -68,6 +68,19 @@ pub async fn connect(
     let meeting_id = state.commands.resolve(&meeting).await?;
     super::access::check(&state, &caller, meeting_id, query::access::Access::Read).await?;
     let after = params.after.unwrap_or(0).max(0);
+    let head = state
+        .commands
+        .store()
+        .head_position()
+        .await
+        .map_err(|e| ApiError::App(e.into()))?;
+    if after > head {
+        // Nothing was ever sent from there: a position from another log.
+        return Err(ApiError::invalid(
+            "after",
+            format!("is beyond the log's head ({head})"),
+        ));
+    }
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| serve(state, caller, meeting_id, after, socket)))

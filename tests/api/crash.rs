@@ -20,6 +20,8 @@ use crate::relay::assert_published_exactly_once;
 pub struct Server {
     pub child: Child,
     pub base: String,
+    /// Every line it printed after the first.
+    pub printed: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 async fn start_server(setup: Setup, db: &TestDb, stream: &TestStream) -> Server {
@@ -59,8 +61,18 @@ pub async fn launch(mut command: Command) -> Server {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
     // Keep reading what else it prints, as a terminal would.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Server { child, base }
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = printed.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            keep.lock().unwrap().push(line);
+        }
+    });
+    Server {
+        child,
+        base,
+        printed,
+    }
 }
 
 fn token(user: &str) -> String {

@@ -74,6 +74,19 @@ async fn with_no_settings_it_serves_on_sqlite_and_keeps_data_across_a_kill_9() {
 
     let mut server = launch(bare(&dir)).await;
     assert!(dir.join("data/meetings.db").exists());
+    // The hint names the program as it was started.
+    let hint = format!(
+        "get a token: {} token --sub",
+        env!("CARGO_BIN_EXE_meetings")
+    );
+    crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        let printed = server.printed.lock().unwrap().clone();
+        printed
+            .iter()
+            .any(|line| line.starts_with(&hint))
+            .then_some(())
+    })
+    .await;
     let key = std::fs::read_to_string(dir.join("data/jwt_secret")).unwrap();
     assert_eq!(key.len(), 64, "a random 256-bit key, hex");
 

@@ -139,8 +139,122 @@ async fn refusals_say_who_or_what_is_missing(setup: Setup) {
     assert_eq!(missing.body["details"]["user_id"], "zed");
     let absent = app.post(&at(&id, "leave"), "bob", None).await;
     assert_eq!(absent.code(), "PARTICIPANT_NOT_FOUND");
-    assert_eq!(absent.body["details"], json!({}), "the caller is the one missing");
+    assert_eq!(
+        absent.body["details"],
+        json!({}),
+        "the caller is the one missing"
+    );
     assert_ne!(absent.body["message"], missing.body["message"]);
+}
+
+/// Finding 8: a body larger than the server reads is 413, and a position
+/// the log never reached is refused at once rather than waited for.
+async fn a_huge_body_is_413_and_a_position_beyond_the_head_is_refused_at_once(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    let huge = format!(r#"{{"title": "{}"}}"#, "x".repeat(20 << 20));
+    let response = app
+        .client
+        .post(format!("{}/api/v1/meetings", app.base))
+        .bearer_auth(app.token("alice"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let id = app.active_meeting("alice", json!({})).await;
+    let beyond = (app.head().await + 1000).to_string();
+    let response = app
+        .get(&at(&id, "status"), "alice", &[("x-min-position", &beyond)])
+        .await;
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.body["details"]["field"], "X-Min-Position");
+}
+
+/// Finding 9: a WebSocket resume position beyond the head is refused
+/// before the upgrade (it used to answer `caught_up`, then nothing).
+async fn a_websocket_resume_beyond_the_head_is_refused(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    let id = app.active_meeting("alice", json!({})).await;
+    let base = app.base.replace("http://", "ws://");
+    let url = format!(
+        "{base}/ws/meetings/{id}?token={}&after=999999",
+        app.token("alice")
+    );
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        other => panic!(
+            "expected a refusal, got {:?}",
+            other.map(|(_, r)| r.status())
+        ),
+    }
+}
+
+/// Finding 11: right after a create, single-meeting reads answer the
+/// meeting (they wait for the read models) instead of 404.
+async fn a_meeting_is_readable_right_after_it_is_created(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    for _ in 0..10 {
+        let id = app.active_meeting("alice", json!({})).await;
+        for path in ["status", "info", "participants"] {
+            let response = app.get(&at(&id, path), "alice", &[]).await;
+            assert_eq!(response.status, StatusCode::OK, "{path}");
+        }
+        let details = app
+            .get(&format!("/api/v1/meetings/{id}"), "alice", &[])
+            .await;
+        assert_eq!(details.status, StatusCode::OK);
+    }
+}
+
+/// Finding 12: a deleted meeting no longer exists for its link, and the
+/// README's own policy example is accepted.
+async fn a_deleted_meeting_does_not_exist_and_the_readme_policy_example_works(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    let created = app
+        .create_meeting("alice", json!({"title": "Gone soon"}))
+        .await;
+    let (id, code) = (
+        created["meeting_id"].as_str().unwrap(),
+        created["room_code"].as_str().unwrap(),
+    );
+    let deleted = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/meetings/{id}"),
+            Some(&app.token("alice")),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    for reference in [id, code] {
+        let exists = app
+            .send(
+                reqwest::Method::GET,
+                &at(reference, "exists"),
+                None,
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(exists.body["exists"], false, "{reference}");
+    }
+
+    let readme = include_str!("../../README.md");
+    let example = readme
+        .lines()
+        .find(|line| line.contains("/security/policy \"$A\" '"))
+        .and_then(|line| line.split('\'').nth(1))
+        .expect("the README shows a policy example");
+    let body: serde_json::Value = serde_json::from_str(example).unwrap();
+    let id = app.active_meeting("alice", json!({})).await;
+    let applied = app
+        .post(&at(&id, "security/policy"), "alice", Some(&body))
+        .await;
+    assert_eq!(applied.status, StatusCode::OK, "{:?}", applied.body);
 }
 
 on_setups!(
@@ -149,4 +263,8 @@ on_setups!(
     a_co_host_cannot_give_a_role_by_inviting,
     nul_and_control_characters_are_refused_at_the_edge,
     refusals_say_who_or_what_is_missing,
+    a_huge_body_is_413_and_a_position_beyond_the_head_is_refused_at_once,
+    a_websocket_resume_beyond_the_head_is_refused,
+    a_meeting_is_readable_right_after_it_is_created,
+    a_deleted_meeting_does_not_exist_and_the_readme_policy_example_works,
 );

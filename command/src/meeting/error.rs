@@ -46,6 +46,8 @@ pub enum MeetingError {
     ChatDisabled,
     #[error("screen sharing is disabled for you in this meeting")]
     ScreenShareDisabled,
+    #[error("cameras are disabled for participants in this meeting")]
+    CameraDisabled,
     #[error("recording is disabled for this meeting")]
     RecordingDisabled,
     #[error("a recording is already in progress")]

@@ -2,7 +2,7 @@
 //! screen share and raised hand; a moderator may mute others or lower
 //! their hand, nothing more.
 
-use events::event::{HandLowered, HandRaised, ParticipantMediaChanged};
+use events::event::{HandLowered, HandRaised, ParticipantMediaChanged, Role};
 use events::{MeetingEvent, MeetingId, UserId};
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +67,11 @@ pub(super) fn set_status(
         if !allowed {
             return Err(MeetingError::ScreenShareDisabled);
         }
+    }
+    let camera_on = changed(seat.is_video_enabled, cmd.is_video_enabled) == Some(true);
+    let moderator = matches!(seat.role, Role::Host | Role::CoHost);
+    if camera_on && meeting.policy.disable_camera && !moderator {
+        return Err(MeetingError::CameraDisabled);
     }
     let mut events = Vec::new();
     let media = ParticipantMediaChanged {

@@ -291,5 +291,16 @@ mod tests {
         assert!(
             matches!(events.as_slice(), [E::ParticipantJoined(j)] if !j.is_muted && j.is_video_enabled)
         );
+        // And it holds after the join: participants cannot switch the
+        // camera on; moderators can, and anyone may switch it off.
+        given.joined("bob").joined("alice");
+        let camera = |on| status(|s| s.is_video_enabled = Some(on));
+        assert_eq!(
+            given.when("bob", camera(true)),
+            Err(MeetingError::CameraDisabled)
+        );
+        assert_eq!(given.when("bob", camera(false)), Ok(vec![]));
+        given.run("alice", camera(false));
+        assert!(given.when("alice", camera(true)).is_ok());
     }
 }
