@@ -1,5 +1,5 @@
 //! The activity read models: members (`rm_meeting_members`: invitations
-//! and roles), chat (`rm_chat_messages`), recordings (`rm_recordings`) and
+//! and roles), bans (`rm_meeting_bans`), chat (`rm_chat_messages`), recordings (`rm_recordings`) and
 //! breakout rooms (`rm_breakout_sessions`, `rm_breakout_rooms`,
 //! `rm_breakout_assignments`).
 //!
@@ -33,6 +33,15 @@ static LEAVE: Statement = Statement::new(LEAVERS, |v| {
     )
 });
 
+/// Users banned from a meeting (they may not read it any more).
+static BAN: Statement = Statement::new(LEAVERS, |v| {
+    format!(
+        "INSERT INTO rm_meeting_bans (meeting_id, user_id) \
+         SELECT meeting_id, user_id FROM {v} WHERE true \
+         ON CONFLICT (meeting_id, user_id) DO NOTHING"
+    )
+});
+
 #[derive(Serialize)]
 struct Leaver<'a> {
     meeting_id: String,
@@ -45,12 +54,18 @@ pub async fn apply(
     events: &[(i64, MeetingEvent)],
 ) -> Result<(), sqlx::Error> {
     let mut leavers = Vec::new();
+    // Nothing else touches the bans: they are inserted once, at the end.
+    let mut banned = Vec::new();
     for (position, event) in events {
         if let MeetingEvent::ParticipantLeft(e) = event {
-            leavers.push(Leaver {
+            let leaver = || Leaver {
                 meeting_id: e.meeting_id.to_string(),
                 user_id: e.user_id.as_str(),
-            });
+            };
+            if e.banned {
+                banned.push(leaver());
+            }
+            leavers.push(leaver());
             continue;
         }
         let queries = statements(*position, event);
@@ -62,7 +77,8 @@ pub async fn apply(
             query.execute(&mut *conn).await?;
         }
     }
-    LEAVE.run(conn, &leavers).await
+    LEAVE.run(conn, &leavers).await?;
+    BAN.run(conn, &banned).await
 }
 
 /// The statements one event (other than a leave) needs, in order; none for
@@ -202,6 +218,7 @@ fn member(meeting_id: String, user_id: &str, role: Role) -> Query<'_> {
 pub async fn reset(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     for table in [
         "rm_meeting_members",
+        "rm_meeting_bans",
         "rm_chat_messages",
         "rm_recordings",
         "rm_breakout_sessions",

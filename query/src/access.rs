@@ -1,6 +1,6 @@
 //! Who may read a meeting: its host, its members (invited or given a
-//! role), anyone who joined it, and deployment admins and auditors; and who
-//! moderates it (host and co-hosts).
+//! role), anyone who joined it, and deployment admins and auditors, but
+//! nobody banned from it; and who moderates it (host and co-hosts).
 
 use events::MeetingId;
 use sqlx::AnyPool;
@@ -15,6 +15,8 @@ pub struct Standing {
     pub involved: bool,
     /// Host or co-host.
     pub moderator: bool,
+    /// Removed with a ban: reads nothing of the meeting any more.
+    pub banned: bool,
 }
 
 /// The user's standing in the meeting, or None when it does not exist.
@@ -23,23 +25,26 @@ pub async fn standing(
     meeting_id: MeetingId,
     user: &str,
 ) -> Result<Option<Standing>, sqlx::Error> {
-    let row: Option<(String, i64, Option<String>)> = sqlx::query_as(
+    let row: Option<(String, i64, Option<String>, i64)> = sqlx::query_as(
         "SELECT m.host_id, \
                 (SELECT count(*) FROM rm_meeting_attendees a \
                  WHERE a.meeting_id = m.meeting_id AND a.user_id = $2), \
                 (SELECT r.role FROM rm_meeting_members r \
-                 WHERE r.meeting_id = m.meeting_id AND r.user_id = $2) \
+                 WHERE r.meeting_id = m.meeting_id AND r.user_id = $2), \
+                (SELECT count(*) FROM rm_meeting_bans b \
+                 WHERE b.meeting_id = m.meeting_id AND b.user_id = $2) \
          FROM rm_meetings m WHERE m.meeting_id = $1",
     )
     .bind(meeting_id.to_string())
     .bind(user)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(host, joined, role)| {
+    Ok(row.map(|(host, joined, role, banned)| {
         let is_host = host == user;
         Standing {
             involved: is_host || joined > 0 || role.is_some(),
             moderator: is_host || role.as_deref() == Some("co_host"),
+            banned: banned > 0,
         }
     }))
 }
@@ -66,9 +71,10 @@ pub async fn may(
     let reads_all = roles.iter().any(|r| READ_ALL_ROLES.contains(&r.as_str()));
     Ok(standing(pool, meeting_id, user).await?.map(|s| {
         reads_all
-            || match access {
-                Access::Read => s.involved,
-                Access::Audit => s.moderator,
-            }
+            || (!s.banned
+                && match access {
+                    Access::Read => s.involved,
+                    Access::Audit => s.moderator,
+                })
     }))
 }

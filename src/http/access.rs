@@ -5,6 +5,7 @@
 
 use command::meeting::Caller;
 use events::MeetingId;
+use events::views::MeetingStatus;
 use query::access::Access;
 
 use super::{ApiError, AppState};
@@ -54,5 +55,52 @@ pub async fn caught_up(state: &AppState) -> Result<(), ApiError> {
     match state.progress.wait_for(head, state.min_position_wait).await {
         Ok(()) | Err(Freshness::Lagging { .. }) => Ok(()),
         Err(Freshness::Database(e)) => Err(e.into()),
+    }
+}
+
+/// How a caller is let in to follow a meeting live.
+pub struct Live {
+    /// In the waiting room: let in to see only their own wait.
+    pub waiting: bool,
+    /// The meeting is already over (ended or cancelled).
+    pub over: bool,
+}
+
+/// [`check`] for a live connection, which streams the log itself: the
+/// log's own state decides at once what the read models may not have
+/// applied yet (a ban refuses, a wait lets in to wait).
+pub async fn live(
+    state: &AppState,
+    caller: &Caller,
+    meeting_id: MeetingId,
+) -> Result<Live, ApiError> {
+    let user = &caller.user_id;
+    let now = state
+        .commands
+        .inspect(meeting_id, |m| {
+            m.map(|m| {
+                let waiting = m.waiting.values().any(|w| &w.user_id == user);
+                let over = matches!(m.status, MeetingStatus::Ended | MeetingStatus::Cancelled);
+                (m.banned.contains(user), waiting, over)
+            })
+        })
+        .await?;
+    let (banned, waiting, over) = now.ok_or(ApiError::App(command::AppError::NotFound))?;
+    let reads_all = query::access::READ_ALL_ROLES
+        .iter()
+        .any(|role| caller.has_role(role));
+    if banned && !reads_all {
+        return Err(ApiError::CannotRead);
+    }
+    match check(state, caller, meeting_id, Access::Read).await {
+        Ok(()) => Ok(Live {
+            waiting: false,
+            over,
+        }),
+        Err(ApiError::CannotRead) if waiting => Ok(Live {
+            waiting: true,
+            over,
+        }),
+        Err(e) => Err(e),
     }
 }

@@ -39,7 +39,7 @@ use command::CommandHandler;
 use crate::auth::JwtKeys;
 pub use error::ApiError;
 pub use extract::RequestId;
-pub use ws::{CLIENT_QUEUE, CLOSE_SLOW_CONSUMER};
+pub use ws::{CLIENT_QUEUE, CLOSE_MEETING_OVER, CLOSE_NOT_ALLOWED, CLOSE_SLOW_CONSUMER};
 
 /// What every handler can reach.
 #[derive(Clone)]

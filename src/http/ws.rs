@@ -1,21 +1,29 @@
 //! The WebSocket gateway: `GET /ws/meetings/{meeting}?token=<jwt>&after=<position>`.
 //!
 //! Before the upgrade: 401 without a valid token, 404 for an unknown
-//! meeting, 403 for a caller who may not read it. After: every event of the
-//! meeting after `after` from the log, in order, then `{"type":"caught_up"}`,
-//! then live events from the meeting's stream channel (the node's one bus
+//! meeting, 403 for a caller who may not read it (or is banned), 422 for an
+//! `after` beyond the log's head. After: every event of the meeting after
+//! `after` from the log, in order, then `{"type":"caught_up"}`, then live
+//! events from the meeting's stream channel (the node's one bus
 //! subscription, routed by meeting in memory, so a connection is woken only
 //! by its meeting's events). Live events are checked by stream version: one
 //! already sent is dropped, a jump is filled from the log, so there is no
-//! gap and no duplicate across the switch. A client whose queue of unsent
-//! frames overflows is closed with code 4008 and a reason naming the
-//! position to resume from.
+//! gap and no duplicate across the switch.
 //!
 //! Private events (a private chat message, waiting-room requests) are sent
 //! only to those their audience includes, from the log and live alike.
+//! Someone in the waiting room may connect too: they see only the events
+//! about their own wait until they are admitted, then the meeting.
 //! Client frames `chat`, `hand_raise`, `reaction`, `participant_update`
 //! run the same commands as REST and are answered `ack` (with the
 //! position) or `error` (with the code); `ping` is answered `pong`.
+//!
+//! The server closes a connection with a code: [`CLOSE_MEETING_OVER`]
+//! (4000) after the meeting's last events once it ended or was cancelled;
+//! [`CLOSE_NOT_ALLOWED`] (4003) right after the event that bans the viewer
+//! or turns them away from the waiting room; [`CLOSE_SLOW_CONSUMER`]
+//! (4008) when the client's queue of unsent frames overflows, with the
+//! position to resume from in the reason.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -41,6 +49,12 @@ use super::{ApiError, AppState, RequestId};
 pub const CLIENT_QUEUE: usize = 1024;
 /// Close code for a client that fell behind (in the private range).
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
+/// Close code once the meeting ended or was cancelled and its last events
+/// were sent.
+pub const CLOSE_MEETING_OVER: u16 = 4000;
+/// Close code for a viewer who may read no more: banned, or turned away
+/// from the waiting room.
+pub const CLOSE_NOT_ALLOWED: u16 = 4003;
 /// Bytes a connection reads from its client at a time. Client frames are
 /// small (a longer one grows the buffer as it arrives), and the buffer is
 /// allocated and zero-filled per connection: the default of 128 KiB would
@@ -66,7 +80,7 @@ pub async fn connect(
         .and_then(|token| state.keys.verify(token).ok())
         .ok_or(ApiError::Unauthorized)?;
     let meeting_id = state.commands.resolve(&meeting).await?;
-    super::access::check(&state, &caller, meeting_id, query::access::Access::Read).await?;
+    let entry = super::access::live(&state, &caller, meeting_id).await?;
     let after = params.after.unwrap_or(0).max(0);
     let head = state
         .commands
@@ -83,7 +97,7 @@ pub async fn connect(
     }
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| serve(state, caller, meeting_id, after, socket)))
+        .on_upgrade(move |socket| serve(state, caller, meeting_id, after, entry, socket)))
 }
 
 /// The frame for one event: its payload is copied as the log's text, never
@@ -157,20 +171,35 @@ impl Cursor {
     }
 }
 
-/// Who is connected, to which meeting.
+/// Who is connected, to which meeting, and what they may see.
 struct Viewer {
     caller: Caller,
     meeting: MeetingId,
+    /// In the waiting room: sees only what is about their own wait, until
+    /// they are admitted.
+    waiting: bool,
+}
+
+/// What an event the viewer was sent means for the connection.
+enum After {
+    /// Nothing: go on.
+    Continue,
+    /// The meeting is over: send what is left of it, then close.
+    Over,
+    /// The viewer may read no more (banned, turned away): close now.
+    Refused(&'static str),
 }
 
 impl Viewer {
     /// Whether this viewer may see the event: everything but private
     /// events, and those when their audience includes the viewer. Only an
     /// audience of moderators needs the viewer's role (as the meeting
-    /// stands now), looked up once per call of `role` and kept in it.
+    /// stands now), looked up once per call of `role` and kept in it. A
+    /// viewer in the waiting room sees only the events about their wait.
     async fn sees(&self, state: &AppState, event: &RecordedEvent, role: &mut Role) -> bool {
-        if !PRIVATE_TYPES.contains(&event.event_type.as_str()) {
-            return true;
+        let private = PRIVATE_TYPES.contains(&event.event_type.as_str());
+        if !private {
+            return !self.waiting;
         }
         let Ok(decoded) = event.decode() else {
             return false;
@@ -178,9 +207,9 @@ impl Viewer {
         let audience = decoded.audience();
         let user = &self.caller.user_id;
         if audience.includes(user, None) {
-            return true;
+            return !self.waiting || audience == Audience::ModeratorsAnd(user);
         }
-        if !matches!(audience, Audience::ModeratorsAnd(_)) {
+        if self.waiting || !matches!(audience, Audience::ModeratorsAnd(_)) {
             return false;
         }
         if role.is_none() {
@@ -193,13 +222,55 @@ impl Viewer {
         }
         audience.includes(user, role.flatten())
     }
+
+    /// What an event of the meeting means for this connection (only the
+    /// few kinds that end a connection or a wait are decoded).
+    fn after(&mut self, event: &RecordedEvent) -> After {
+        use events::MeetingEvent as E;
+        const ENDING: [&str; 5] = [
+            "meeting_ended",
+            "meeting_cancelled",
+            "participant_left",
+            "participant_admitted",
+            "participant_rejected",
+        ];
+        if !ENDING.contains(&event.event_type.as_str()) {
+            return After::Continue;
+        }
+        let me = &self.caller.user_id;
+        match event.decode() {
+            Ok(E::MeetingEnded(_) | E::MeetingCancelled(_)) => After::Over,
+            Ok(E::ParticipantLeft(e)) if e.banned && e.user_id == *me => {
+                After::Refused("banned from the meeting")
+            }
+            Ok(E::ParticipantRejected(e)) if e.user_id == *me => {
+                After::Refused("turned away from the waiting room")
+            }
+            Ok(E::ParticipantAdmitted(e)) if e.user_id == *me => {
+                self.waiting = false;
+                After::Continue
+            }
+            _ => After::Continue,
+        }
+    }
 }
 
 /// The viewer's role in the meeting once looked up (`Some(None)`: none).
 type Role = Option<Option<events::event::Role>>;
 
-async fn serve(state: AppState, caller: Caller, meeting: MeetingId, after: i64, socket: WebSocket) {
-    let viewer = Viewer { caller, meeting };
+async fn serve(
+    state: AppState,
+    caller: Caller,
+    meeting: MeetingId,
+    after: i64,
+    entry: super::access::Live,
+    socket: WebSocket,
+) {
+    let mut viewer = Viewer {
+        caller,
+        meeting,
+        waiting: entry.waiting,
+    };
     let send_timeout = Duration::from_secs(state.websocket.send_timeout_seconds);
     let (mut sink, mut incoming) = socket.split();
     let (frames, mut queue) = mpsc::channel::<Message>(CLIENT_QUEUE);
@@ -243,19 +314,33 @@ async fn serve(state: AppState, caller: Caller, meeting: MeetingId, after: i64, 
     };
     let outcome = follow(
         &state,
-        &viewer,
+        &mut viewer,
+        entry.over,
         &mut cursor,
         &mut live,
         &mut incoming,
         &frames,
     )
     .await;
-    if let Err(Stop::Slow) = outcome {
-        let reason = format!("slow consumer: resume with after={}", cursor.position);
-        let _ = close_tx.send(CloseFrame {
-            code: CLOSE_SLOW_CONSUMER,
-            reason: Utf8Bytes::from(reason),
-        });
+    let close = |code, reason: String| CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    };
+    match outcome {
+        // The queue is full: the close goes ahead of it.
+        Err(Stop::Slow) => {
+            let reason = format!("slow consumer: resume with after={}", cursor.position);
+            let _ = close_tx.send(close(CLOSE_SLOW_CONSUMER, reason));
+        }
+        // After the frames already queued (the meeting's last events).
+        Err(Stop::Over) => {
+            let over = close(CLOSE_MEETING_OVER, "the meeting is over".into());
+            let _ = frames.try_send(Message::Close(Some(over)));
+        }
+        Err(Stop::Refused(why)) => {
+            let _ = frames.try_send(Message::Close(Some(close(CLOSE_NOT_ALLOWED, why.into()))));
+        }
+        Ok(()) | Err(Stop::Gone) => {}
     }
     drop(frames);
     let _ = writer.await;
@@ -266,6 +351,10 @@ enum Stop {
     Gone,
     /// The client's queue overflowed.
     Slow,
+    /// The meeting ended or was cancelled; everything of it was sent.
+    Over,
+    /// The viewer may read no more.
+    Refused(&'static str),
 }
 
 fn push(frames: &mpsc::Sender<Message>, text: String) -> Result<(), Stop> {
@@ -276,32 +365,40 @@ fn push(frames: &mpsc::Sender<Message>, text: String) -> Result<(), Stop> {
     }
 }
 
-/// Sends the events the viewer may see.
+/// Sends the events the viewer may see; stops at an event that refuses
+/// the viewer, and tells whether the meeting ended among them.
 async fn push_all(
     state: &AppState,
-    viewer: &Viewer,
+    viewer: &mut Viewer,
     frames: &mpsc::Sender<Message>,
     events: &[RecordedEvent],
-) -> Result<(), Stop> {
+) -> Result<bool, Stop> {
     let mut role = None;
+    let mut over = false;
     for event in events {
         if viewer.sees(state, event, &mut role).await {
             push(frames, frame(event))?;
         }
+        match viewer.after(event) {
+            After::Continue => {}
+            After::Over => over = true,
+            After::Refused(why) => return Err(Stop::Refused(why)),
+        }
     }
-    Ok(())
+    Ok(over)
 }
 
 async fn follow(
     state: &AppState,
-    viewer: &Viewer,
+    viewer: &mut Viewer,
+    over_at_start: bool,
     cursor: &mut Cursor,
     live: &mut live::channels::StreamReceiver,
     incoming: &mut futures::stream::SplitStream<WebSocket>,
     frames: &mpsc::Sender<Message>,
 ) -> Result<(), Stop> {
     let backlog = cursor.unsent(state).await.map_err(|_| Stop::Gone)?;
-    push_all(state, viewer, frames, &backlog).await?;
+    let over = push_all(state, viewer, frames, &backlog).await?;
     push(
         frames,
         Control::CaughtUp {
@@ -309,23 +406,44 @@ async fn follow(
         }
         .text(),
     )?;
+    if over || over_at_start {
+        return Err(Stop::Over);
+    }
     loop {
         tokio::select! {
-            received = live.recv() => match received {
-                Ok(event) if event.stream_version == cursor.version + 1 => {
-                    if cursor.accept(&event) && viewer.sees(state, &event, &mut None).await {
-                        push(frames, frame(&event))?;
+            received = live.recv() => {
+                let over = match received {
+                    Ok(event) if event.stream_version == cursor.version + 1 => {
+                        let mut over = false;
+                        if cursor.accept(&event) {
+                            if viewer.sees(state, &event, &mut None).await {
+                                push(frames, frame(&event))?;
+                            }
+                            match viewer.after(&event) {
+                                After::Continue => {}
+                                After::Over => over = true,
+                                After::Refused(why) => return Err(Stop::Refused(why)),
+                            }
+                        }
+                        over
                     }
+                    Ok(event) if event.stream_version <= cursor.version => false,
+                    // A jump in versions, or events this connection fell
+                    // behind on in its channel: the log has them.
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let missing = cursor.unsent(state).await.map_err(|_| Stop::Gone)?;
+                        push_all(state, viewer, frames, &missing).await?
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Err(Stop::Gone),
+                };
+                if over {
+                    // What ended the meeting was one append: the rest of
+                    // it is in the log already.
+                    let rest = cursor.unsent(state).await.map_err(|_| Stop::Gone)?;
+                    push_all(state, viewer, frames, &rest).await?;
+                    return Err(Stop::Over);
                 }
-                Ok(event) if event.stream_version <= cursor.version => {}
-                // A jump in versions, or events this connection fell behind
-                // on in its channel: the log has them.
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let missing = cursor.unsent(state).await.map_err(|_| Stop::Gone)?;
-                    push_all(state, viewer, frames, &missing).await?;
-                }
-                Err(broadcast::error::RecvError::Closed) => return Err(Stop::Gone),
-            },
+            }
             message = incoming.next() => match message {
                 Some(Ok(Message::Text(text))) => {
                     let reply = answer(state, viewer, &text).await;

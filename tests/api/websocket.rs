@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use meetings::http::{CLIENT_QUEUE, CLOSE_SLOW_CONSUMER};
+use meetings::http::{CLIENT_QUEUE, CLOSE_MEETING_OVER, CLOSE_NOT_ALLOWED, CLOSE_SLOW_CONSUMER};
 
 use crate::helpers::{
     Setup, TestApp, TestDb, TestStream, setup_config, spawn_app_on, spawn_app_with,
@@ -258,6 +258,152 @@ async fn a_client_that_stops_reading_is_closed_with_a_resume_position(setup: Set
     assert!(close.reason.contains("after="), "{}", close.reason);
 }
 
+/// The status of an upgrade attempt: 101, or the refusal's.
+async fn upgrade_status(url: String) -> u16 {
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("unexpected {e}"),
+        Ok(_) => 101,
+    }
+}
+
+/// Frames until the server closes: the JSON frames and the close's code.
+async fn until_closed(socket: &mut Socket) -> (Vec<Value>, u16) {
+    let mut frames = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("a frame in time")
+        {
+            Some(Ok(Message::Text(text))) => frames.push(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Close(close))) => {
+                return (frames, close.map_or(0, |c| u16::from(c.code)));
+            }
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+fn types(frames: &[Value]) -> Vec<&str> {
+    frames.iter().filter_map(|f| f["type"].as_str()).collect()
+}
+
+/// Hardening 4: a ban closes the banned user's live connections (4003)
+/// and refuses their reads from then on.
+async fn a_ban_closes_the_live_connection_and_refuses_reads(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    let id = app.active_meeting("alice", json!({})).await;
+    app.post(&path(&id, "join"), "dave", None).await;
+    let mut dave = open(&app, &id, "dave", None).await;
+    until_caught_up(&mut dave).await;
+    let banned = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("{}?ban=true", path(&id, "participants/dave")),
+            Some(&app.token("alice")),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(banned.status, reqwest::StatusCode::OK);
+    let (frames, code) = until_closed(&mut dave).await;
+    assert_eq!(
+        types(&frames),
+        ["participant_left"],
+        "the ban itself, then the close"
+    );
+    assert_eq!(code, CLOSE_NOT_ALLOWED);
+    let again = ws_url(&app, &id, &app.token("dave"), Some(0));
+    assert_eq!(upgrade_status(again).await, 403);
+    for read in ["chat", "participants"] {
+        let refused = app.get(&path(&id, read), "dave", &[]).await;
+        assert_eq!(refused.status, reqwest::StatusCode::FORBIDDEN, "{read}");
+    }
+}
+
+/// Hardening 12: when the meeting ends, its last events are sent and the
+/// connection closes (4000); connecting to an ended meeting sends its log,
+/// then closes.
+async fn the_connection_closes_once_the_meeting_is_over(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    let id = app.active_meeting("alice", json!({})).await;
+    app.post(&path(&id, "join"), "bob", None).await;
+    let mut bob = open(&app, &id, "bob", None).await;
+    until_caught_up(&mut bob).await;
+    let deleted = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/meetings/{id}"),
+            Some(&app.token("alice")),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.status, reqwest::StatusCode::OK);
+    let (frames, code) = until_closed(&mut bob).await;
+    assert_eq!(
+        types(&frames),
+        ["participant_left", "meeting_ended", "meeting_cancelled"]
+    );
+    assert_eq!(code, CLOSE_MEETING_OVER);
+    let mut late = open(&app, &id, "bob", None).await;
+    let (frames, code) = until_closed(&mut late).await;
+    assert_eq!(types(&frames).last(), Some(&"caught_up"));
+    assert_eq!(code, CLOSE_MEETING_OVER);
+}
+
+/// Hardening 8: someone in the waiting room follows their own wait live:
+/// their admission, then the meeting; someone turned away is closed.
+async fn a_waiting_user_sees_their_own_admission_live(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    let id = app
+        .active_meeting("alice", json!({"settings": {"waiting_room": true}}))
+        .await;
+    let mut waits = Vec::new();
+    for user in ["bob", "carol"] {
+        let waiting = app.post(&path(&id, "join"), user, None).await;
+        assert_eq!(waiting.status, reqwest::StatusCode::ACCEPTED);
+        let participant = waiting.body["participant_id"].as_str().unwrap().to_owned();
+        let mut socket = open(&app, &id, user, None).await;
+        let (backlog, _) = until_caught_up(&mut socket).await;
+        assert_eq!(
+            types(&backlog),
+            ["participant_waiting"],
+            "only their own wait"
+        );
+        waits.push((participant, socket));
+    }
+    let (carol_id, mut carol) = waits.pop().unwrap();
+    let (bob_id, mut bob) = waits.pop().unwrap();
+    let admit = format!("waiting-room/{bob_id}/admit");
+    assert_eq!(
+        app.post(&path(&id, &admit), "alice", None).await.status,
+        reqwest::StatusCode::OK
+    );
+    assert_eq!(next_frame(&mut bob).await["type"], "participant_admitted");
+    assert_eq!(next_frame(&mut bob).await["type"], "participant_joined");
+    app.post(&path(&id, "chat"), "bob", Some(&json!({"content": "in"})))
+        .await;
+    assert_eq!(
+        next_frame(&mut bob).await["type"],
+        "chat_message_sent",
+        "a reader now"
+    );
+    let reject = format!("waiting-room/{carol_id}/reject");
+    assert_eq!(
+        app.post(&path(&id, &reject), "alice", None).await.status,
+        reqwest::StatusCode::OK
+    );
+    let (frames, code) = until_closed(&mut carol).await;
+    assert_eq!(
+        types(&frames),
+        ["participant_rejected"],
+        "nothing of the meeting"
+    );
+    assert_eq!(code, CLOSE_NOT_ALLOWED);
+}
+
 on_setups!(
     [postgres, sqlite, postgres_in_process, sqlite_nats]
     a_subscriber_sees_every_event_of_its_meeting_live,
@@ -268,4 +414,7 @@ on_setups!(
     refusals_happen_before_the_upgrade,
     a_ping_frame_is_answered_with_pong,
     a_client_that_stops_reading_is_closed_with_a_resume_position,
+    a_ban_closes_the_live_connection_and_refuses_reads,
+    the_connection_closes_once_the_meeting_is_over,
+    a_waiting_user_sees_their_own_admission_live,
 );
