@@ -371,6 +371,23 @@ pub struct ChatMessageSent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient_id: Option<UserId>,
     pub sent_at: DateTime<Utc>,
+    /// A shared file: the message names it, the file lives elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<ChatFile>,
+}
+
+/// A file shared in the chat (spec 001's file message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatFile {
+    /// An http(s) URL.
+    pub file_url: String,
+    pub file_name: String,
+    /// Its media type, as the sender gave it.
+    #[serde(default)]
+    pub file_type: Option<String>,
+    /// Bytes.
+    #[serde(default)]
+    pub file_size: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -733,6 +750,7 @@ mod tests {
                 content: "psst".into(),
                 recipient_id: Some(UserId("carol".into())),
                 sent_at: at,
+                file: None,
             }),
             MeetingEvent::BreakoutRoomsOpened(BreakoutRoomsOpened {
                 meeting_id,
@@ -782,6 +800,7 @@ mod tests {
             content: "hi".into(),
             recipient_id: Some(recipient.clone()),
             sent_at: Utc::now(),
+            file: None,
         });
         let audience = chat.audience();
         assert!(audience.includes(&sender, Some(Role::Participant)));

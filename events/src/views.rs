@@ -6,8 +6,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{BreakoutRoomSettings, Role};
-use crate::ids::{BreakoutRoomId, BreakoutSessionId, MeetingId, ParticipantId, RoomCode, UserId};
+use crate::event::{BreakoutRoomSettings, ChatFile, ChatMessageSent, Role};
+use crate::ids::{
+    BreakoutRoomId, BreakoutSessionId, MeetingId, MessageId, ParticipantId, RoomCode, UserId,
+};
 use crate::settings::RoomSettings;
 
 /// Where a meeting is in its life: `scheduled` -> `active` -> `ended`, or
@@ -84,6 +86,54 @@ pub struct SeatView {
     pub is_video_enabled: bool,
     pub device_type: Option<String>,
     pub joined_at: DateTime<Utc>,
+}
+
+/// What a chat message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageType {
+    Text,
+    /// A shared file (`file_url`, `file_name`, ...), with an optional
+    /// caption as its content.
+    File,
+}
+
+/// A chat message: what sending it answers, and each message of the chat
+/// a query lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatView {
+    pub message_id: MessageId,
+    pub meeting_id: MeetingId,
+    pub sender_id: UserId,
+    pub sender_name: String,
+    pub content: String,
+    pub message_type: MessageType,
+    pub is_private: bool,
+    pub recipient_id: Option<UserId>,
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<ChatFile>,
+    pub timestamp: DateTime<Utc>,
+}
+
+impl ChatView {
+    /// The message an event sent.
+    pub fn of(e: &ChatMessageSent) -> Self {
+        Self {
+            message_id: e.message_id,
+            meeting_id: e.meeting_id,
+            sender_id: e.sender_id.clone(),
+            sender_name: e.sender_name.clone(),
+            content: e.content.clone(),
+            message_type: match e.file {
+                Some(_) => MessageType::File,
+                None => MessageType::Text,
+            },
+            is_private: e.recipient_id.is_some(),
+            recipient_id: e.recipient_id.clone(),
+            file: e.file.clone(),
+            timestamp: e.sent_at,
+        }
+    }
 }
 
 /// A meeting's breakout rooms: what opening them answers and what reading

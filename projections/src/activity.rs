@@ -100,21 +100,30 @@ fn statements(position: i64, event: &MeetingEvent) -> Vec<Query<'_>> {
                 member(meeting_id, e.user_id.as_str(), e.role)
             }]
         }
-        E::ChatMessageSent(e) => vec![
-            sqlx::query(
-                "INSERT INTO rm_chat_messages (position, message_id, meeting_id, sender_id, \
-                 sender_name, recipient_id, content, sent_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (position) DO NOTHING",
-            )
-            .bind(position)
-            .bind(e.message_id.to_string())
-            .bind(e.meeting_id.to_string())
-            .bind(e.sender_id.as_str())
-            .bind(e.sender_name.as_str())
-            .bind(e.recipient_id.as_ref().map(|r| r.as_str()))
-            .bind(e.content.as_str())
-            .bind(text(e.sent_at)),
-        ],
+        E::ChatMessageSent(e) => {
+            let file = e.file.as_ref();
+            vec![
+                sqlx::query(
+                    "INSERT INTO rm_chat_messages (position, message_id, meeting_id, sender_id, \
+                     sender_name, recipient_id, content, sent_at, file_url, file_name, \
+                     file_type, file_size) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (position) DO NOTHING",
+                )
+                .bind(position)
+                .bind(e.message_id.to_string())
+                .bind(e.meeting_id.to_string())
+                .bind(e.sender_id.as_str())
+                .bind(e.sender_name.as_str())
+                .bind(e.recipient_id.as_ref().map(|r| r.as_str()))
+                .bind(e.content.as_str())
+                .bind(text(e.sent_at))
+                .bind(file.map(|f| f.file_url.as_str()))
+                .bind(file.map(|f| f.file_name.as_str()))
+                .bind(file.and_then(|f| f.file_type.as_deref()))
+                .bind(file.and_then(|f| f.file_size)),
+            ]
+        }
         E::RecordingStarted(e) => vec![
             sqlx::query(
                 "INSERT INTO rm_recordings (recording_id, meeting_id, started_by, started_at) \

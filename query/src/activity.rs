@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::AnyPool;
 
-use events::event::BreakoutRoomSettings;
-use events::views::{BreakoutRoomView, BreakoutView};
+use events::event::{BreakoutRoomSettings, ChatFile};
+use events::views::{BreakoutRoomView, BreakoutView, ChatView, MessageType};
 use events::{MeetingId, UserId};
 
 use crate::decode::decode;
@@ -100,17 +100,59 @@ pub async fn attendance(
     })
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// A message as the chat lists it: as sending it answered, with its place
+/// in the log.
+#[derive(Debug, Clone, Serialize)]
 pub struct ChatMessage {
-    pub message_id: String,
-    pub sender_id: String,
-    pub sender_name: String,
-    pub recipient_id: Option<String>,
-    pub content: String,
-    pub message_type: String,
-    pub is_private: Flag,
-    pub timestamp: String,
+    #[serde(flatten)]
+    pub message: ChatView,
     pub position: i64,
+}
+
+type MessageRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
+fn chat_message(meeting_id: MeetingId, row: MessageRow) -> Result<ChatMessage, sqlx::Error> {
+    let (id, sender, name, recipient, content, sent_at, position, url, file, kind, size) = row;
+    let file = match (url, file) {
+        (Some(file_url), Some(file_name)) => Some(ChatFile {
+            file_url,
+            file_name,
+            file_type: kind,
+            file_size: size,
+        }),
+        _ => None,
+    };
+    Ok(ChatMessage {
+        message: ChatView {
+            message_id: decode(id.parse(), "message_id")?,
+            meeting_id,
+            sender_id: UserId(sender),
+            sender_name: name,
+            content,
+            message_type: if file.is_some() {
+                MessageType::File
+            } else {
+                MessageType::Text
+            },
+            is_private: recipient.is_some(),
+            recipient_id: recipient.map(UserId),
+            file,
+            timestamp: decode(events::time::parse(&sent_at).ok_or("not a time"), "sent_at")?,
+        },
+        position,
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -145,11 +187,9 @@ pub async fn chat(
     .bind(user)
     .fetch_one(pool)
     .await?;
-    let mut messages: Vec<ChatMessage> = sqlx::query_as(&format!(
-        "SELECT message_id, sender_id, sender_name, recipient_id, content, \
-                'text' AS message_type, \
-                CAST(CASE WHEN recipient_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS is_private, \
-                sent_at AS timestamp, position \
+    let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+        "SELECT message_id, sender_id, sender_name, recipient_id, content, sent_at, position, \
+                file_url, file_name, file_type, file_size \
          FROM rm_chat_messages WHERE {VISIBLE} ORDER BY position DESC LIMIT $3 OFFSET $4"
     ))
     .bind(meeting_id.to_string())
@@ -158,6 +198,10 @@ pub async fn chat(
     .bind(offset)
     .fetch_all(pool)
     .await?;
+    let mut messages = rows
+        .into_iter()
+        .map(|row| chat_message(meeting_id, row))
+        .collect::<Result<Vec<_>, _>>()?;
     messages.reverse();
     Ok(Chat {
         meeting_id,

@@ -6,34 +6,68 @@ use serde::{Deserialize, Serialize};
 
 use command::meeting::Command;
 use command::meeting::chat::SendChat;
+use events::event::ChatFile;
 use events::{MessageId, UserId};
 
 use super::ApiError;
 use super::call::Call;
 use super::extract::JsonBody;
 
+/// Spec 001's chat body: a text message, or (`message_type: "file"`) a
+/// shared file with an optional caption; the fields that do not apply may
+/// be absent or `null`.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChatBody {
     pub content: Option<String>,
     pub recipient_id: Option<String>,
-    /// Only `text` (the spec's file messages are not supported).
+    /// `text` (the default) or `file`.
     pub message_type: Option<String>,
+    pub file_url: Option<String>,
+    pub file_name: Option<String>,
+    pub file_type: Option<String>,
+    pub file_size: Option<i64>,
 }
 
 impl ChatBody {
     pub fn command(&self) -> Result<Command, ApiError> {
-        if self.message_type.as_deref().is_some_and(|t| t != "text") {
-            return Err(ApiError::invalid("message_type", "must be text"));
-        }
-        let content = self
-            .content
-            .clone()
-            .ok_or_else(|| ApiError::invalid("content", "is required"))?;
+        let file = match self.message_type.as_deref() {
+            None | Some("text") => {
+                let stray = [
+                    ("file_url", self.file_url.is_some()),
+                    ("file_name", self.file_name.is_some()),
+                    ("file_type", self.file_type.is_some()),
+                    ("file_size", self.file_size.is_some()),
+                ];
+                if let Some((field, _)) = stray.iter().find(|(_, given)| *given) {
+                    return Err(ApiError::invalid(*field, "only with message_type file"));
+                }
+                None
+            }
+            Some("file") => Some(ChatFile {
+                file_url: self
+                    .file_url
+                    .clone()
+                    .ok_or_else(|| ApiError::invalid("file_url", "is required"))?,
+                file_name: self
+                    .file_name
+                    .clone()
+                    .ok_or_else(|| ApiError::invalid("file_name", "is required"))?,
+                file_type: self.file_type.clone(),
+                file_size: self.file_size,
+            }),
+            Some(_) => return Err(ApiError::invalid("message_type", "must be text or file")),
+        };
+        let content = match (&self.content, &file) {
+            (Some(content), _) => content.clone(),
+            (None, Some(_)) => String::new(),
+            (None, None) => return Err(ApiError::invalid("content", "is required")),
+        };
         Ok(Command::Chat(SendChat {
             message_id: MessageId::new(),
             content,
             recipient_id: self.recipient_id.clone().map(UserId),
+            file,
         }))
     }
 }

@@ -257,6 +257,64 @@ async fn a_deleted_meeting_does_not_exist_and_the_readme_policy_example_works(se
     assert_eq!(applied.status, StatusCode::OK, "{:?}", applied.body);
 }
 
+/// Finding 13: spec 001's chat bodies: its exact text body (file fields
+/// null) and its file messages, answered and listed with the file.
+async fn chat_takes_the_specs_text_and_file_messages(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    let id = app.active_meeting("alice", json!({})).await;
+    app.post(&at(&id, "join"), "bob", None).await;
+    let text = json!({"content": "Hello everyone!", "message_type": "text", "recipient_id": null,
+                      "file_url": null, "file_name": null, "file_type": null, "file_size": null});
+    let sent = app.post(&at(&id, "chat"), "bob", Some(&text)).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{:?}", sent.body);
+    assert_eq!(sent.body["message_type"], "text");
+    let file = json!({"content": "minutes", "message_type": "file",
+                      "file_url": "https://files.example.com/minutes.pdf", "file_name": "minutes.pdf",
+                      "file_type": "application/pdf", "file_size": 48213});
+    let sent = app.post(&at(&id, "chat"), "bob", Some(&file)).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{:?}", sent.body);
+    assert_eq!(sent.body["message_type"], "file");
+    assert_eq!(sent.body["file_name"], "minutes.pdf");
+    let position = sent.position_header().unwrap().to_string();
+    let listed = app
+        .get(&at(&id, "chat"), "alice", &[("x-min-position", &position)])
+        .await;
+    let messages = listed.body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(
+        messages[1]["file_url"],
+        "https://files.example.com/minutes.pdf"
+    );
+    assert_eq!(messages[1]["file_size"], 48213);
+    assert_eq!(messages[1]["message_type"], "file");
+    assert!(
+        messages[0].get("file_url").is_none(),
+        "a text message names no file"
+    );
+    for (bad, field) in [
+        (
+            json!({"message_type": "file", "file_url": "javascript:alert(1)", "file_name": "x"}),
+            "file_url",
+        ),
+        (
+            json!({"message_type": "file", "file_url": "https://x.example/f"}),
+            "file_name",
+        ),
+        (
+            json!({"content": "hi", "file_url": "https://x.example/f"}),
+            "file_url",
+        ),
+        (
+            json!({"content": "hi", "message_type": "video"}),
+            "message_type",
+        ),
+    ] {
+        let refused = app.post(&at(&id, "chat"), "bob", Some(&bad)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(refused.body["details"]["field"], field, "{bad}");
+    }
+}
+
 on_setups!(
     [postgres, sqlite]
     an_oversized_policy_is_refused_and_appends_nothing,
@@ -267,4 +325,5 @@ on_setups!(
     a_websocket_resume_beyond_the_head_is_refused,
     a_meeting_is_readable_right_after_it_is_created,
     a_deleted_meeting_does_not_exist_and_the_readme_policy_example_works,
+    chat_takes_the_specs_text_and_file_messages,
 );

@@ -3,7 +3,8 @@
 //! events (so every node agrees and a restart forgets nothing).
 
 use chrono::{DateTime, Utc};
-use events::event::{ChatMessageSent, ReactionSent};
+use events::event::{ChatFile, ChatMessageSent, ReactionSent};
+use events::views::ChatView;
 use events::{MeetingEvent, MeetingId, MessageId, UserId};
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +12,7 @@ use super::Decision;
 use super::command::Context;
 use super::error::MeetingError;
 use super::reply::Reply;
-use super::rules::{own_seat, require_active, running};
+use super::rules::{line, own_seat, require_active, running};
 use super::state::{Meeting, Throttled};
 
 pub const CHAT_MAX_CHARS: usize = 1000;
@@ -20,21 +21,46 @@ const REACTION_TYPE_MAX_CHARS: usize = 32;
 #[derive(Debug, Clone, PartialEq)]
 pub struct SendChat {
     pub message_id: MessageId,
+    /// The text; a file message's caption (may be empty).
     pub content: String,
     pub recipient_id: Option<UserId>,
+    /// A shared file (spec 001's `message_type: "file"`).
+    pub file: Option<ChatFile>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChatView {
-    pub message_id: MessageId,
-    pub meeting_id: MeetingId,
-    pub sender_id: UserId,
-    pub sender_name: String,
-    pub content: String,
-    pub message_type: String,
-    pub is_private: bool,
-    pub recipient_id: Option<UserId>,
-    pub timestamp: DateTime<Utc>,
+const FILE_URL_MAX_CHARS: usize = 2048;
+const FILE_NAME_MAX_CHARS: usize = 255;
+/// A media type's longest form (RFC 6838: 127 + "/" + 127).
+const FILE_TYPE_MAX_CHARS: usize = 255;
+/// A terabyte: a size is what the sender says, the file lives elsewhere.
+pub const FILE_SIZE_MAX: i64 = 1 << 40;
+
+/// A shared file names an http(s) URL, a name, and optionally its media
+/// type and a size.
+fn valid_file(file: &ChatFile) -> Result<(), MeetingError> {
+    let url = &file.file_url;
+    let web = url.starts_with("https://") || url.starts_with("http://");
+    if !web || url.contains(char::is_whitespace) {
+        return Err(MeetingError::invalid("file_url", "must be an http(s) URL"));
+    }
+    line("file_url", url, FILE_URL_MAX_CHARS)?;
+    if file.file_name.trim().is_empty() {
+        return Err(MeetingError::invalid("file_name", "must not be empty"));
+    }
+    line("file_name", &file.file_name, FILE_NAME_MAX_CHARS)?;
+    if let Some(kind) = &file.file_type {
+        line("file_type", kind, FILE_TYPE_MAX_CHARS)?;
+    }
+    if file
+        .file_size
+        .is_some_and(|size| !(0..=FILE_SIZE_MAX).contains(&size))
+    {
+        return Err(MeetingError::invalid(
+            "file_size",
+            format!("must be between 0 and {FILE_SIZE_MAX} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,8 +114,12 @@ pub(super) fn send(
     if !allowed {
         return Err(MeetingError::ChatDisabled);
     }
-    if cmd.content.trim().is_empty() {
-        return Err(MeetingError::invalid("content", "must not be empty"));
+    match &cmd.file {
+        None if cmd.content.trim().is_empty() => {
+            return Err(MeetingError::invalid("content", "must not be empty"));
+        }
+        None => {}
+        Some(file) => valid_file(file)?,
     }
     running("content", &cmd.content, CHAT_MAX_CHARS)?;
     if let Some(recipient) = &cmd.recipient_id {
@@ -112,18 +142,9 @@ pub(super) fn send(
         content: cmd.content.clone(),
         recipient_id: cmd.recipient_id.clone(),
         sent_at: ctx.at,
+        file: cmd.file.clone(),
     };
-    let reply = Reply::Chat(ChatView {
-        message_id: sent.message_id,
-        meeting_id: sent.meeting_id,
-        sender_id: sent.sender_id.clone(),
-        sender_name: sent.sender_name.clone(),
-        content: sent.content.clone(),
-        message_type: "text".into(),
-        is_private: sent.recipient_id.is_some(),
-        recipient_id: sent.recipient_id.clone(),
-        timestamp: sent.sent_at,
-    });
+    let reply = Reply::Chat(ChatView::of(&sent));
     Ok(Decision::new(
         vec![MeetingEvent::ChatMessageSent(sent)],
         reply,
@@ -168,8 +189,9 @@ pub(super) fn react(
 #[cfg(test)]
 mod tests {
     use super::super::given::*;
-    use super::CHAT_MAX_CHARS;
+    use super::{CHAT_MAX_CHARS, FILE_SIZE_MAX};
     use crate::meeting::Throttled;
+    use events::event::ChatFile;
 
     #[test]
     fn chat_needs_presence_an_enabled_chat_and_a_present_recipient() {
@@ -225,6 +247,54 @@ mod tests {
             given.when("alice", chat("hi", None)),
             Err(MeetingError::ChatDisabled)
         );
+    }
+
+    #[test]
+    fn a_file_message_names_a_web_file_and_may_have_no_caption() {
+        let mut given = Given::active("alice");
+        given.joined("bob");
+        let file = |url: &str, name: &str, size| {
+            Command::Chat(SendChat {
+                message_id: MessageId::new(),
+                content: String::new(),
+                recipient_id: None,
+                file: Some(ChatFile {
+                    file_url: url.into(),
+                    file_name: name.into(),
+                    file_type: Some("application/pdf".into()),
+                    file_size: size,
+                }),
+            })
+        };
+        let events = given
+            .when(
+                "bob",
+                file("https://files.example.com/a.pdf", "a.pdf", Some(1024)),
+            )
+            .unwrap();
+        assert!(
+            matches!(events.as_slice(), [E::ChatMessageSent(c)] if c.file.is_some() && c.content.is_empty())
+        );
+        for (bad, field) in [
+            (
+                file("ftp://files.example.com/a.pdf", "a.pdf", None),
+                "file_url",
+            ),
+            (file("javascript:alert(1)", "a.pdf", None), "file_url"),
+            (file("https://x.example/a b", "a.pdf", None), "file_url"),
+            (file("https://x.example/a", "", None), "file_name"),
+            (
+                file("https://x.example/a", "a\u{202E}fdp.exe", None),
+                "file_name",
+            ),
+            (file("https://x.example/a", "a.pdf", Some(-1)), "file_size"),
+            (
+                file("https://x.example/a", "a.pdf", Some(FILE_SIZE_MAX + 1)),
+                "file_size",
+            ),
+        ] {
+            assert_eq!(validation_field(given.when("bob", bad)), field);
+        }
     }
 
     #[test]

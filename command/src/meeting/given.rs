@@ -177,6 +177,7 @@ pub(super) fn chat(content: &str, to: Option<&str>) -> Command {
         message_id: MessageId::new(),
         content: content.into(),
         recipient_id: to.map(|t| UserId(t.into())),
+        file: None,
     })
 }
 

@@ -3,12 +3,12 @@
 //! idempotency key (as this enum's JSON) so a retried request gets exactly
 //! the first answer.
 
-use events::views::{BreakoutView, MeetingView, SeatView};
+use events::views::{BreakoutView, ChatView, MeetingView, SeatView};
 use serde::{Deserialize, Serialize};
 
 use super::admission::{LeftView, WaitingView};
 use super::breakout::{AssignedView, BreakoutClosedView};
-use super::chat::{ChatView, ReactionView};
+use super::chat::ReactionView;
 use super::lifecycle::{CancelledView, EndedView, StartedView};
 use super::media::StatusView;
 use super::policy::{ConfigView, PolicyView};
