@@ -234,15 +234,14 @@ impl App {
             min_position_wait: Duration::from_millis(config.min_position_wait_ms),
             channels,
             websocket: config.websocket.clone(),
+            request_timeout: Duration::from_secs(config.http.request_timeout_seconds),
         });
-        let mut shutdown = stopped;
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown.wait_for(|stop| *stop).await;
-                })
-                .await
-        });
+        let server = tokio::spawn(crate::server::serve(
+            listener,
+            router,
+            config.http.limits(),
+            stopped,
+        ));
         Ok(Self {
             addr,
             public_url,

@@ -57,7 +57,47 @@ pub struct Config {
     pub projections: bool,
 
     #[command(flatten)]
+    pub http: HttpConfig,
+
+    #[command(flatten)]
     pub websocket: WebSocketConfig,
+}
+
+/// What an HTTP client may hold of the server.
+#[derive(Debug, Clone, Args)]
+pub struct HttpConfig {
+    /// Seconds a client has to send a request's headers, counted from when
+    /// the server waits for them: also how long an idle keep-alive
+    /// connection is kept.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub header_timeout_seconds: u64,
+    /// Seconds a request may take to be answered (408 then).
+    #[arg(long, env = "HTTP_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub request_timeout_seconds: u64,
+    /// Connections open at once, WebSockets included; more are closed at
+    /// once.
+    #[arg(long, env = "MEETINGS_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_timeout_seconds: 10,
+            request_timeout_seconds: 30,
+            max_connections: 10_000,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub fn limits(&self) -> crate::server::Limits {
+        crate::server::Limits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_seconds),
+            request_timeout: std::time::Duration::from_secs(self.request_timeout_seconds),
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 /// How the WebSocket gateway treats its clients.
@@ -67,12 +107,21 @@ pub struct WebSocketConfig {
     /// nothing for this long is dropped).
     #[arg(long, env = "WS_SEND_TIMEOUT_SECONDS", default_value_t = 10)]
     pub send_timeout_seconds: u64,
+    /// Seconds between the server's pings to a client.
+    #[arg(long, env = "WS_PING_SECONDS", default_value_t = 30)]
+    pub ping_seconds: u64,
+    /// Seconds without any frame from a client (a pong counts) before the
+    /// server closes the connection.
+    #[arg(long, env = "WS_IDLE_TIMEOUT_SECONDS", default_value_t = 90)]
+    pub idle_timeout_seconds: u64,
 }
 
 impl Default for WebSocketConfig {
     fn default() -> Self {
         Self {
             send_timeout_seconds: 10,
+            ping_seconds: 30,
+            idle_timeout_seconds: 90,
         }
     }
 }
@@ -155,6 +204,7 @@ impl Config {
             public_url: None,
             min_position_wait_ms: 5000,
             projections: true,
+            http: HttpConfig::default(),
             websocket: WebSocketConfig::default(),
         }
     }

@@ -13,5 +13,6 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod secrets;
+pub mod server;
 pub mod timer;
 pub mod workers;

@@ -21,6 +21,9 @@ pub enum ApiError {
     Validation { field: String, reason: String },
     #[error("no such route")]
     RouteNotFound,
+    /// The request took longer than the server gives one.
+    #[error("the request took too long")]
+    TimedOut,
     /// The body is larger than the server reads (2 MB).
     #[error("the request body is too large")]
     TooLarge,
@@ -74,6 +77,7 @@ impl ApiError {
             Self::Unauthorized => plain(S::UNAUTHORIZED, "UNAUTHORIZED"),
             Self::RouteNotFound => plain(S::NOT_FOUND, "ROUTE_NOT_FOUND"),
             Self::TooLarge => plain(S::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            Self::TimedOut => plain(S::REQUEST_TIMEOUT, "REQUEST_TIMEOUT"),
             Self::CannotRead => plain(S::FORBIDDEN, "INSUFFICIENT_PERMISSION"),
             Self::Lagging { applied, wanted } => (
                 S::SERVICE_UNAVAILABLE,

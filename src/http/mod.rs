@@ -39,7 +39,9 @@ use command::CommandHandler;
 use crate::auth::JwtKeys;
 pub use error::ApiError;
 pub use extract::RequestId;
-pub use ws::{CLIENT_QUEUE, CLOSE_MEETING_OVER, CLOSE_NOT_ALLOWED, CLOSE_SLOW_CONSUMER};
+pub use ws::{
+    CLIENT_QUEUE, CLOSE_IDLE, CLOSE_MEETING_OVER, CLOSE_NOT_ALLOWED, CLOSE_SLOW_CONSUMER,
+};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -56,6 +58,8 @@ pub struct AppState {
     /// The node's live events by meeting (for WebSocket subscribers).
     pub channels: live::channels::StreamChannels,
     pub websocket: crate::config::WebSocketConfig,
+    /// How long a request may take to be answered.
+    pub request_timeout: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -139,6 +143,12 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .fallback(|| async { ApiError::RouteNotFound })
         .layer(middleware::from_fn(refuse_nul))
+        .layer(middleware::from_fn_with_state(
+            state.request_timeout,
+            |axum::extract::State(limit), request, next| {
+                crate::server::request_timeout(limit, request, next)
+            },
+        ))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }

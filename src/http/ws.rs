@@ -23,7 +23,9 @@
 //! [`CLOSE_NOT_ALLOWED`] (4003) right after the event that bans the viewer
 //! or turns them away from the waiting room; [`CLOSE_SLOW_CONSUMER`]
 //! (4008) when the client's queue of unsent frames overflows, with the
-//! position to resume from in the reason.
+//! position to resume from in the reason; [`CLOSE_IDLE`] (4009) when the
+//! client sent nothing, not even the pong to a ping (the server pings every
+//! `WS_PING_SECONDS`), for `WS_IDLE_TIMEOUT_SECONDS`.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -55,6 +57,8 @@ pub const CLOSE_MEETING_OVER: u16 = 4000;
 /// Close code for a viewer who may read no more: banned, or turned away
 /// from the waiting room.
 pub const CLOSE_NOT_ALLOWED: u16 = 4003;
+/// Close code for a client that answered no ping for the idle timeout.
+pub const CLOSE_IDLE: u16 = 4009;
 /// Bytes a connection reads from its client at a time. Client frames are
 /// small (a longer one grows the buffer as it arrives), and the buffer is
 /// allocated and zero-filled per connection: the default of 128 KiB would
@@ -69,6 +73,7 @@ pub struct WsParams {
 
 pub async fn connect(
     State(state): State<AppState>,
+    slot: Option<axum::Extension<crate::server::ConnectionSlot>>,
     Path(meeting): Path<String>,
     params: Result<Query<WsParams>, axum::extract::rejection::QueryRejection>,
     upgrade: WebSocketUpgrade,
@@ -97,7 +102,11 @@ pub async fn connect(
     }
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| serve(state, caller, meeting_id, after, entry, socket)))
+        .on_upgrade(move |socket| async move {
+            // The connection's slot lives as long as the socket.
+            let _slot = slot;
+            serve(state, caller, meeting_id, after, entry, socket).await
+        }))
 }
 
 /// The frame for one event: its payload is copied as the log's text, never
@@ -340,6 +349,9 @@ async fn serve(
         Err(Stop::Refused(why)) => {
             let _ = frames.try_send(Message::Close(Some(close(CLOSE_NOT_ALLOWED, why.into()))));
         }
+        Err(Stop::Idle) => {
+            let _ = close_tx.send(close(CLOSE_IDLE, "no answer to pings".into()));
+        }
         Ok(()) | Err(Stop::Gone) => {}
     }
     drop(frames);
@@ -355,6 +367,8 @@ enum Stop {
     Over,
     /// The viewer may read no more.
     Refused(&'static str),
+    /// The client sent nothing, not even a pong, for the idle timeout.
+    Idle,
 }
 
 fn push(frames: &mpsc::Sender<Message>, text: String) -> Result<(), Stop> {
@@ -409,8 +423,22 @@ async fn follow(
     if over || over_at_start {
         return Err(Stop::Over);
     }
+    let ping_every = Duration::from_secs(state.websocket.ping_seconds.max(1));
+    let idle = Duration::from_secs(state.websocket.idle_timeout_seconds);
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    let mut heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
+            _ = pings.tick() => {
+                if heard.elapsed() >= idle {
+                    return Err(Stop::Idle);
+                }
+                match frames.try_send(Message::Ping(Default::default())) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => return Err(Stop::Slow),
+                    Err(mpsc::error::TrySendError::Closed(_)) => return Err(Stop::Gone),
+                }
+            }
             received = live.recv() => {
                 let over = match received {
                     Ok(event) if event.stream_version == cursor.version + 1 => {
@@ -446,11 +474,13 @@ async fn follow(
             }
             message = incoming.next() => match message {
                 Some(Ok(Message::Text(text))) => {
+                    heard = tokio::time::Instant::now();
                     let reply = answer(state, viewer, &text).await;
                     push(frames, reply.text())?;
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Err(Stop::Gone),
-                Some(Ok(_)) => {}
+                // A pong (or any other frame) says the client is there.
+                Some(Ok(_)) => heard = tokio::time::Instant::now(),
             },
         }
     }

@@ -2,10 +2,11 @@
 //! found it: oversized input, NUL and control characters, roles given
 //! through the back door, bans, tokens, limits.
 
+use meetings::db::Backend;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Setup, spawn_app_on};
+use crate::helpers::{Setup, TestDb, TestStream, setup_config, spawn_app_on, spawn_app_with};
 
 fn at(id: &str, rest: &str) -> String {
     format!("/api/v1/meetings/{id}/{rest}")
@@ -313,6 +314,88 @@ async fn chat_takes_the_specs_text_and_file_messages(setup: Setup) {
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         assert_eq!(refused.body["details"]["field"], field, "{bad}");
     }
+}
+
+/// Finding 2: thousands of idle and half-sent connections are closed by
+/// the server's header timeout while it keeps answering; past the
+/// connection limit a new connection is closed at once.
+#[tokio::test]
+async fn idle_connections_are_closed_while_the_server_keeps_answering() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (db, stream) = (TestDb::on(Backend::Sqlite).await, TestStream::new());
+    let mut config = setup_config(Setup::sqlite, &db, &stream);
+    config.http.header_timeout_seconds = 3;
+    config.http.max_connections = 2_500;
+    let app = spawn_app_with(config, db, stream).await;
+    let addr = app.app.addr;
+
+    let mut idle = Vec::new();
+    for n in 0..2_000 {
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        if n % 2 == 0 {
+            // Headers begun and never finished.
+            socket
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap();
+        }
+        idle.push(socket);
+    }
+    // Held open, and the server answers others all the same.
+    for _ in 0..5 {
+        let fresh = reqwest::Client::new();
+        let health = fresh
+            .get(format!("{}/healthz", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+        let listed = app.get("/api/v1/meetings", "alice", &[]).await;
+        assert_eq!(listed.status, StatusCode::OK);
+    }
+    // Then the server closes every one of them.
+    let closed = futures::future::join_all(idle.iter_mut().map(|socket| async move {
+        let mut buffer = [0u8; 1024];
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(30), socket.read(&mut buffer))
+                .await
+            {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    }))
+    .await;
+    assert!(closed.iter().all(|c| *c), "every idle connection is closed");
+}
+
+/// Finding 2: past `MEETINGS_MAX_CONNECTIONS` a new connection is closed at
+/// once, and the server answers again as soon as a slot is free.
+#[tokio::test]
+async fn connections_over_the_limit_are_closed_at_once() {
+    use tokio::io::AsyncReadExt;
+    let (db, stream) = (TestDb::on(Backend::Sqlite).await, TestStream::new());
+    let mut config = setup_config(Setup::sqlite, &db, &stream);
+    config.http.header_timeout_seconds = 2;
+    config.http.max_connections = 50;
+    let app = spawn_app_with(config, db, stream).await;
+    let mut held = Vec::new();
+    for _ in 0..50 {
+        held.push(tokio::net::TcpStream::connect(app.app.addr).await.unwrap());
+    }
+    // The server has taken the 50 (they are open); the 51st is closed.
+    let mut extra = tokio::net::TcpStream::connect(app.app.addr).await.unwrap();
+    let mut buffer = [0u8; 16];
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(1), extra.read(&mut buffer)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+    drop(held);
+    crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        let health = reqwest::get(format!("{}/healthz", app.base)).await.ok()?;
+        (health.status() == StatusCode::OK).then_some(())
+    })
+    .await;
 }
 
 on_setups!(

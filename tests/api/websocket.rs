@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use meetings::http::{CLIENT_QUEUE, CLOSE_MEETING_OVER, CLOSE_NOT_ALLOWED, CLOSE_SLOW_CONSUMER};
+use meetings::http::{
+    CLIENT_QUEUE, CLOSE_IDLE, CLOSE_MEETING_OVER, CLOSE_NOT_ALLOWED, CLOSE_SLOW_CONSUMER,
+};
 
 use crate::helpers::{
     Setup, TestApp, TestDb, TestStream, setup_config, spawn_app_on, spawn_app_with,
@@ -314,10 +316,15 @@ async fn a_ban_closes_the_live_connection_and_refuses_reads(setup: Setup) {
         "the ban itself, then the close"
     );
     assert_eq!(code, CLOSE_NOT_ALLOWED);
+    // The log refuses the WebSocket at once; queries, once the read models
+    // have the ban (a client that must know passes X-Min-Position).
     let again = ws_url(&app, &id, &app.token("dave"), Some(0));
     assert_eq!(upgrade_status(again).await, 403);
+    let position = banned.position_header().unwrap().to_string();
     for read in ["chat", "participants"] {
-        let refused = app.get(&path(&id, read), "dave", &[]).await;
+        let refused = app
+            .get(&path(&id, read), "dave", &[("x-min-position", &position)])
+            .await;
         assert_eq!(refused.status, reqwest::StatusCode::FORBIDDEN, "{read}");
     }
 }
@@ -404,6 +411,68 @@ async fn a_waiting_user_sees_their_own_admission_live(setup: Setup) {
     assert_eq!(code, CLOSE_NOT_ALLOWED);
 }
 
+/// Hardening 2: the server pings; a client that answers (any client that
+/// reads: WebSocket libraries answer pings by themselves) stays, one that
+/// sends nothing for the idle timeout is closed (4009).
+async fn a_client_that_answers_no_ping_is_closed(setup: Setup) {
+    let (db, stream) = (TestDb::on(setup.backend()).await, TestStream::new());
+    let mut config = setup_config(setup, &db, &stream);
+    config.websocket.ping_seconds = 1;
+    config.websocket.idle_timeout_seconds = 3;
+    let app = spawn_app_with(config, db, stream).await;
+    let id = app.active_meeting("alice", json!({})).await;
+    let silent = open(&app, &id, "alice", None).await;
+    let mut reader = open(&app, &id, "alice", None).await;
+    until_caught_up(&mut reader).await;
+    // The reader keeps reading (and so answers every ping) until the
+    // silent one is closed.
+    let reading = tokio::spawn(async move {
+        while let Some(Ok(message)) = reader.next().await {
+            if let Message::Text(text) = message
+                && text.contains("stop-reading")
+            {
+                break;
+            }
+        }
+        reader
+    });
+    // Read raw: a WebSocket library reading the frames would answer the
+    // pings. The server's close frame carries the code, then the socket
+    // ends.
+    let mut raw = silent.into_inner();
+    let mut bytes = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::io::AsyncReadExt::read_to_end(&mut raw, &mut bytes),
+    )
+    .await
+    .expect("closed in time")
+    .ok();
+    let close = [0x88, 2 + b"no answer to pings".len() as u8];
+    let at = bytes
+        .windows(2)
+        .position(|w| w == close)
+        .expect("a close frame");
+    assert_eq!(
+        u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]),
+        CLOSE_IDLE
+    );
+    // The reader outlived the idle timeout: still there, it answers.
+    app.post(&path(&id, "join"), "alice", None).await;
+    let chat = json!({"content": "stop-reading"});
+    app.post(&path(&id, "chat"), "alice", Some(&chat)).await;
+    let mut reader = reading.await.unwrap();
+    reader
+        .send(Message::Text(
+            json!({"type": "ping", "request_id": "r"})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next_frame(&mut reader).await["type"], "pong");
+}
+
 on_setups!(
     [postgres, sqlite, postgres_in_process, sqlite_nats]
     a_subscriber_sees_every_event_of_its_meeting_live,
@@ -417,4 +486,5 @@ on_setups!(
     a_ban_closes_the_live_connection_and_refuses_reads,
     the_connection_closes_once_the_meeting_is_over,
     a_waiting_user_sees_their_own_admission_live,
+    a_client_that_answers_no_ping_is_closed,
 );
