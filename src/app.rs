@@ -125,10 +125,17 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
     let url = &config.database_url;
     Ok(match db::Backend::of(url)? {
         db::Backend::Postgres => {
-            let pool = db::connect(url, config.database_max_connections)
+            // Migrations may take longer than a statement may at run time.
+            let migrating = db::connect(url, 1)
                 .await
                 .context("connecting to PostgreSQL")?;
-            db::migrate(&pool).await.context("applying migrations")?;
+            db::migrate(&migrating)
+                .await
+                .context("applying migrations")?;
+            migrating.close().await;
+            let pool = db::connect_with(url, config.database_max_connections, config.waits())
+                .await
+                .context("connecting to PostgreSQL")?;
             Database::Postgres(pool)
         }
         db::Backend::Sqlite => {
@@ -173,9 +180,13 @@ pub async fn open_bus(config: &Config, hub: &Hub) -> anyhow::Result<Arc<dyn Bus>
 
 /// The read-model pool on the configured database.
 pub async fn open_reads(config: &Config) -> anyhow::Result<AnyPool> {
-    db::connect_reads(&config.database_url, config.database_max_connections)
-        .await
-        .context("connecting the read-model pool")
+    db::connect_reads_with(
+        &config.database_url,
+        config.database_max_connections,
+        config.waits(),
+    )
+    .await
+    .context("connecting the read-model pool")
 }
 
 impl App {

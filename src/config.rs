@@ -24,6 +24,15 @@ pub struct Config {
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     pub database_max_connections: u32,
 
+    /// Seconds a request waits for a database connection before it is
+    /// answered 503 DATABASE_UNAVAILABLE.
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 3)]
+    pub database_acquire_timeout_seconds: u64,
+
+    /// Seconds one statement may run on PostgreSQL (migrations excepted).
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub database_statement_timeout_seconds: u64,
+
     /// NATS server (JetStream); unset = the in-process bus (one node).
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
@@ -183,6 +192,15 @@ pub fn duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 impl Config {
+    /// How the pools wait for the database.
+    pub fn waits(&self) -> crate::db::Waits {
+        let seconds = std::time::Duration::from_secs;
+        crate::db::Waits {
+            acquire: seconds(self.database_acquire_timeout_seconds),
+            statement: Some(seconds(self.database_statement_timeout_seconds)),
+        }
+    }
+
     /// A configuration for tests and benchmarks: any free port, the given
     /// database and bus.
     pub fn for_tests(
@@ -195,6 +213,8 @@ impl Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url,
             database_max_connections: 8,
+            database_acquire_timeout_seconds: 3,
+            database_statement_timeout_seconds: 10,
             nats_url,
             nats_prefix,
             jwt: JwtConfig {

@@ -62,12 +62,45 @@ pub async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), MigrateError> {
         .await
 }
 
+/// How a pool waits for the database: a request waits no longer than
+/// this for a connection, and a statement runs no longer than this, so an
+/// outage is answered (503) in seconds instead of hanging.
+#[derive(Debug, Clone, Copy)]
+pub struct Waits {
+    pub acquire: Duration,
+    /// PostgreSQL's `statement_timeout`; none for migrations.
+    pub statement: Option<Duration>,
+}
+
+impl Default for Waits {
+    fn default() -> Self {
+        Self {
+            acquire: Duration::from_secs(3),
+            statement: None,
+        }
+    }
+}
+
 /// Opens a pool of at most `max_connections` to `url`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    connect_with(url, max_connections, Waits::default()).await
+}
+
+/// Opens a pool of at most `max_connections` to `url` with `waits`.
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    waits: Waits,
+) -> Result<PgPool, sqlx::Error> {
+    use std::str::FromStr;
+    let mut options = sqlx::postgres::PgConnectOptions::from_str(url)?;
+    if let Some(statement) = waits.statement {
+        options = options.options([("statement_timeout", format!("{}ms", statement.as_millis()))]);
+    }
     PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect(url)
+        .acquire_timeout(waits.acquire)
+        .connect_with(options)
         .await
 }
 
@@ -81,16 +114,31 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
 /// and the runner applies those events again. The event log's own commits
 /// always wait for the disk.
 pub async fn connect_reads(url: &str, max_connections: u32) -> Result<sqlx::AnyPool, sqlx::Error> {
+    connect_reads_with(url, max_connections, Waits::default()).await
+}
+
+/// [`connect_reads`] with `waits`.
+pub async fn connect_reads_with(
+    url: &str,
+    max_connections: u32,
+    waits: Waits,
+) -> Result<sqlx::AnyPool, sqlx::Error> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of(url).map_err(|e| sqlx::Error::Configuration(e.into()))?;
+    let statement_timeout = waits.statement.map_or(0, |t| t.as_millis());
     sqlx::any::AnyPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(waits.acquire)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 use sqlx::Executor;
                 match backend {
-                    Backend::Postgres => conn.execute("SET synchronous_commit = off").await?,
+                    Backend::Postgres => {
+                        let set = format!(
+                            "SET synchronous_commit = off; SET statement_timeout = {statement_timeout}"
+                        );
+                        conn.execute(set.as_str()).await?
+                    }
                     Backend::Sqlite => {
                         conn.execute("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000")
                             .await?

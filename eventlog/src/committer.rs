@@ -43,6 +43,11 @@ pub trait Writer: Send + 'static {
     /// the next batch starts on a new one.
     async fn reset(&mut self);
 
+    /// Whether an error says the database cannot be reached now.
+    fn unavailable(_error: &Self::Error) -> bool {
+        false
+    }
+
     /// Whether this backend can write a batch planned without reading
     /// the log ([`Writer::write_unchecked`]).
     fn writes_unchecked(&self) -> bool {
@@ -94,8 +99,14 @@ pub async fn run<W: Writer>(
                 tracing::error!(error = %e, appends = appends.len(), "group commit failed");
                 writer.reset().await;
                 let message = e.to_string();
+                let unavailable = W::unavailable(&e);
                 for reply in replies {
-                    let error = StoreError::Backend(message.clone().into());
+                    let cause = message.clone().into();
+                    let error = if unavailable {
+                        StoreError::Unavailable(cause)
+                    } else {
+                        StoreError::Backend(cause)
+                    };
                     let _ = reply.send(Err(AppendError::Store(error)));
                 }
             }

@@ -18,6 +18,11 @@ use crate::recent::Recent;
 pub trait LogReads: Send + Sync + 'static {
     type Error: std::error::Error + Send + Sync + 'static;
 
+    /// Whether an error says the database cannot be reached now.
+    fn unavailable(_error: &Self::Error) -> bool {
+        false
+    }
+
     async fn read_stream(
         &self,
         stream_id: &str,
@@ -51,6 +56,10 @@ macro_rules! log_reads_from_sql_module {
         #[async_trait::async_trait]
         impl $crate::group_commit::LogReads for $pool {
             type Error = sqlx::Error;
+
+            fn unavailable(error: &sqlx::Error) -> bool {
+                $crate::unavailable(error)
+            }
 
             async fn read_stream(
                 &self,
@@ -97,8 +106,12 @@ macro_rules! log_reads_from_sql_module {
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) use log_reads_from_sql_module;
 
-fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
-    StoreError::Backend(Box::new(e))
+fn backend<P: LogReads>(e: P::Error) -> StoreError {
+    if P::unavailable(&e) {
+        StoreError::Unavailable(Box::new(e))
+    } else {
+        StoreError::Backend(Box::new(e))
+    }
 }
 
 /// An event log whose appends go through one group committer per process
@@ -135,7 +148,7 @@ impl<P: LogReads> GroupCommitLog<P> {
         W: Writer,
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        let current = pool.head_position().await.map_err(backend)?;
+        let current = pool.head_position().await.map_err(backend::<P>)?;
         let head = Arc::new(watch::channel(current).0);
         let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
         let recent = Arc::new(Recent::default());
@@ -168,7 +181,7 @@ impl<P: LogReads> EventStore for GroupCommitLog<P> {
         self.pool
             .read_stream(&stream_id.0, after_version)
             .await
-            .map_err(backend)
+            .map_err(backend::<P>)
     }
 
     async fn read_all(
@@ -180,7 +193,7 @@ impl<P: LogReads> EventStore for GroupCommitLog<P> {
         self.pool
             .read_all(after_position, limit)
             .await
-            .map_err(backend)
+            .map_err(backend::<P>)
     }
 
     async fn read_payloads(
@@ -192,7 +205,7 @@ impl<P: LogReads> EventStore for GroupCommitLog<P> {
         self.pool
             .read_payloads(after_position, limit)
             .await
-            .map_err(backend)
+            .map_err(backend::<P>)
     }
 
     fn recent(&self, after_position: i64, limit: usize) -> Option<Vec<RecordedEvent>> {
@@ -204,7 +217,7 @@ impl<P: LogReads> EventStore for GroupCommitLog<P> {
             .pool
             .resolve_alias(alias)
             .await
-            .map_err(backend)?
+            .map_err(backend::<P>)?
             .map(StreamId))
     }
 
@@ -216,11 +229,11 @@ impl<P: LogReads> EventStore for GroupCommitLog<P> {
         self.pool
             .idempotent_reply(scope, key)
             .await
-            .map_err(backend)
+            .map_err(backend::<P>)
     }
 
     async fn head_position(&self) -> Result<i64, StoreError> {
-        let position = self.pool.head_position().await.map_err(backend)?;
+        let position = self.pool.head_position().await.map_err(backend::<P>)?;
         advance(&self.head, position);
         Ok(position)
     }

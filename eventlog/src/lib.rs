@@ -21,3 +21,26 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use group_commit::GroupCommitLog;
+
+/// Whether a database error says the database cannot be reached now (down,
+/// restarting, out of connections, a statement or an acquire timed out)
+/// rather than that something is wrong: the caller may try again shortly.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub fn unavailable(error: &sqlx::Error) -> bool {
+    use sqlx::Error as E;
+    match error {
+        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::Protocol(_) => true,
+        E::WorkerCrashed => true,
+        E::Database(db) => db.code().is_some_and(|code| {
+            // PostgreSQL: connection exceptions (08), shutting down or
+            // starting (57P01-57P03), too many connections (53300),
+            // statement timeout (57014). SQLite: busy (5) and locked (6).
+            code.starts_with("08")
+                || matches!(
+                    &*code,
+                    "57P01" | "57P02" | "57P03" | "53300" | "57014" | "5" | "6"
+                )
+        }),
+        _ => false,
+    }
+}

@@ -119,6 +119,10 @@ pub enum AppendError {
 pub enum StoreError {
     #[error("event log backend: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database cannot be reached now (down, overloaded, timed out):
+    /// worth trying again shortly.
+    #[error("event log unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("event log writer stopped")]
     WriterGone,
 }

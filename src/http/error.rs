@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use command::AppError;
 use command::meeting::MeetingError;
+use events::StoreError;
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -54,12 +55,27 @@ impl From<crate::workers::Freshness> for ApiError {
 
 /// Seconds a client should wait before retrying a lagging query.
 const RETRY_AFTER_SECS: u32 = 1;
+/// Seconds a client should wait before retrying while the database is
+/// unreachable.
+const UNAVAILABLE_RETRY_AFTER_SECS: u32 = 2;
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Validation {
             field: field.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// Whether the database could not be reached (down, timed out): a 503
+    /// worth retrying, not a 500.
+    fn unavailable(&self) -> bool {
+        match self {
+            Self::App(AppError::Infra(StoreError::Unavailable(_))) => true,
+            Self::Read(e) | Self::Secret(crate::secrets::SecretError::Database(e)) => {
+                eventlog::unavailable(e)
+            }
+            _ => false,
         }
     }
 
@@ -84,6 +100,12 @@ impl ApiError {
                 "PROJECTION_LAGGING",
                 self.to_string(),
                 json!({ "applied_position": applied, "min_position": wanted }),
+            ),
+            _ if self.unavailable() => (
+                S::SERVICE_UNAVAILABLE,
+                "DATABASE_UNAVAILABLE",
+                "the database cannot be reached; try again shortly".into(),
+                json!({}),
             ),
             Self::Read(_) | Self::Secret(_) => (
                 S::INTERNAL_SERVER_ERROR,
@@ -181,7 +203,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message, details) = self.parts();
-        if status.is_server_error() {
+        if self.unavailable() {
+            tracing::warn!(error = ?self, "the database is unavailable");
+        } else if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
             // The request span carries the request id.
             tracing::error!(error = ?self, "request failed");
         }
@@ -197,6 +221,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECS.into());
+        }
+        if self.unavailable() {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                UNAVAILABLE_RETRY_AFTER_SECS.into(),
+            );
         }
         if let Self::App(AppError::Domain(MeetingError::RateLimited {
             limit,

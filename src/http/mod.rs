@@ -153,16 +153,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `GET /readyz`: the log answers, within a second (503 otherwise).
 async fn ready(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<&'static str, ApiError> {
-    state
-        .commands
-        .store()
-        .head_position()
-        .await
-        .map_err(|e| ApiError::App(e.into()))?;
-    Ok("ready")
+    let head = state.commands.store().head_position();
+    match tokio::time::timeout(std::time::Duration::from_secs(1), head).await {
+        Ok(Ok(_)) => Ok("ready"),
+        Ok(Err(e)) => Err(ApiError::App(e.into())),
+        Err(_) => Err(ApiError::App(
+            events::StoreError::Unavailable("no answer within a second".into()).into(),
+        )),
+    }
 }
 
 /// Refuses a URL that carries a NUL (`%00`), in its path or its query,

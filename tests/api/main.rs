@@ -34,6 +34,7 @@ mod features;
 mod feed;
 mod hardening;
 mod idempotency;
+mod outage;
 mod permissions;
 mod privacy;
 mod projections;

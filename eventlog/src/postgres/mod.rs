@@ -26,7 +26,11 @@ pub use lease::{Lease, PgLeases};
 pub const NOTIFY_CHANNEL: &str = "meetings_events";
 
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
-    StoreError::Backend(Box::new(e))
+    if crate::unavailable(&e) {
+        StoreError::Unavailable(Box::new(e))
+    } else {
+        StoreError::Backend(Box::new(e))
+    }
 }
 
 /// The event log on PostgreSQL.

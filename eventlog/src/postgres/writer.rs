@@ -55,6 +55,10 @@ impl PgWriter {
 impl Writer for PgWriter {
     type Error = sqlx::Error;
 
+    fn unavailable(error: &sqlx::Error) -> bool {
+        crate::unavailable(error)
+    }
+
     async fn begin(&mut self) -> Result<(i64, Vec<u8>), sqlx::Error> {
         sql::begin_and_lock_head(self.conn().await?).await
     }

@@ -117,6 +117,10 @@ impl SqliteWriter {
 impl Writer for SqliteWriter {
     type Error = sqlx::Error;
 
+    fn unavailable(error: &sqlx::Error) -> bool {
+        crate::unavailable(error)
+    }
+
     async fn begin(&mut self) -> Result<(i64, Vec<u8>), sqlx::Error> {
         self.turn = Some(self.gate.clone().lock_owned().await);
         let conn = self.conn().await?;
