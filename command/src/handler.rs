@@ -18,12 +18,14 @@ use std::sync::{Arc, Mutex};
 
 use events::{
     Append, AppendError, Appended, EventStore, IdempotencyRecord, MeetingEvent, MeetingId,
-    NewEvent, RecordedEvent, RoomCode, StoreError, StreamId,
+    NewEvent, RecordedEvent, RoomCode, Snapshot, StoreError, StreamId,
 };
 use rand::SeedableRng;
 
 use crate::error::AppError;
-use crate::meeting::{Command, Context, Decision, Meeting, MeetingError, Reply, decide, evolve};
+use crate::meeting::{
+    Command, Context, Decision, Meeting, MeetingError, Reply, SNAPSHOT_SCHEMA, decide, evolve,
+};
 
 /// How long a command keeps retrying after conflicts before a conflict is
 /// reported. A budget of time, not of attempts: with several processes
@@ -42,6 +44,8 @@ const CONTENDED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 const ROOM_CODE_ATTEMPTS: usize = 8;
 /// Cached meetings kept before idle ones are dropped.
 const CACHE_CAPACITY: usize = 50_000;
+/// The fewest events between two snapshots of a meeting.
+pub const SNAPSHOT_MIN_EVENTS: usize = 32;
 
 /// A client's idempotency key for one request.
 #[derive(Debug, Clone)]
@@ -74,6 +78,8 @@ struct Slot {
     /// log's tail before deciding, so this process's next command does not
     /// race ahead of the ones retrying after a conflict.
     contended_until: Option<std::time::Instant>,
+    /// The version of the latest snapshot this process read or wrote.
+    snapshot_version: i64,
 }
 
 pub struct CommandHandler {
@@ -266,6 +272,7 @@ impl CommandHandler {
                     slot.state = events.iter().fold(before, evolve);
                     slot.version = stream_version;
                     slot.position = last_position;
+                    self.keep_snapshot(&stream_id, &mut slot);
                     return Ok(Outcome::Done(Box::new(Executed {
                         reply: answer,
                         position: last_position,
@@ -323,16 +330,21 @@ impl CommandHandler {
         }
     }
 
-    /// Applies the events appended since the slot was last synced; on
+    /// Applies the events appended since the slot was last synced (a slot
+    /// never loaded starts from the stream's snapshot, if it has one); on
     /// failure the slot is forgotten.
     async fn refresh(&self, stream_id: &StreamId, slot: &mut Slot) -> Result<(), AppError> {
-        let result = match self.store.read_stream(stream_id, slot.version).await {
-            Ok(tail) => apply_tail(slot, &tail),
-            Err(e) => Err(e.into()),
+        let result = async {
+            if !slot.loaded {
+                self.load_snapshot(stream_id, slot).await?;
+            }
+            let tail = self.store.read_stream(stream_id, slot.version).await?;
+            apply_tail(slot, &tail)
         };
-        match result {
+        match result.await {
             Ok(()) => {
                 slot.loaded = true;
+                self.keep_snapshot(stream_id, slot);
                 Ok(())
             }
             Err(e) => {
@@ -340,6 +352,62 @@ impl CommandHandler {
                 Err(e)
             }
         }
+    }
+
+    /// Starts a slot from the stream's snapshot, when there is one this
+    /// code can fold on (another schema, or one that does not read back,
+    /// is passed over: the log has everything).
+    async fn load_snapshot(&self, stream_id: &StreamId, slot: &mut Slot) -> Result<(), AppError> {
+        let Some(snapshot) = self.store.read_snapshot(stream_id).await? else {
+            return Ok(());
+        };
+        if snapshot.schema_version != SNAPSHOT_SCHEMA {
+            return Ok(());
+        }
+        match serde_json::from_str::<Meeting>(&snapshot.state) {
+            Ok(meeting) => {
+                slot.state = Some(meeting);
+                slot.version = snapshot.version;
+                slot.position = snapshot.position;
+                slot.snapshot_version = snapshot.version;
+            }
+            Err(e) => tracing::warn!(%stream_id, error = %e, "a snapshot that does not read back"),
+        }
+        Ok(())
+    }
+
+    /// Writes a snapshot of the slot (in the background) once reading the
+    /// events since the last one would cost more than writing the state:
+    /// after as many events as the state has entries, and at least
+    /// [`SNAPSHOT_MIN_EVENTS`].
+    fn keep_snapshot(&self, stream_id: &StreamId, slot: &mut Slot) {
+        let Some(meeting) = &slot.state else { return };
+        let due = (slot.version - slot.snapshot_version) as usize
+            >= SNAPSHOT_MIN_EVENTS.max(meeting.entries());
+        if !due {
+            return;
+        }
+        let state = match serde_json::to_string(meeting) {
+            Ok(state) => state,
+            Err(e) => {
+                tracing::warn!(%stream_id, error = %e, "cannot snapshot the meeting");
+                return;
+            }
+        };
+        slot.snapshot_version = slot.version;
+        let snapshot = Snapshot {
+            stream_id: stream_id.clone(),
+            version: slot.version,
+            position: slot.position,
+            schema_version: SNAPSHOT_SCHEMA,
+            state,
+        };
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.write_snapshot(&snapshot).await {
+                tracing::debug!(error = %e, "snapshot not written; a later one will be");
+            }
+        });
     }
 
     fn slot(&self, meeting_id: MeetingId) -> Arc<tokio::sync::Mutex<Slot>> {

@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, watch};
 
 use events::envelope::{Payload, RecordedEvent};
 use events::ids::StreamId;
-use events::store::{Append, AppendError, Appended, EventStore, StoreError, StoredReply};
+use events::store::{Append, AppendError, Appended, EventStore, Snapshot, StoreError, StoredReply};
 
 use crate::committer::{QUEUE_DEPTH, Request, Tasks, Writer, advance, run, submit};
 use crate::recent::Recent;
@@ -39,6 +39,9 @@ pub trait LogReads: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<Payload>, Self::Error>;
     async fn resolve_alias(&self, alias: &str) -> Result<Option<String>, Self::Error>;
+    async fn read_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, Self::Error>;
+    /// Snapshots are written beside the log, not through the committer.
+    async fn write_snapshot(&self, snapshot: &Snapshot) -> Result<(), Self::Error>;
     async fn idempotent_reply(
         &self,
         scope: &str,
@@ -87,6 +90,20 @@ macro_rules! log_reads_from_sql_module {
 
             async fn resolve_alias(&self, alias: &str) -> Result<Option<String>, sqlx::Error> {
                 sql::resolve_alias(self, alias).await
+            }
+
+            async fn read_snapshot(
+                &self,
+                stream_id: &str,
+            ) -> Result<Option<events::store::Snapshot>, sqlx::Error> {
+                sql::read_snapshot(self, stream_id).await
+            }
+
+            async fn write_snapshot(
+                &self,
+                snapshot: &events::store::Snapshot,
+            ) -> Result<(), sqlx::Error> {
+                sql::write_snapshot(self, snapshot).await
             }
 
             async fn idempotent_reply(
@@ -210,6 +227,20 @@ impl<P: LogReads> EventStore for GroupCommitLog<P> {
 
     fn recent(&self, after_position: i64, limit: usize) -> Option<Vec<RecordedEvent>> {
         self.recent.after(after_position, limit)
+    }
+
+    async fn read_snapshot(&self, stream_id: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        self.pool
+            .read_snapshot(&stream_id.0)
+            .await
+            .map_err(backend::<P>)
+    }
+
+    async fn write_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.pool
+            .write_snapshot(snapshot)
+            .await
+            .map_err(backend::<P>)
     }
 
     async fn resolve_alias(&self, alias: &str) -> Result<Option<StreamId>, StoreError> {

@@ -31,5 +31,5 @@ pub use ids::{
     RoomCode, SecretId, StreamId, UserId,
 };
 pub use store::{
-    Append, AppendError, Appended, EventStore, IdempotencyRecord, StoreError, StoredReply,
+    Append, AppendError, Appended, EventStore, IdempotencyRecord, Snapshot, StoreError, StoredReply,
 };

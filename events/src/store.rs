@@ -66,6 +66,19 @@ pub struct StoredReply {
     pub position: i64,
 }
 
+/// A stream's state folded up to `version` (the event at `position`), kept
+/// beside the log so that loading a long stream reads it and the events
+/// after it. A cache: the log stays the truth, and `schema_version` names
+/// the shape of `state` (JSON), so a reader ignores one it cannot fold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub stream_id: StreamId,
+    pub version: i64,
+    pub position: i64,
+    pub schema_version: i32,
+    pub state: String,
+}
+
 /// What an append did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Appended {
@@ -131,6 +144,12 @@ pub enum StoreError {
 pub trait EventStore: Send + Sync + 'static {
     /// Appends atomically; see the module contract.
     async fn append(&self, append: Append) -> Result<Appended, AppendError>;
+
+    /// The stream's latest snapshot, if one was written.
+    async fn read_snapshot(&self, stream_id: &StreamId) -> Result<Option<Snapshot>, StoreError>;
+
+    /// Keeps a snapshot unless one of a later version is there already.
+    async fn write_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError>;
 
     /// The stream's events with a version above `after_version`, in order.
     async fn read_stream(

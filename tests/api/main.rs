@@ -40,6 +40,7 @@ mod privacy;
 mod projections;
 mod reads;
 mod relay;
+mod snapshots;
 mod store_contract;
 mod two_nodes;
 mod websocket;

@@ -37,7 +37,9 @@ pub use command::{Caller, Command, Context};
 pub use error::MeetingError;
 pub use reply::Reply;
 pub use rules::{ADMIN_ROLE, MAX_PARTICIPANTS_LIMIT};
-pub use state::{Breakout, Meeting, Recording, Seat, Throttled, Waiter, evolve, fold};
+pub use state::{
+    Breakout, Meeting, Recording, SNAPSHOT_SCHEMA, Seat, Throttled, Waiter, evolve, fold,
+};
 
 use events::MeetingEvent;
 

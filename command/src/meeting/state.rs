@@ -11,9 +11,40 @@ use events::{
     BreakoutRoomId, BreakoutSessionId, MeetingEvent, MeetingId, ParticipantId, RecordingId,
     RoomCode, SecretId, UserId,
 };
+use serde::{Deserialize, Serialize};
+
+/// The shape of [`Meeting`] as a snapshot; bumped whenever the state
+/// changes shape, so snapshots of another shape are ignored.
+pub const SNAPSHOT_SCHEMA: i32 = 1;
+
+/// A map whose keys are not strings, as a list of pairs (JSON objects
+/// take string keys only).
+mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &BTreeMap<K, V>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
+    }
+}
 
 /// A present participant.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Seat {
     pub participant_id: ParticipantId,
     pub user_id: UserId,
@@ -28,7 +59,7 @@ pub struct Seat {
 }
 
 /// A join parked in the waiting room.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Waiter {
     pub participant_id: ParticipantId,
     pub user_id: UserId,
@@ -40,7 +71,7 @@ pub struct Waiter {
 }
 
 /// Open breakout rooms.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Breakout {
     pub session_id: BreakoutSessionId,
     pub rooms: Vec<BreakoutRoom>,
@@ -57,13 +88,15 @@ impl Breakout {
 }
 
 /// The recording in progress.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Recording {
     pub recording_id: RecordingId,
     pub started_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// The state of one meeting. It is also kept as a snapshot (JSON) beside
+/// the log: a change of its shape bumps [`SNAPSHOT_SCHEMA`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meeting {
     pub id: MeetingId,
     pub room_code: RoomCode,
@@ -94,11 +127,12 @@ pub struct Meeting {
     pub recordings: BTreeSet<RecordingId>,
     /// The latest reactions and chat messages of each user, newest last
     /// (at most as many as the rate limit counts).
+    #[serde(with = "pairs")]
     pub recent: BTreeMap<(UserId, Throttled), VecDeque<DateTime<Utc>>>,
 }
 
 /// What is rate-limited per participant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Throttled {
     Reaction,
     Chat,
@@ -216,6 +250,19 @@ impl Meeting {
             recordings: BTreeSet::new(),
             recent: BTreeMap::new(),
         }
+    }
+
+    /// How many entries the state holds (people present, waiting, with a
+    /// role, banned; recent activity; recordings; breakout assignments): a
+    /// measure of what writing it costs.
+    pub fn entries(&self) -> usize {
+        self.present.len()
+            + self.waiting.len()
+            + self.roles.len()
+            + self.banned.len()
+            + self.recent.len()
+            + self.recordings.len()
+            + self.breakout.as_ref().map_or(0, |b| b.assignments.len())
     }
 
     /// The meeting as it stands after `events` (a copy: for the replies

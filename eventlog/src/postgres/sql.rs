@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::plan::Plan;
 use events::envelope::{Payload, RecordedEvent};
 use events::ids::{EventId, StreamId};
-use events::store::StoredReply;
+use events::store::{Snapshot, StoredReply};
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
@@ -309,6 +309,57 @@ pub async fn finish(conn: &mut PgConnection, commit: bool) -> Result<(), sqlx::E
     use sqlx::Executor;
     conn.execute(if commit { "COMMIT" } else { "ROLLBACK" })
         .await?;
+    Ok(())
+}
+
+/// The stream's snapshot, if one was written.
+pub async fn read_snapshot(
+    db: impl PgExecutor<'_>,
+    stream_id: &str,
+) -> Result<Option<Snapshot>, sqlx::Error> {
+    let row: Option<(i64, i64, i32, String)> = sqlx::query_as(
+        "SELECT version, position, schema_version, state FROM snapshots WHERE stream_id = $1",
+    )
+    .bind(stream_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(
+        row.map(|(version, position, schema_version, state)| Snapshot {
+            stream_id: StreamId(stream_id.to_owned()),
+            version,
+            position,
+            schema_version,
+            state,
+        }),
+    )
+}
+
+/// Keeps a snapshot unless the one there is of a later version (and the
+/// same schema).
+const WRITE_SNAPSHOT: &str = "INSERT INTO snapshots \
+     (stream_id, version, position, schema_version, state) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, \
+         position = excluded.position, schema_version = excluded.schema_version, \
+         state = excluded.state \
+     WHERE snapshots.version < excluded.version \
+         OR snapshots.schema_version <> excluded.schema_version";
+
+fn write_snapshot_query(
+    snapshot: &Snapshot,
+) -> sqlx::query::Query<'_, sqlx::Postgres, <sqlx::Postgres as sqlx::Database>::Arguments<'_>> {
+    sqlx::query(WRITE_SNAPSHOT)
+        .bind(&snapshot.stream_id.0)
+        .bind(snapshot.version)
+        .bind(snapshot.position)
+        .bind(snapshot.schema_version)
+        .bind(&snapshot.state)
+}
+
+pub async fn write_snapshot(
+    db: impl PgExecutor<'_>,
+    snapshot: &Snapshot,
+) -> Result<(), sqlx::Error> {
+    write_snapshot_query(snapshot).execute(db).await?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::plan::{Known, Lookups, Plan};
 use events::envelope::{Payload, RawJson, RecordedEvent};
 use events::ids::{EventId, StreamId};
-use events::store::StoredReply;
+use events::store::{Snapshot, StoredReply};
 
 const COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
      schema_version, data, metadata, recorded_at, prev_hash, hash";
@@ -243,6 +243,62 @@ pub async fn finish(conn: &mut SqliteConnection, commit: bool) -> Result<(), sql
     conn.execute(if commit { "COMMIT" } else { "ROLLBACK" })
         .await?;
     Ok(())
+}
+
+/// The stream's snapshot, if one was written.
+pub async fn read_snapshot(
+    db: impl SqliteExecutor<'_>,
+    stream_id: &str,
+) -> Result<Option<Snapshot>, sqlx::Error> {
+    let row: Option<(i64, i64, i32, String)> = sqlx::query_as(
+        "SELECT version, position, schema_version, state FROM snapshots WHERE stream_id = $1",
+    )
+    .bind(stream_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(
+        row.map(|(version, position, schema_version, state)| Snapshot {
+            stream_id: StreamId(stream_id.to_owned()),
+            version,
+            position,
+            schema_version,
+            state,
+        }),
+    )
+}
+
+/// Keeps a snapshot unless the one there is of a later version (and the
+/// same schema).
+const WRITE_SNAPSHOT: &str = "INSERT INTO snapshots \
+     (stream_id, version, position, schema_version, state) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, \
+         position = excluded.position, schema_version = excluded.schema_version, \
+         state = excluded.state \
+     WHERE snapshots.version < excluded.version \
+         OR snapshots.schema_version <> excluded.schema_version";
+
+fn write_snapshot_query(
+    snapshot: &Snapshot,
+) -> sqlx::query::Query<'_, sqlx::Sqlite, <sqlx::Sqlite as sqlx::Database>::Arguments<'_>> {
+    sqlx::query(WRITE_SNAPSHOT)
+        .bind(&snapshot.stream_id.0)
+        .bind(snapshot.version)
+        .bind(snapshot.position)
+        .bind(snapshot.schema_version)
+        .bind(&snapshot.state)
+}
+
+/// Written like every other write of this process to the file: at its
+/// turn at the file's gate, the write lock taken up front.
+pub async fn write_snapshot(
+    pool: &sqlx::SqlitePool,
+    snapshot: &Snapshot,
+) -> Result<(), sqlx::Error> {
+    let gate = crate::gate::for_file(pool.connect_options().get_filename());
+    let _turn = gate.lock().await;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    write_snapshot_query(snapshot).execute(&mut *tx).await?;
+    tx.commit().await
 }
 
 pub async fn resolve_alias(
