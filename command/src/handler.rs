@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use events::{
     Append, AppendError, Appended, EventStore, IdempotencyRecord, MeetingEvent, MeetingId,
-    NewEvent, RecordedEvent, RoomCode, Snapshot, StoreError, StreamId,
+    NewEvent, RebaseWith, RecordedEvent, RoomCode, Snapshot, StoreError, StreamId,
 };
 use rand::SeedableRng;
 
@@ -203,10 +203,7 @@ impl CommandHandler {
 
         // Whether the slot has been checked against the log in this call.
         let mut fresh = false;
-        let contended = slot
-            .contended_until
-            .is_some_and(|until| std::time::Instant::now() < until);
-        if !slot.loaded || contended {
+        if !slot.loaded {
             self.refresh(&stream_id, &mut slot).await?;
             fresh = true;
         }
@@ -245,6 +242,20 @@ impl CommandHandler {
             }
 
             let metadata = ctx.metadata();
+            // Another process writes this meeting too: let the log decide
+            // again on what this cache has not seen, rather than conflict.
+            let contended = slot
+                .contended_until
+                .is_some_and(|until| std::time::Instant::now() < until);
+            let redecide = contended.then(|| {
+                Arc::new(Redecide {
+                    state: slot.state.clone(),
+                    ctx: ctx.clone(),
+                    command: command.clone(),
+                    metadata: metadata.clone(),
+                    outcome: Mutex::new(None),
+                })
+            });
             let append = Append {
                 stream_id: stream_id.clone(),
                 expected_version: slot.version,
@@ -260,6 +271,14 @@ impl CommandHandler {
                             .map_err(|e| AppError::Infra(StoreError::Backend(Box::new(e))))?,
                     }),
                 },
+                rebase: redecide
+                    .clone()
+                    .map(|r| RebaseWith(r as Arc<dyn events::Rebase>)),
+            };
+            let redecided = || {
+                redecide
+                    .as_ref()
+                    .and_then(|r| r.outcome.lock().unwrap_or_else(|p| p.into_inner()).take())
             };
             match self.store.append(append).await {
                 Ok(Appended::Committed {
@@ -267,8 +286,21 @@ impl CommandHandler {
                     stream_version,
                     ..
                 }) => {
-                    // The cache moves only once the log has the events.
-                    let before = slot.state.take();
+                    // The cache moves only once the log has the events:
+                    // those decided here, or those the log decided again.
+                    let (before, events, answer) = match redecided() {
+                        Some(Redecided {
+                            state,
+                            decision: Ok(decision),
+                            ..
+                        }) => {
+                            // Still written by others: keep letting the
+                            // log decide again.
+                            slot.contended_until = Some(std::time::Instant::now() + CONTENDED_FOR);
+                            (state, decision.events, decision.reply)
+                        }
+                        _ => (slot.state.take(), events, answer),
+                    };
                     slot.state = events.iter().fold(before, evolve);
                     slot.version = stream_version;
                     slot.position = last_position;
@@ -276,6 +308,26 @@ impl CommandHandler {
                     return Ok(Outcome::Done(Box::new(Executed {
                         reply: answer,
                         position: last_position,
+                        replayed: false,
+                    })));
+                }
+                Ok(Appended::Unchanged { .. }) | Err(AppendError::Refused(_)) => {
+                    // Decided again on the log's newer events: nothing to
+                    // write, or refused. The cache takes those events.
+                    let Some(again) = redecided() else {
+                        *slot = Slot::default();
+                        return Err(AppError::Infra(StoreError::Backend(
+                            "the log decided an append again that carried no rebase".into(),
+                        )));
+                    };
+                    slot.state = again.state;
+                    slot.version = again.version;
+                    slot.position = again.position;
+                    slot.contended_until = Some(std::time::Instant::now() + CONTENDED_FOR);
+                    let decision = again.decision?;
+                    return Ok(Outcome::Done(Box::new(Executed {
+                        reply: decision.reply,
+                        position: again.position,
                         replayed: false,
                     })));
                 }
@@ -451,6 +503,61 @@ fn replayed(key: &IdempotencyKey, stored: events::StoredReply) -> Result<Execute
         position: stored.position,
         replayed: true,
     })
+}
+
+/// A command decided again by the log, under its write lock, on the
+/// meeting's events this process had not seen ([`events::Rebase`]): the
+/// same pure `decide`, on the state this process had with those events
+/// folded in.
+struct Redecide {
+    state: Option<Meeting>,
+    ctx: Context,
+    command: Command,
+    metadata: events::Metadata,
+    /// What the last call decided, for the handler once the log answers.
+    outcome: Mutex<Option<Redecided>>,
+}
+
+struct Redecided {
+    /// The meeting with the events the log had and this process had not.
+    state: Option<Meeting>,
+    version: i64,
+    position: i64,
+    decision: Result<Decision, MeetingError>,
+}
+
+impl events::Rebase for Redecide {
+    fn rebase(
+        &self,
+        tail: &[RecordedEvent],
+    ) -> Result<events::Rebased, Box<dyn std::error::Error + Send + Sync>> {
+        let mut state = self.state.clone();
+        for recorded in tail {
+            state = evolve(state, &recorded.decode()?);
+        }
+        let decision = decide(state.as_ref(), &self.ctx, &self.command);
+        let rebased = match &decision {
+            Ok(decision) => Ok(events::Rebased {
+                events: decision
+                    .events
+                    .iter()
+                    .map(|e| NewEvent::new(e, &self.metadata))
+                    .collect(),
+                reply: Some(serde_json::to_value(&decision.reply)?),
+            }),
+            Err(refusal) => {
+                Err(Box::new(refusal.clone()) as Box<dyn std::error::Error + Send + Sync>)
+            }
+        };
+        let last = tail.last();
+        *self.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(Redecided {
+            state,
+            version: last.map_or(0, |e| e.stream_version),
+            position: last.map_or(0, |e| e.position),
+            decision,
+        });
+        rebased
+    }
 }
 
 /// How one run of a command ended, before it is told to the caller.

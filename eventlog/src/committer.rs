@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 
+use events::envelope::RecordedEvent;
 use events::store::{Append, AppendError, Appended, StoreError};
 
 use crate::plan::{Known, Lookups, Plan, plan};
@@ -35,6 +36,13 @@ pub trait Writer: Send + 'static {
     async fn begin(&mut self) -> Result<(i64, Vec<u8>), Self::Error>;
     /// Reads what the batch must check, inside the transaction.
     async fn known(&mut self, lookups: &Lookups) -> Result<Known, Self::Error>;
+    /// A stream's events after a version, inside the transaction (for an
+    /// append decided again, [`events::store::Rebase`]).
+    async fn read_tail(
+        &mut self,
+        stream_id: &str,
+        after_version: i64,
+    ) -> Result<Vec<RecordedEvent>, Self::Error>;
     /// Writes the plan's events, aliases, replies and the new head.
     async fn write(&mut self, plan: &Plan) -> Result<(), Self::Error>;
     /// Commits (or, when nothing was written, rolls back).
@@ -148,12 +156,99 @@ async fn commit<W: Writer>(
     }
     let (position, hash) = writer.begin().await?;
     let known = writer.known(&Lookups::of(appends)).await?;
-    let plan = plan(appends, known, position, hash);
+    let rebased = rebase(writer, appends, &known).await?;
+    let plan = settle(appends, rebased, known, position, hash);
     if plan.writes_events() {
         writer.write(&plan).await?;
     }
     writer.finish(plan.writes_events()).await?;
     Ok(plan)
+}
+
+/// Plans the batch, with the appends decided again where a rebase did;
+/// an append the rebase settled itself (refused, or with nothing left to
+/// write) was planned as the conflict it would have been, so nothing of it
+/// is written, and its answer is the rebase's.
+fn settle(
+    appends: &[Append],
+    rebased: Option<Rebasing>,
+    known: Known,
+    position: i64,
+    hash: Vec<u8>,
+) -> Plan {
+    let Some((again, settled)) = rebased else {
+        return plan(appends, known, position, hash);
+    };
+    let mut plan = plan(&again, known, position, hash);
+    for (index, outcome) in settled.into_iter().enumerate() {
+        if let Some(outcome) = outcome {
+            plan.outcomes[index] = outcome;
+        }
+    }
+    plan
+}
+
+/// Appends decided again, and the answers of those the rebase settled.
+type Rebasing = (Vec<Append>, Vec<Option<Result<Appended, AppendError>>>);
+
+/// Decides again, under the write lock, each append whose stream moved
+/// past the version it expected and that carries a [`Rebase`]: on the
+/// stream's events it had not seen. None when no append needed it. A retry
+/// of a request already in the log (its idempotency key or event ids) is
+/// left as it is: it answers as the first time.
+///
+/// [`Rebase`]: events::store::Rebase
+async fn rebase<W: Writer>(
+    writer: &mut W,
+    appends: &[Append],
+    known: &Known,
+) -> Result<Option<Rebasing>, W::Error> {
+    let mut rebasing: Option<Rebasing> = None;
+    for (index, append) in appends.iter().enumerate() {
+        let Some(rebase) = &append.rebase else {
+            continue;
+        };
+        let actual = known
+            .versions
+            .get(&append.stream_id.0)
+            .copied()
+            .unwrap_or(0);
+        let replayed = append.idempotency.as_ref().is_some_and(|record| {
+            known
+                .replies
+                .contains_key(&(record.scope.clone(), record.key.clone()))
+        });
+        let written = append
+            .events
+            .iter()
+            .any(|e| known.existing.contains_key(&e.event_id.0));
+        if actual <= append.expected_version || replayed || written {
+            continue;
+        }
+        let tail = writer
+            .read_tail(&append.stream_id.0, append.expected_version)
+            .await?;
+        let (again, settled) = rebasing
+            .get_or_insert_with(|| (appends.to_vec(), appends.iter().map(|_| None).collect()));
+        match rebase.0.rebase(&tail) {
+            Ok(rebased) if rebased.events.is_empty() => {
+                settled[index] = Some(Ok(Appended::Unchanged {
+                    last_position: tail.last().map_or(0, |e| e.position),
+                    stream_version: actual,
+                }));
+            }
+            Ok(rebased) => {
+                let append = &mut again[index];
+                append.events = rebased.events;
+                append.expected_version = actual;
+                if let (Some(record), Some(reply)) = (&mut append.idempotency, rebased.reply) {
+                    record.reply = reply;
+                }
+            }
+            Err(refusal) => settled[index] = Some(Err(AppendError::Refused(refusal))),
+        }
+    }
+    Ok(rebasing)
 }
 
 /// How long a committer checks every batch after an unchecked write found

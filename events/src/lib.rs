@@ -31,5 +31,6 @@ pub use ids::{
     RoomCode, SecretId, StreamId, UserId,
 };
 pub use store::{
-    Append, AppendError, Appended, EventStore, IdempotencyRecord, Snapshot, StoreError, StoredReply,
+    Append, AppendError, Appended, EventStore, IdempotencyRecord, Rebase, RebaseWith, Rebased,
+    Snapshot, StoreError, StoredReply,
 };

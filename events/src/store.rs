@@ -32,6 +32,10 @@ pub struct Append {
     pub alias: Option<String>,
     /// The reply to remember under a client's idempotency key.
     pub idempotency: Option<IdempotencyRecord>,
+    /// How to decide the append again when the stream has moved past the
+    /// expected version: then the log does so under its write lock, on the
+    /// events the caller had not seen, instead of answering a conflict.
+    pub rebase: Option<RebaseWith>,
 }
 
 impl Append {
@@ -42,7 +46,39 @@ impl Append {
             events,
             alias: None,
             idempotency: None,
+            rebase: None,
         }
+    }
+}
+
+/// Decides an append again on the events of its stream it was not decided
+/// on. Called by the log while it holds the write lock, so what it decides
+/// is what the stream allows: it must be quick and do no I/O.
+pub trait Rebase: Send + Sync {
+    /// `tail`: the stream's events after the version the append expected,
+    /// in order. Answers the events to append instead (none: nothing is
+    /// left to do) and the reply to remember under the idempotency key, or
+    /// why the append is refused now.
+    fn rebase(
+        &self,
+        tail: &[RecordedEvent],
+    ) -> Result<Rebased, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// What a [`Rebase`] decided.
+#[derive(Debug, Clone)]
+pub struct Rebased {
+    pub events: Vec<NewEvent>,
+    pub reply: Option<serde_json::Value>,
+}
+
+/// A shared [`Rebase`] on an [`Append`].
+#[derive(Clone)]
+pub struct RebaseWith(pub std::sync::Arc<dyn Rebase>);
+
+impl std::fmt::Debug for RebaseWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RebaseWith(..)")
     }
 }
 
@@ -96,6 +132,12 @@ pub enum Appended {
     },
     /// The idempotency key was used before; nothing was written.
     Replayed(StoredReply),
+    /// Decided again on the stream's newer events ([`Rebase`]), the append
+    /// had nothing left to write; the stream is at `stream_version`.
+    Unchanged {
+        last_position: i64,
+        stream_version: i64,
+    },
 }
 
 impl Appended {
@@ -103,7 +145,8 @@ impl Appended {
     pub fn last_position(&self) -> i64 {
         match self {
             Self::Committed { last_position, .. }
-            | Self::AlreadyCommitted { last_position, .. } => *last_position,
+            | Self::AlreadyCommitted { last_position, .. }
+            | Self::Unchanged { last_position, .. } => *last_position,
             Self::Replayed(reply) => reply.position,
         }
     }
@@ -123,6 +166,10 @@ pub enum AppendError {
     Empty,
     #[error("payload refused by the log: {0}")]
     InvalidPayload(String),
+    /// Decided again on the stream's newer events ([`Rebase`]), the append
+    /// is refused: the caller's own reason.
+    #[error("refused when decided again: {0}")]
+    Refused(Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -496,6 +496,110 @@ async fn an_event_larger_than_the_bus_takes_is_refused_and_nothing_of_it_written
         .unwrap();
 }
 
+/// A rebase that appends one event per tail event it was shown (or, with
+/// `refuse`, refuses; with nothing, appends nothing), and records what it
+/// saw.
+struct Echo {
+    seen: std::sync::Mutex<Vec<i64>>,
+    answer: &'static str,
+}
+
+impl events::Rebase for Echo {
+    fn rebase(
+        &self,
+        tail: &[events::RecordedEvent],
+    ) -> Result<events::Rebased, Box<dyn std::error::Error + Send + Sync>> {
+        self.seen
+            .lock()
+            .unwrap()
+            .extend(tail.iter().map(|e| e.stream_version));
+        match self.answer {
+            "refuse" => Err("full".into()),
+            "nothing" => Ok(events::Rebased {
+                events: vec![],
+                reply: None,
+            }),
+            _ => Ok(events::Rebased {
+                events: tail.iter().map(|_| event(99)).collect(),
+                reply: None,
+            }),
+        }
+    }
+}
+
+/// An append whose stream moved past its expected version is decided
+/// again by its rebase, on exactly the events it had not seen, under the
+/// write lock; an append at the right version is never rebased.
+async fn a_moved_stream_is_decided_again_by_the_rebase_on_what_was_unseen(setup: Setup) {
+    let (store, _db) = store(setup).await;
+    let s = stream("r");
+    store
+        .append(Append::new(
+            s.clone(),
+            0,
+            vec![event(1), event(2), event(3)],
+        ))
+        .await
+        .unwrap();
+    let with = |answer: &'static str| {
+        let echo = std::sync::Arc::new(Echo {
+            seen: Default::default(),
+            answer,
+        });
+        (echo.clone(), events::RebaseWith(echo))
+    };
+    let (echo, rebase) = with("echo");
+    let mut stale = Append::new(s.clone(), 1, vec![event(4)]);
+    stale.rebase = Some(rebase);
+    let done = store.append(stale).await.unwrap();
+    assert!(
+        matches!(
+            done,
+            Appended::Committed {
+                stream_version: 5,
+                ..
+            }
+        ),
+        "{done:?}"
+    );
+    assert_eq!(*echo.seen.lock().unwrap(), vec![2, 3], "the unseen events");
+
+    let (echo, rebase) = with("refuse");
+    let mut refused = Append::new(s.clone(), 4, vec![event(6)]);
+    refused.rebase = Some(rebase);
+    let outcome = store.append(refused).await;
+    assert!(
+        matches!(outcome, Err(AppendError::Refused(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(*echo.seen.lock().unwrap(), vec![5]);
+
+    let (_, rebase) = with("nothing");
+    let mut nothing = Append::new(s.clone(), 2, vec![event(7)]);
+    nothing.rebase = Some(rebase);
+    let outcome = store.append(nothing).await.unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Appended::Unchanged {
+                stream_version: 5,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+
+    let (echo, rebase) = with("refuse");
+    let mut current = Append::new(s.clone(), 5, vec![event(8)]);
+    current.rebase = Some(rebase);
+    store.append(current).await.unwrap();
+    assert!(
+        echo.seen.lock().unwrap().is_empty(),
+        "not rebased when current"
+    );
+    assert_eq!(store.read_stream(&s, 0).await.unwrap().len(), 6);
+}
+
 on_setups!(
     [postgres, sqlite]
     appending_with_a_stale_version_is_a_typed_conflict,
@@ -509,4 +613,5 @@ on_setups!(
     an_alias_is_claimed_once_atomically_with_its_stream,
     an_idempotency_key_replays_the_first_reply_and_writes_nothing,
     an_event_larger_than_the_bus_takes_is_refused_and_nothing_of_it_written,
+    a_moved_stream_is_decided_again_by_the_rebase_on_what_was_unseen,
 );

@@ -118,8 +118,70 @@ async fn eight_nodes_writing_one_meeting_all_commit(setup: Setup) {
     assert!(conflicts > 0, "the nodes did contend");
 }
 
+/// Eight nodes joining people into one meeting with ten seats, at once:
+/// whichever node decides, and however stale its cache (the log decides
+/// contended commands again under its write lock), exactly ten get in, the
+/// rest are told the meeting is full, and every node's answer is what the
+/// log holds.
+async fn eight_nodes_filling_one_meeting_never_overfill_it(setup: Setup) {
+    const NODES: usize = 8;
+    const PER_NODE: usize = 6;
+    let db = TestDb::on(setup.backend()).await;
+    let mut nodes = Vec::new();
+    for _ in 0..NODES {
+        nodes.push(node(&db).await);
+    }
+    let id = schedule(&nodes[0], "host", true).await;
+    let unlock = command::meeting::policy::ConfigUpdate {
+        max_participants: Some(10),
+        ..Default::default()
+    };
+    nodes[0]
+        .execute(id, &ctx("host"), Command::UpdateConfig(unlock), None)
+        .await
+        .unwrap();
+    // Every node knows the meeting (and so can go stale) before the rush.
+    for node in &nodes {
+        node.inspect(id, |m| m.map(|m| m.id)).await.unwrap();
+    }
+    let joiners = nodes.iter().enumerate().flat_map(|(n, node)| {
+        (0..PER_NODE).map(move |k| {
+            let node = node.clone();
+            async move {
+                let user = format!("n{n}u{k}");
+                let outcome = node.execute(id, &ctx(&user), join(), None).await;
+                (user, outcome)
+            }
+        })
+    });
+    let outcomes = futures::future::join_all(joiners).await;
+    let mut admitted: Vec<String> = Vec::new();
+    for (user, outcome) in outcomes {
+        match outcome {
+            Ok(_) => admitted.push(user),
+            Err(AppError::Domain(MeetingError::Full)) => {}
+            Err(e) => panic!("{user}: {e:?}"),
+        }
+    }
+    assert_eq!(admitted.len(), 10, "exactly the seats there are");
+    let present = nodes[0]
+        .inspect(id, |m| {
+            m.map(|m| {
+                let mut users: Vec<String> = m.present.keys().map(|u| u.0.clone()).collect();
+                users.sort();
+                users
+            })
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    admitted.sort();
+    assert_eq!(present, admitted, "every answer is what the log holds");
+}
+
 on_setups!(
     [postgres, sqlite]
+    eight_nodes_filling_one_meeting_never_overfill_it,
     eight_nodes_writing_one_meeting_all_commit,
     a_stale_cache_never_refuses_what_the_log_allows,
     a_stale_cache_never_accepts_what_the_log_refuses,

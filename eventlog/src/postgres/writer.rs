@@ -63,6 +63,14 @@ impl Writer for PgWriter {
         sql::begin_and_lock_head(self.conn().await?).await
     }
 
+    async fn read_tail(
+        &mut self,
+        stream_id: &str,
+        after_version: i64,
+    ) -> Result<Vec<events::envelope::RecordedEvent>, sqlx::Error> {
+        sql::read_stream(self.conn().await?, stream_id, after_version).await
+    }
+
     async fn known(&mut self, lookups: &Lookups) -> Result<Known, sqlx::Error> {
         let conn = self.conn().await?;
         let checks = sql::read_checks(

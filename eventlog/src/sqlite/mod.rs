@@ -132,6 +132,14 @@ impl Writer for SqliteWriter {
         sql::known(self.conn().await?, lookups).await
     }
 
+    async fn read_tail(
+        &mut self,
+        stream_id: &str,
+        after_version: i64,
+    ) -> Result<Vec<events::envelope::RecordedEvent>, sqlx::Error> {
+        sql::read_stream(self.conn().await?, stream_id, after_version).await
+    }
+
     async fn write(&mut self, plan: &Plan) -> Result<(), sqlx::Error> {
         sql::write_batch(self.conn().await?, plan).await
     }
