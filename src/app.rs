@@ -194,6 +194,7 @@ impl App {
     /// relay.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let keys = jwt_keys(&config.jwt)?;
+        let media = crate::media::Media::from_config(&config)?;
         let Log { store, leases } = open_store(&config).await?;
         let commands = Arc::new(CommandHandler::new(store.clone()));
         let listener = tokio::net::TcpListener::bind(config.addr)
@@ -236,10 +237,18 @@ impl App {
             stopped.clone(),
         )));
 
+        let frontend_url = config
+            .frontend_url
+            .as_deref()
+            .filter(|url| !url.trim().is_empty())
+            .unwrap_or(&public_url)
+            .trim_end_matches('/')
+            .to_owned();
         let router = http::router(http::AppState {
             commands: commands.clone(),
             keys: Arc::new(keys),
-            public_url: public_url.clone().into(),
+            frontend_url: frontend_url.into(),
+            media: Arc::new(media),
             reads: reads.clone(),
             progress: progress.clone(),
             min_position_wait: Duration::from_millis(config.min_position_wait_ms),

@@ -7,14 +7,19 @@
 //! claims are `sub` (the user id), `name`, `email` and `roles` (`admin`,
 //! `auditor`); their text follows [`events::text`]: a subject, email or
 //! role with a control character is refused, a name longer than
-//! [`events::text::MAX_NAME_CHARS`] is cut.
+//! [`events::text::MAX_NAME_CHARS`] is cut. The caller's name is the
+//! token's name, else its email, else its subject.
+//!
+//! Meetings signs one kind of token itself: a guest's, for someone who
+//! joined by link with a name. Its `guest_of` claim names the one meeting
+//! it is good for ([`JwtKeys::issue_guest`]).
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use command::meeting::Caller;
-use events::UserId;
+use command::meeting::{Caller, CallerKind};
+use events::{MeetingId, UserId};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -34,6 +39,10 @@ pub struct Claims {
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
+    /// A guest token's meeting: the token is good for that meeting only
+    /// (and its roles count for nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_of: Option<String>,
 }
 
 /// Why a token was refused (logged, never sent: the client sees 401).
@@ -128,14 +137,55 @@ impl JwtKeys {
         for role in &claims.roles {
             claim("roles", events::text::line(role, 64))?;
         }
-        let name = claims.name.as_deref().unwrap_or(&claims.sub);
-        let name = events::text::name(name).map_err(|e| AuthError::Claim("name", e))?;
+        let kind = match &claims.guest_of {
+            None => CallerKind::Person,
+            Some(meeting) => CallerKind::Guest(
+                meeting
+                    .parse()
+                    .map_err(|_| AuthError::Claim("guest_of", events::text::TextError::Empty))?,
+            ),
+        };
+        // The name a person goes by: the token's name, else the email,
+        // else the id (a blank one counts as none).
+        let given = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+        let name = given(&claims.name)
+            .or_else(|| given(&claims.email))
+            .unwrap_or_else(|| claims.sub.clone());
+        let name = events::text::name(&name).map_err(|e| AuthError::Claim("name", e))?;
         Ok(Caller {
             name,
             user_id: UserId(claims.sub),
             email: claims.email,
             roles: claims.roles,
+            kind,
         })
+    }
+
+    /// Signs a guest's token: good for `meeting` only, for `lifetime` (cut
+    /// to the longest lifetime a token may have).
+    pub fn issue_guest(
+        &self,
+        guest: &Caller,
+        meeting: MeetingId,
+        lifetime: Duration,
+    ) -> Result<(String, DateTime<Utc>), jsonwebtoken::errors::Error> {
+        let now = Utc::now();
+        let exp = now + lifetime.min(self.max_ttl);
+        let claims = Claims {
+            sub: guest.user_id.as_str().to_owned(),
+            name: Some(guest.name.clone()),
+            email: None,
+            roles: Vec::new(),
+            exp: exp.timestamp(),
+            iat: Some(now.timestamp()),
+            nbf: None,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            guest_of: Some(meeting.to_string()),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        let exp = DateTime::from_timestamp(exp.timestamp(), 0).unwrap_or(exp);
+        Ok((token, exp))
     }
 
     /// Signs a token valid for `lifetime`.
@@ -158,6 +208,7 @@ impl JwtKeys {
             nbf: None,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
+            guest_of: None,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
@@ -193,6 +244,57 @@ mod tests {
         assert_eq!(caller.name, "Alice");
         assert_eq!(caller.email.as_deref(), Some("a@x.org"));
         assert_eq!(caller.roles, roles);
+        assert_eq!(caller.kind, CallerKind::Person);
+    }
+
+    #[test]
+    fn without_a_name_a_caller_goes_by_their_email_then_their_id() {
+        let keys = JwtKeys::new(b"secret", None, None);
+        let exp = Utc::now().timestamp() + 3600;
+        for (claims, name) in [
+            (
+                serde_json::json!({"sub": "u1", "name": "Ann", "email": "a@x.org", "exp": exp}),
+                "Ann",
+            ),
+            (
+                serde_json::json!({"sub": "u1", "name": "  ", "email": "a@x.org", "exp": exp}),
+                "a@x.org",
+            ),
+            (
+                serde_json::json!({"sub": "u1", "email": "a@x.org", "exp": exp}),
+                "a@x.org",
+            ),
+            (
+                serde_json::json!({"sub": "u1", "name": "", "email": " ", "exp": exp}),
+                "u1",
+            ),
+            (serde_json::json!({"sub": "u1", "exp": exp}), "u1"),
+        ] {
+            assert_eq!(keys.verify(&sign(&claims)).unwrap().name, name, "{claims}");
+        }
+    }
+
+    #[test]
+    fn a_guest_token_names_its_meeting_and_no_role_of_it_counts() {
+        let keys = JwtKeys::new(b"secret", None, None).with_max_ttl(hours(6));
+        let meeting = MeetingId::new();
+        let guest = Caller::person("guest-ann-0a1b2c3d", "Ann");
+        let (token, expires) = keys.issue_guest(&guest, meeting, hours(12)).unwrap();
+        let back = keys.verify(&token).unwrap();
+        assert_eq!(back.kind, CallerKind::Guest(meeting));
+        assert_eq!(back.name, "Ann");
+        let lives = expires - Utc::now();
+        assert!(
+            lives <= hours(6) && lives > hours(5),
+            "cut to the longest lifetime"
+        );
+        let exp = Utc::now().timestamp() + 60;
+        let admin_guest = serde_json::json!({
+            "sub": "g", "exp": exp, "roles": ["admin"], "guest_of": meeting.to_string()
+        });
+        assert!(!keys.verify(&sign(&admin_guest)).unwrap().is_admin());
+        let bad = serde_json::json!({"sub": "g", "exp": exp, "guest_of": "not-a-meeting"});
+        assert!(keys.verify(&sign(&bad)).is_err());
     }
 
     #[test]

@@ -63,3 +63,14 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub config: Config,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -44,9 +44,22 @@ pub struct Config {
     #[command(flatten)]
     pub jwt: JwtConfig,
 
-    /// Base of meeting links; `http://<addr>` when unset.
+    /// Where this server is reached from outside; `http://<addr>` when
+    /// unset.
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// The meeting app people open a shared link in: `meeting_link` is
+    /// `<FRONTEND_URL>/meeting/<room_code>`; `PUBLIC_URL` (this server's
+    /// own join page) when unset.
+    #[arg(long, env = "FRONTEND_URL")]
+    pub frontend_url: Option<String>,
+
+    #[command(flatten)]
+    pub livekit: LiveKitConfig,
+
+    #[command(flatten)]
+    pub jitsi: JitsiConfig,
 
     /// How long a query with `X-Min-Position` waits for the read models
     /// before answering 503 PROJECTION_LAGGING.
@@ -131,6 +144,108 @@ impl Default for WebSocketConfig {
             send_timeout_seconds: 10,
             ping_seconds: 30,
             idle_timeout_seconds: 90,
+        }
+    }
+}
+
+/// The LiveKit server people are handed to (tokens and webhooks); unset
+/// URL, key or secret: no LiveKit.
+#[derive(Debug, Clone, Args)]
+pub struct LiveKitConfig {
+    /// The URL clients connect to (`wss://...`).
+    #[arg(
+        id = "livekit_url",
+        value_name = "URL",
+        long = "livekit-url",
+        env = "LIVEKIT_URL"
+    )]
+    pub url: Option<String>,
+    /// The API key: the tokens' issuer.
+    #[arg(
+        id = "livekit_api_key",
+        value_name = "KEY",
+        long = "livekit-api-key",
+        env = "LIVEKIT_API_KEY"
+    )]
+    pub api_key: Option<String>,
+    /// The API secret: signs the tokens, checks the webhooks.
+    #[arg(
+        id = "livekit_api_secret",
+        value_name = "SECRET",
+        long = "livekit-api-secret",
+        env = "LIVEKIT_API_SECRET",
+        hide_env_values = true
+    )]
+    pub api_secret: Option<String>,
+    /// How long a LiveKit token lets its holder connect.
+    #[arg(id = "livekit_token_ttl",
+        value_name = "DURATION", long = "livekit-token-ttl", env = "LIVEKIT_TOKEN_TTL", default_value = "1h", value_parser = duration)]
+    pub token_ttl: std::time::Duration,
+}
+
+impl Default for LiveKitConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            api_key: None,
+            api_secret: None,
+            token_ttl: std::time::Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The Jitsi deployment personalized links lead to; unset domain: no
+/// Jitsi.
+#[derive(Debug, Clone, Args)]
+pub struct JitsiConfig {
+    /// The Jitsi Meet domain (`meet.example.org`).
+    #[arg(
+        id = "jitsi_domain",
+        value_name = "DOMAIN",
+        long = "jitsi-domain",
+        env = "JITSI_DOMAIN"
+    )]
+    pub domain: Option<String>,
+    /// prosody's `app_id`: the tokens' issuer.
+    #[arg(
+        id = "jitsi_app_id",
+        value_name = "APP_ID",
+        long = "jitsi-app-id",
+        env = "JITSI_APP_ID"
+    )]
+    pub app_id: Option<String>,
+    /// prosody's `app_secret`: signs the tokens; unset, links carry none.
+    #[arg(
+        id = "jitsi_app_secret",
+        value_name = "SECRET",
+        long = "jitsi-app-secret",
+        env = "JITSI_APP_SECRET",
+        hide_env_values = true
+    )]
+    pub app_secret: Option<String>,
+    /// The tokens' audience (prosody's `asap_accepted_audiences`).
+    #[arg(
+        id = "jitsi_audience",
+        value_name = "AUDIENCE",
+        long = "jitsi-audience",
+        env = "JITSI_AUDIENCE",
+        default_value = "jitsi"
+    )]
+    pub audience: String,
+    /// How long a link's token lets its holder in.
+    #[arg(id = "jitsi_token_ttl",
+        value_name = "DURATION", long = "jitsi-token-ttl", env = "JITSI_TOKEN_TTL", default_value = "1h", value_parser = duration)]
+    pub token_ttl: std::time::Duration,
+}
+
+impl Default for JitsiConfig {
+    fn default() -> Self {
+        Self {
+            domain: None,
+            app_id: None,
+            app_secret: None,
+            audience: "jitsi".into(),
+            token_ttl: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -222,6 +337,9 @@ impl Config {
                 ..Default::default()
             },
             public_url: None,
+            frontend_url: None,
+            livekit: LiveKitConfig::default(),
+            jitsi: JitsiConfig::default(),
             min_position_wait_ms: 5000,
             projections: true,
             http: HttpConfig::default(),

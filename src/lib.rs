@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod media;
 pub mod secrets;
 pub mod server;
 pub mod timer;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use command::CommandHandler;
 use command::meeting::{Caller, Command, Context};
-use events::{BreakoutSessionId, MeetingId, UserId};
+use events::{BreakoutSessionId, MeetingId};
 use sqlx::AnyPool;
 use tokio::sync::watch;
 
@@ -18,12 +18,7 @@ pub const TICK: Duration = Duration::from_millis(500);
 
 /// The actor of scheduled commands.
 pub fn system() -> Caller {
-    Caller {
-        user_id: UserId("system".into()),
-        name: "Meetings".into(),
-        email: None,
-        roles: Vec::new(),
-    }
+    Caller::system("system", "Meetings")
 }
 
 /// Runs until `stop` turns true.

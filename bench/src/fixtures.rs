@@ -10,7 +10,7 @@ use command::meeting::admission::JoinMeeting;
 use command::meeting::lifecycle::ScheduleMeeting;
 use command::meeting::{Caller, Command, Context};
 use events::settings::SettingsChange;
-use events::{MeetingId, ParticipantId, RoomCode, UserId};
+use events::{MeetingId, ParticipantId, RoomCode};
 
 /// The token key of every server a scenario starts (32 bytes or more, as
 /// the server requires).
@@ -21,12 +21,7 @@ pub const SECRET: &str = "bench-secret-of-at-least-32-bytes!";
 pub const JOINS_PER_MEETING: usize = 900;
 
 pub fn caller(user: String) -> Caller {
-    Caller {
-        name: user.clone(),
-        user_id: UserId(user),
-        email: None,
-        roles: vec![],
-    }
+    Caller::person(user.clone(), user)
 }
 
 pub fn context(user: String) -> Context {

@@ -33,7 +33,14 @@ pub struct Actor {
 pub enum ActorKind {
     /// A person calling the API with a token.
     User,
-    /// Meetings itself (a timer, a cascade).
+    /// A person whose token carries the deployment role `admin`: they act
+    /// on any meeting as its host may, and the log says so.
+    Admin,
+    /// A guest who joined by link with a name, acting with the guest token
+    /// of that meeting.
+    Guest,
+    /// Meetings itself (a timer, a cascade) or an integration reporting
+    /// what happened elsewhere (the media server's webhooks).
     System,
 }
 

@@ -264,6 +264,10 @@ pub struct ParticipantWaiting {
     pub is_muted: bool,
     pub is_video_enabled: bool,
     pub waiting_since: DateTime<Utc>,
+    /// The role the join asked for when it is not the one the meeting
+    /// gives them (a guest's `guest`); absent: the meeting's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -499,6 +503,58 @@ pub struct RecordingFileReported {
     pub reported_by: UserId,
 }
 
+/// The media server the product hands people to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaProvider {
+    Livekit,
+}
+
+/// A person's connection to the meeting's media room opened (LiveKit's
+/// `participant_joined`): who was really in the call, beside who called
+/// `/join`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaConnected {
+    pub meeting_id: MeetingId,
+    pub provider: MediaProvider,
+    /// The identity the media token named (the user id).
+    pub user_id: UserId,
+    /// The media server's id of this connection (LiveKit's participant sid).
+    pub participant_sid: String,
+    pub connected_at: DateTime<Utc>,
+    /// The media server's id of the notification (a redelivery carries
+    /// the same one).
+    pub notification_id: String,
+}
+
+/// A media connection closed (LiveKit's `participant_left`,
+/// `participant_connection_aborted`, or its room finishing). It carries
+/// when the connection opened, so it stands alone when it arrives first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaDisconnected {
+    pub meeting_id: MeetingId,
+    pub provider: MediaProvider,
+    pub user_id: UserId,
+    pub participant_sid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_at: Option<DateTime<Utc>>,
+    pub disconnected_at: DateTime<Utc>,
+    /// The media server's reason (LiveKit's disconnect reason, such as
+    /// `CLIENT_INITIATED`, or `CONNECTION_ABORTED`, `ROOM_FINISHED`).
+    pub reason: String,
+    pub notification_id: String,
+}
+
+/// The meeting's media room closed on the media server (LiveKit's
+/// `room_finished`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaRoomFinished {
+    pub meeting_id: MeetingId,
+    pub provider: MediaProvider,
+    pub finished_at: DateTime<Utc>,
+    pub notification_id: String,
+}
+
 /// Declares the catalogue once: the enum, each variant's log name (its
 /// serde tag too), and the direct decode from the log's columns.
 macro_rules! catalogue {
@@ -570,6 +626,9 @@ catalogue! {
     RecordingStarted => "recording_started",
     RecordingStopped => "recording_stopped",
     RecordingFileReported => "recording_file_reported",
+    MediaConnected => "media_connected",
+    MediaDisconnected => "media_disconnected",
+    MediaRoomFinished => "media_room_finished",
 }
 
 /// Who may see an event live or in a query.
@@ -774,6 +833,30 @@ mod tests {
                 policy: SecurityPolicy::default(),
                 password_id: None,
             }),
+            MeetingEvent::MediaConnected(MediaConnected {
+                meeting_id,
+                provider: MediaProvider::Livekit,
+                user_id: UserId("bob".into()),
+                participant_sid: "PA_1".into(),
+                connected_at: at,
+                notification_id: "EV_1".into(),
+            }),
+            MeetingEvent::MediaDisconnected(MediaDisconnected {
+                meeting_id,
+                provider: MediaProvider::Livekit,
+                user_id: UserId("bob".into()),
+                participant_sid: "PA_1".into(),
+                connected_at: None,
+                disconnected_at: at,
+                reason: "CLIENT_INITIATED".into(),
+                notification_id: "EV_2".into(),
+            }),
+            MeetingEvent::MediaRoomFinished(MediaRoomFinished {
+                meeting_id,
+                provider: MediaProvider::Livekit,
+                finished_at: at,
+                notification_id: "EV_3".into(),
+            }),
         ];
         for event in events {
             let tag = serde_json::to_value(&event).unwrap()["type"].clone();
@@ -817,6 +900,7 @@ mod tests {
             is_muted: false,
             is_video_enabled: true,
             waiting_since: Utc::now(),
+            role: None,
         });
         let audience = waiting.audience();
         assert!(audience.includes(&sender, None));

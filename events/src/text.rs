@@ -14,6 +14,9 @@
 pub const MAX_ID_CHARS: usize = 255;
 /// Most characters of a display name; a longer name in a token is cut.
 pub const MAX_NAME_CHARS: usize = 200;
+/// Most characters of a name someone gives when joining (a guest's name,
+/// a display name for one meeting), after trimming.
+pub const MAX_JOIN_NAME_CHARS: usize = 100;
 
 /// Why a text was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +53,17 @@ pub fn id(value: &str) -> Result<(), TextError> {
 pub fn name(value: &str) -> Result<String, TextError> {
     line(value, usize::MAX)?;
     Ok(value.chars().take(MAX_NAME_CHARS).collect())
+}
+
+/// A name given when joining: trimmed, then a line of 1 to
+/// [`MAX_JOIN_NAME_CHARS`] characters.
+pub fn join_name(value: &str) -> Result<String, TextError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(TextError::Empty);
+    }
+    line(value, MAX_JOIN_NAME_CHARS)?;
+    Ok(value.to_owned())
 }
 
 fn check(value: &str, max: usize, breaks: bool) -> Result<(), TextError> {
@@ -109,5 +123,23 @@ mod tests {
         assert_eq!(name(&long).unwrap().chars().count(), MAX_NAME_CHARS);
         assert_eq!(name("Ann").unwrap(), "Ann");
         assert_eq!(name("A\0nn"), Err(TextError::Control));
+    }
+
+    #[test]
+    fn a_name_given_at_a_join_is_trimmed_and_from_one_to_a_hundred_characters() {
+        assert_eq!(join_name("  John Doe \t").unwrap(), "John Doe");
+        assert_eq!(
+            join_name(&"é".repeat(MAX_JOIN_NAME_CHARS))
+                .unwrap()
+                .chars()
+                .count(),
+            100
+        );
+        assert_eq!(join_name("   "), Err(TextError::Empty));
+        assert_eq!(
+            join_name(&"n".repeat(MAX_JOIN_NAME_CHARS + 1)),
+            Err(TextError::TooLong(MAX_JOIN_NAME_CHARS))
+        );
+        assert_eq!(join_name("A\u{202E}B"), Err(TextError::Bidirectional));
     }
 }

@@ -1,7 +1,8 @@
 //! The activity read models: members (`rm_meeting_members`: invitations
-//! and roles), bans (`rm_meeting_bans`), chat (`rm_chat_messages`), recordings (`rm_recordings`) and
-//! breakout rooms (`rm_breakout_sessions`, `rm_breakout_rooms`,
-//! `rm_breakout_assignments`).
+//! and roles), bans (`rm_meeting_bans`), chat (`rm_chat_messages`),
+//! recordings (`rm_recordings`), breakout rooms (`rm_breakout_sessions`,
+//! `rm_breakout_rooms`, `rm_breakout_assignments`) and media connections
+//! (`rm_media_sessions`).
 //!
 //! These events are rare next to joins and leaves (chat is rate-limited
 //! per participant), so each is applied by its own small statement inside
@@ -210,6 +211,32 @@ fn statements(position: i64, event: &MeetingEvent) -> Vec<Query<'_>> {
             .bind(text(e.closed_at))
             .bind(e.reason.as_str()),
         ],
+        E::MediaConnected(e) => vec![
+            sqlx::query(
+                "INSERT INTO rm_media_sessions (meeting_id, participant_sid, user_id, \
+                 connected_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (meeting_id, participant_sid) DO NOTHING",
+            )
+            .bind(e.meeting_id.to_string())
+            .bind(e.participant_sid.as_str())
+            .bind(e.user_id.as_str())
+            .bind(text(e.connected_at)),
+        ],
+        E::MediaDisconnected(e) => vec![
+            sqlx::query(
+                "INSERT INTO rm_media_sessions (meeting_id, participant_sid, user_id, \
+                 connected_at, disconnected_at, reason) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (meeting_id, participant_sid) DO UPDATE SET \
+                 disconnected_at = excluded.disconnected_at, reason = excluded.reason, \
+                 connected_at = COALESCE(rm_media_sessions.connected_at, excluded.connected_at)",
+            )
+            .bind(e.meeting_id.to_string())
+            .bind(e.participant_sid.as_str())
+            .bind(e.user_id.as_str())
+            .bind(e.connected_at.map(text))
+            .bind(text(e.disconnected_at))
+            .bind(e.reason.as_str()),
+        ],
         _ => Vec::new(),
     }
 }
@@ -233,6 +260,7 @@ pub async fn reset(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
         "rm_breakout_sessions",
         "rm_breakout_rooms",
         "rm_breakout_assignments",
+        "rm_media_sessions",
     ] {
         sqlx::query(&format!("DELETE FROM {table}"))
             .execute(&mut *conn)

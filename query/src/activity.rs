@@ -32,6 +32,10 @@ pub struct Attendee {
     pub sessions: Vec<Session>,
     /// Total minutes present over all sessions, rounded to 0.01.
     pub total_minutes: f64,
+    /// Minutes connected to the media room, as the media server reported
+    /// (an open connection counts until now, or until the meeting ended),
+    /// rounded to 0.01: who was really in the call, not only who joined.
+    pub media_minutes: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,19 +72,10 @@ pub async fn attendance(
     let mut by_user: BTreeMap<String, Attendee> = BTreeMap::new();
     for (user_id, user_name, participant_id, joined_at, left_at, leave_reason) in rows {
         let until = left_at.as_deref().and_then(parse).unwrap_or(now);
-        let millis = parse(&joined_at).map_or(0, |from| (until - from).num_milliseconds().max(0));
-        let minutes = (millis as f64 / 600.0).round() / 100.0;
-        let attendee = by_user.entry(user_id.clone()).or_insert_with(|| {
-            order.push(user_id.clone());
-            Attendee {
-                user_id,
-                user_name: user_name.clone(),
-                sessions: Vec::new(),
-                total_minutes: 0.0,
-            }
-        });
+        let minutes = minutes_between(parse(&joined_at), until);
+        let attendee = entry(&mut by_user, &mut order, user_id, &user_name);
         attendee.user_name = user_name;
-        attendee.total_minutes = ((attendee.total_minutes + minutes) * 100.0).round() / 100.0;
+        attendee.total_minutes = add_minutes(attendee.total_minutes, minutes);
         attendee.sessions.push(Session {
             participant_id,
             joined_at,
@@ -88,6 +83,19 @@ pub async fn attendance(
             leave_reason,
             minutes,
         });
+    }
+    for (user_id, connected_at, disconnected_at, ended_at) in
+        media_sessions(pool, meeting_id).await?
+    {
+        let until = disconnected_at
+            .or(ended_at)
+            .as_deref()
+            .and_then(parse)
+            .unwrap_or(now);
+        let minutes = minutes_between(connected_at.as_deref().and_then(parse), until);
+        let name = user_id.clone();
+        let attendee = entry(&mut by_user, &mut order, user_id, &name);
+        attendee.media_minutes = add_minutes(attendee.media_minutes, minutes);
     }
     let attendees: Vec<Attendee> = order
         .iter()
@@ -98,6 +106,53 @@ pub async fn attendance(
         count: attendees.len(),
         attendees,
     })
+}
+
+/// The user's attendee, added in order of first appearance.
+fn entry<'a>(
+    by_user: &'a mut BTreeMap<String, Attendee>,
+    order: &mut Vec<String>,
+    user_id: String,
+    user_name: &str,
+) -> &'a mut Attendee {
+    by_user.entry(user_id.clone()).or_insert_with(|| {
+        order.push(user_id.clone());
+        Attendee {
+            user_id,
+            user_name: user_name.to_owned(),
+            sessions: Vec::new(),
+            total_minutes: 0.0,
+            media_minutes: 0.0,
+        }
+    })
+}
+
+/// Minutes from `from` (none: 0) to `until`, rounded to 0.01.
+fn minutes_between(from: Option<DateTime<Utc>>, until: DateTime<Utc>) -> f64 {
+    let millis = from.map_or(0, |from| (until - from).num_milliseconds().max(0));
+    (millis as f64 / 600.0).round() / 100.0
+}
+
+fn add_minutes(total: f64, minutes: f64) -> f64 {
+    ((total + minutes) * 100.0).round() / 100.0
+}
+
+type MediaRow = (String, Option<String>, Option<String>, Option<String>);
+
+/// The meeting's media connections: who, from, until, and when the
+/// meeting ended.
+async fn media_sessions(
+    pool: &AnyPool,
+    meeting_id: MeetingId,
+) -> Result<Vec<MediaRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.user_id, s.connected_at, s.disconnected_at, m.ended_at \
+         FROM rm_media_sessions s JOIN rm_meetings m ON m.meeting_id = s.meeting_id \
+         WHERE s.meeting_id = $1 ORDER BY s.connected_at, s.participant_sid",
+    )
+    .bind(meeting_id.to_string())
+    .fetch_all(pool)
+    .await
 }
 
 /// A message as the chat lists it: as sending it answered, with its place

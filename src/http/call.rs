@@ -10,7 +10,7 @@
 
 use std::marker::PhantomData;
 
-use axum::extract::{FromRequestParts, OptionalFromRequestParts, Path};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,7 @@ use command::{AppError, Executed, IdempotencyKey};
 use events::MeetingId;
 use events::views::ParticipantStatus;
 
-use super::extract::{AuthUser, IdempotencyHeader, RequestId};
+use super::extract::{AuthUser, IdempotencyHeader, RequestId, meeting_in_path};
 use super::{ApiError, AppState};
 
 /// The command's context: the caller, now (to the microsecond the log
@@ -70,17 +70,23 @@ impl<K: Keying> FromRequestParts<AppState> for Call<K> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let AuthUser(caller) = AuthUser::from_request_parts(parts, state).await?;
+        let AuthUser(caller) =
+            <AuthUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        Self::with_caller(parts, state, caller).await
+    }
+}
+
+impl<K: Keying> Call<K> {
+    async fn with_caller(
+        parts: &mut Parts,
+        state: &AppState,
+        caller: Caller,
+    ) -> Result<Self, ApiError> {
         let request = RequestId::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|e| match e {});
         // A route without `{meeting}` (create) has no path parameters.
-        let meeting = <Path<std::collections::HashMap<String, String>> as FromRequestParts<
-            AppState,
-        >>::from_request_parts(parts, state)
-        .await
-        .ok()
-        .and_then(|Path(mut params)| params.remove("meeting"));
+        let meeting = meeting_in_path(parts, state).await;
         let idempotency = if K::TAKES_KEY {
             <IdempotencyHeader as OptionalFromRequestParts<AppState>>::from_request_parts(
                 parts, state,
@@ -89,18 +95,32 @@ impl<K: Keying> FromRequestParts<AppState> for Call<K> {
         } else {
             None
         };
-        Ok(Self {
-            state: state.clone(),
+        Ok(Self::new(
+            state.clone(),
             caller,
             request,
             meeting,
             idempotency,
-            keying: PhantomData,
-        })
+        ))
     }
-}
 
-impl<K: Keying> Call<K> {
+    pub fn new(
+        state: AppState,
+        caller: Caller,
+        request: RequestId,
+        meeting: Option<String>,
+        idempotency: Option<IdempotencyHeader>,
+    ) -> Self {
+        Self {
+            state,
+            caller,
+            request,
+            meeting,
+            idempotency: idempotency.filter(|_| K::TAKES_KEY),
+            keying: PhantomData,
+        }
+    }
+
     /// The meeting the path names.
     pub async fn meeting_id(&self) -> Result<MeetingId, ApiError> {
         let reference = self
@@ -138,20 +158,33 @@ impl<K: Keying> Call<K> {
 
     /// Runs the command on a meeting already resolved.
     pub async fn run_on(
-        mut self,
+        self,
         meeting_id: MeetingId,
         route: &str,
         command: Command,
         body: &impl Serialize,
     ) -> Result<Response, ApiError> {
+        let state = self.state.clone();
+        let done = self.execute_on(meeting_id, route, command, body).await?;
+        Ok(respond(&state, done))
+    }
+
+    /// Runs the command on a meeting already resolved and gives what was
+    /// done, for a route whose answer adds to the reply.
+    pub async fn execute_on(
+        mut self,
+        meeting_id: MeetingId,
+        route: &str,
+        command: Command,
+        body: &impl Serialize,
+    ) -> Result<Executed, ApiError> {
         let key = self.key(&format!("{route} {meeting_id}"), body);
         let ctx = self.context();
-        let done = self
+        Ok(self
             .state
             .commands
             .execute(meeting_id, &ctx, command, key)
-            .await?;
-        Ok(respond(&self.state, done))
+            .await?)
     }
 
     /// Schedules a new meeting (the one command without a meeting yet).
@@ -174,8 +207,23 @@ struct Answer<'a, B: Serialize> {
     body: &'a B,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     extra: Option<Extra>,
+    #[serde(flatten)]
+    join: &'a JoinAdditions,
     /// The position a reader must reach to see the command's effect.
     position: i64,
+}
+
+/// What a join's answer adds for the one who joined: their way into the
+/// media room (when they are in and LiveKit is configured) and a guest's
+/// token.
+#[derive(Debug, Default, Serialize)]
+pub struct JoinAdditions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<super::grants::MediaAccess>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guest_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guest_token_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Fields the HTTP answer adds to a reply.
@@ -195,15 +243,22 @@ enum Extra {
 /// `X-Event-Position` header, the status of its kind, and for a new
 /// meeting `Location` and `meeting_link`.
 pub fn respond(state: &AppState, done: Executed) -> Response {
+    respond_with(state, done, &JoinAdditions::default())
+}
+
+/// [`respond`], with what a join's answer adds.
+pub fn respond_with(state: &AppState, done: Executed, join: &JoinAdditions) -> Response {
     fn answer<B: Serialize>(
         status: StatusCode,
         body: &B,
         extra: Option<Extra>,
+        join: &JoinAdditions,
         position: i64,
     ) -> Response {
         let answer = Answer {
             body,
             extra,
+            join,
             position,
         };
         (status, axum::Json(answer)).into_response()
@@ -215,9 +270,9 @@ pub fn respond(state: &AppState, done: Executed) -> Response {
         Reply::Scheduled(v) => {
             location = Some(format!("/api/v1/meetings/{}", v.meeting_id));
             let link = Extra::Link {
-                meeting_link: format!("{}/meeting/{}", state.public_url, v.room_code),
+                meeting_link: format!("{}/meeting/{}", state.frontend_url, v.room_code),
             };
-            answer(StatusCode::CREATED, v, Some(link), position)
+            answer(StatusCode::CREATED, v, Some(link), join, position)
         }
         Reply::Waiting(v) => match v.status {
             ParticipantStatus::Waiting => {
@@ -225,29 +280,30 @@ pub fn respond(state: &AppState, done: Executed) -> Response {
                     code: "WAITING_ROOM_REQUIRED",
                     message: "waiting for the host to admit you",
                 };
-                answer(StatusCode::ACCEPTED, v, Some(waiting), position)
+                answer(StatusCode::ACCEPTED, v, Some(waiting), join, position)
             }
             ParticipantStatus::Joined | ParticipantStatus::Rejected => {
-                answer(ok, v, None, position)
+                answer(ok, v, None, join, position)
             }
         },
-        Reply::Chat(v) => answer(StatusCode::CREATED, v, None, position),
-        Reply::Breakout(v) => answer(StatusCode::CREATED, v, None, position),
-        Reply::Started(v) => answer(ok, v, None, position),
-        Reply::Ended(v) => answer(ok, v, None, position),
-        Reply::Updated(v) => answer(ok, v, None, position),
-        Reply::Cancelled(v) => answer(ok, v, None, position),
-        Reply::Joined(v) => answer(ok, v, None, position),
-        Reply::Left(v) => answer(ok, v, None, position),
-        Reply::Member(v) => answer(ok, v, None, position),
-        Reply::Removed(v) => answer(ok, v, None, position),
-        Reply::Status(v) => answer(ok, v, None, position),
-        Reply::Reaction(v) => answer(ok, v, None, position),
-        Reply::Assigned(v) => answer(ok, v, None, position),
-        Reply::BreakoutClosed(v) => answer(ok, v, None, position),
-        Reply::Recording(v) => answer(ok, v, None, position),
-        Reply::Configured(v) => answer(ok, v, None, position),
-        Reply::PolicyApplied(v) => answer(ok, v, None, position),
+        Reply::Chat(v) => answer(StatusCode::CREATED, v, None, join, position),
+        Reply::Breakout(v) => answer(StatusCode::CREATED, v, None, join, position),
+        Reply::Started(v) => answer(ok, v, None, join, position),
+        Reply::Ended(v) => answer(ok, v, None, join, position),
+        Reply::Updated(v) => answer(ok, v, None, join, position),
+        Reply::Cancelled(v) => answer(ok, v, None, join, position),
+        Reply::Joined(v) => answer(ok, v, None, join, position),
+        Reply::Left(v) => answer(ok, v, None, join, position),
+        Reply::Member(v) => answer(ok, v, None, join, position),
+        Reply::Removed(v) => answer(ok, v, None, join, position),
+        Reply::Status(v) => answer(ok, v, None, join, position),
+        Reply::Reaction(v) => answer(ok, v, None, join, position),
+        Reply::Assigned(v) => answer(ok, v, None, join, position),
+        Reply::BreakoutClosed(v) => answer(ok, v, None, join, position),
+        Reply::Recording(v) => answer(ok, v, None, join, position),
+        Reply::Configured(v) => answer(ok, v, None, join, position),
+        Reply::PolicyApplied(v) => answer(ok, v, None, join, position),
+        Reply::MediaRecorded(v) => answer(ok, v, None, join, position),
     };
     let headers = response.headers_mut();
     headers.insert("x-event-position", HeaderValue::from(position));

@@ -40,6 +40,15 @@ pub enum ApiError {
     /// A password could not be hashed, stored or checked.
     #[error(transparent)]
     Secret(#[from] crate::secrets::SecretError),
+    /// A guest's token used on something other than its meeting.
+    #[error("a guest token is good for its own meeting only")]
+    GuestElsewhere,
+    /// A media server the request needs is not configured (code, name).
+    #[error("{1} is not configured on this server")]
+    NotConfigured(&'static str, &'static str),
+    /// A media server's token could not be made.
+    #[error("media token: {0}")]
+    Media(String),
 }
 
 impl From<crate::workers::Freshness> for ApiError {
@@ -60,6 +69,11 @@ const RETRY_AFTER_SECS: u32 = 1;
 const UNAVAILABLE_RETRY_AFTER_SECS: u32 = 2;
 
 impl ApiError {
+    /// A media server's token failed to be made (a 500, logged).
+    pub fn media(e: impl std::fmt::Display) -> Self {
+        Self::Media(e.to_string())
+    }
+
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Validation {
             field: field.into(),
@@ -94,7 +108,10 @@ impl ApiError {
             Self::RouteNotFound => plain(S::NOT_FOUND, "ROUTE_NOT_FOUND"),
             Self::TooLarge => plain(S::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             Self::TimedOut => plain(S::REQUEST_TIMEOUT, "REQUEST_TIMEOUT"),
-            Self::CannotRead => plain(S::FORBIDDEN, "INSUFFICIENT_PERMISSION"),
+            Self::CannotRead | Self::GuestElsewhere => {
+                plain(S::FORBIDDEN, "INSUFFICIENT_PERMISSION")
+            }
+            Self::NotConfigured(code, _) => plain(S::SERVICE_UNAVAILABLE, code),
             Self::Lagging { applied, wanted } => (
                 S::SERVICE_UNAVAILABLE,
                 "PROJECTION_LAGGING",
@@ -107,7 +124,7 @@ impl ApiError {
                 "the database cannot be reached; try again shortly".into(),
                 json!({}),
             ),
-            Self::Read(_) | Self::Secret(_) => (
+            Self::Read(_) | Self::Secret(_) | Self::Media(_) => (
                 S::INTERNAL_SERVER_ERROR,
                 "INTERNAL",
                 "internal error".into(),
@@ -167,6 +184,9 @@ impl ApiError {
                     | MeetingError::HostRemoval
                     | MeetingError::Blocked => plain(S::FORBIDDEN, "INSUFFICIENT_PERMISSION"),
                     MeetingError::InvalidPassword => plain(S::FORBIDDEN, "INVALID_PASSWORD"),
+                    MeetingError::GuestsNotAllowed => plain(S::UNAUTHORIZED, "UNAUTHORIZED"),
+                    MeetingError::NotInMeeting => plain(S::FORBIDDEN, "NOT_IN_MEETING"),
+                    MeetingError::NotMember => plain(S::FORBIDDEN, "INSUFFICIENT_PERMISSION"),
                     MeetingError::ChatDisabled => plain(S::FORBIDDEN, "CHAT_DISABLED"),
                     MeetingError::ScreenShareDisabled => {
                         plain(S::FORBIDDEN, "SCREEN_SHARE_DISABLED")

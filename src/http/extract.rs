@@ -3,7 +3,7 @@
 //! and the client's `Idempotency-Key` ([`IdempotencyHeader`]).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -11,12 +11,14 @@ use uuid::Uuid;
 
 use command::IdempotencyKey;
 use command::meeting::Caller;
+use events::views::MeetingStatus;
 
 use super::{ApiError, AppState};
 use crate::auth::bearer;
 
 /// The authenticated caller; a route that takes it answers 401 without a
-/// valid bearer token.
+/// valid bearer token, and 403 for a guest's token on a route that is not
+/// about the guest's meeting ([`authenticate`]).
 pub struct AuthUser(pub Caller);
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -27,14 +29,84 @@ impl FromRequestParts<AppState> for AuthUser {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let caller = bearer(header)
-            .and_then(|token| state.keys.verify(token))
+        let token = bearer(header)
             .map_err(|e| {
                 tracing::debug!(error = %e, "token refused");
                 ApiError::Unauthorized
-            })?;
-        Ok(Self(caller))
+            })?
+            .to_owned();
+        let meeting = meeting_in_path(parts, state).await;
+        authenticate(state, &token, meeting.as_deref())
+            .await
+            .map(Self)
     }
+}
+
+/// A route a guest may also call without any token (the join by link):
+/// `None` without an `Authorization` header, the caller with a valid one,
+/// 401 with an invalid one.
+impl OptionalFromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, ApiError> {
+        if !parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            return Ok(None);
+        }
+        <Self as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
+    }
+}
+
+/// The path's `{meeting}` (an id or a room code), if the route has one.
+pub async fn meeting_in_path(parts: &mut Parts, state: &AppState) -> Option<String> {
+    <Path<std::collections::HashMap<String, String>> as FromRequestParts<AppState>>::from_request_parts(
+        parts, state,
+    )
+    .await
+    .ok()
+    .and_then(|Path(mut params)| params.remove("meeting"))
+}
+
+/// The caller a token names, for a request about `meeting` (the path's
+/// reference, if any). A guest's token is good only on the routes of its
+/// own meeting, and only until that meeting is over: elsewhere 403, after
+/// the end 401 (it expired with its meeting).
+pub async fn authenticate(
+    state: &AppState,
+    token: &str,
+    meeting: Option<&str>,
+) -> Result<Caller, ApiError> {
+    let caller = state.keys.verify(token).map_err(|e| {
+        tracing::debug!(error = %e, "token refused");
+        ApiError::Unauthorized
+    })?;
+    let Some(own) = caller.guest_of() else {
+        return Ok(caller);
+    };
+    let asked = match meeting {
+        Some(reference) => state.commands.resolve(reference).await.ok(),
+        None => None,
+    };
+    if asked != Some(own) {
+        return Err(ApiError::GuestElsewhere);
+    }
+    let over = state
+        .commands
+        .inspect(own, |m| {
+            m.is_none_or(|m| matches!(m.status, MeetingStatus::Ended | MeetingStatus::Cancelled))
+        })
+        .await?;
+    if over {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(caller)
 }
 
 /// The id of the current request (set by the request-id layer).

@@ -3,7 +3,8 @@
 //! Handlers are thin: extract, build the command, dispatch, map the result.
 //! The command machinery (caller, meeting, idempotency, the one typed
 //! response) is [`call`]; each area of commands has its file, named as its
-//! module in `command::meeting`; [`queries`] answers from the read models,
+//! module in `command::meeting` ([`grants`]: media tokens and links,
+//! [`presence`]: LiveKit's webhooks); [`queries`] answers from the read models,
 //! [`ws`] streams the log live, both after the one read check in
 //! [`access`]; [`error`] maps every failure to a status and a code.
 
@@ -14,10 +15,12 @@ mod call;
 mod chat;
 mod error;
 mod extract;
+mod grants;
 mod lifecycle;
 mod media;
 mod password;
 mod policy;
+mod presence;
 mod queries;
 mod recording;
 mod roles;
@@ -48,8 +51,11 @@ pub use ws::{
 pub struct AppState {
     pub commands: Arc<CommandHandler>,
     pub keys: Arc<JwtKeys>,
-    /// Base of meeting links, without a trailing slash.
-    pub public_url: Arc<str>,
+    /// Base of meeting links (`FRONTEND_URL`, else `PUBLIC_URL`), without
+    /// a trailing slash.
+    pub frontend_url: Arc<str>,
+    /// The media servers people are handed to.
+    pub media: Arc<crate::media::Media>,
     /// The read models.
     pub reads: sqlx::AnyPool,
     pub progress: crate::workers::Progress,
@@ -135,6 +141,12 @@ pub fn router(state: AppState) -> Router {
         .route("/meetings/{meeting}/join", post(admission::join))
         .route("/meetings/{meeting}/leave", post(admission::leave))
         .route("/meetings/{meeting}/end", post(lifecycle::end))
+        .route("/meetings/{meeting}/token", post(grants::token))
+        .route("/meetings/{meeting}/link", get(grants::link))
+        .route(
+            "/integrations/livekit/webhook",
+            post(presence::livekit_webhook),
+        )
         .route("/meetings/{meeting}/config", patch(policy::configure));
     Router::new()
         .nest("/api/v1", api)

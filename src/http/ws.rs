@@ -79,11 +79,8 @@ pub async fn connect(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
-    let caller = params
-        .token
-        .as_deref()
-        .and_then(|token| state.keys.verify(token).ok())
-        .ok_or(ApiError::Unauthorized)?;
+    let token = params.token.as_deref().ok_or(ApiError::Unauthorized)?;
+    let caller = super::extract::authenticate(&state, token, Some(&meeting)).await?;
     let meeting_id = state.commands.resolve(&meeting).await?;
     let entry = super::access::live(&state, &caller, meeting_id).await?;
     let after = params.after.unwrap_or(0).max(0);

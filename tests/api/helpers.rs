@@ -494,12 +494,7 @@ impl TestApp {
 /// A command context for `user` (no deployment roles), now.
 pub fn ctx(user: &str) -> command::meeting::Context {
     command::meeting::Context {
-        caller: command::meeting::Caller {
-            user_id: events::UserId(user.into()),
-            name: user.into(),
-            email: None,
-            roles: vec![],
-        },
+        caller: command::meeting::Caller::person(user, user),
         at: chrono::Utc::now(),
         request_id: None,
     }

@@ -34,6 +34,7 @@ mod features;
 mod feed;
 mod hardening;
 mod idempotency;
+mod media;
 mod outage;
 mod permissions;
 mod privacy;

@@ -14,7 +14,9 @@ use super::Decision;
 use super::command::Context;
 use super::error::MeetingError;
 use super::reply::Reply;
-use super::rules::{line, minutes_between, own_seat, require_active, require_moderator};
+use super::rules::{
+    line, may_use_camera, minutes_between, own_seat, require_active, require_moderator,
+};
 use super::state::{Meeting, Seat};
 
 const DEVICE_TYPE_MAX_CHARS: usize = 50;
@@ -26,6 +28,9 @@ pub struct JoinMeeting {
     pub device_type: Option<String>,
     pub join_muted: Option<bool>,
     pub join_without_video: Option<bool>,
+    /// The name to go by in this meeting instead of the token's (a guest's
+    /// name, or a display name): trimmed, 1 to 100 characters.
+    pub user_name: Option<String>,
     /// What the caller's password proved, checked before deciding (the
     /// hash lives beside the log, so checking it is not the aggregate's
     /// business).
@@ -102,12 +107,16 @@ fn waiting(meeting_id: MeetingId, participant_id: ParticipantId, user_id: &UserI
     })
 }
 
-/// Who gets in, in this order: nobody blocked; the host always (a lock, a
-/// full room, a password or a waiting room keeps others out, not the
-/// person running the meeting); then the policy's identity rules, the
-/// password, the lock, the capacity; then the waiting room, which
-/// co-hosts skip. Someone present or waiting gets their seat or their
+/// Who gets in, in this order: nobody blocked; the host and deployment
+/// admins always (a lock, a full room, a password or a waiting room keeps
+/// others out, not the people running the meeting); then guests only
+/// where anonymous joins are allowed; then the policy's identity rules,
+/// the password, the lock, the capacity; then the waiting room, which
+/// moderators skip. Someone present or waiting gets their seat or their
 /// wait again, without a new event.
+///
+/// The role: the host's; an admin's `co_host`; a guest's `guest`; else
+/// the one given by invitation or role change, or `participant`.
 pub(super) fn join(
     meeting: &Meeting,
     ctx: &Context,
@@ -128,13 +137,20 @@ pub(super) fn join(
     if let Some(device) = &cmd.device_type {
         line("device_type", device, DEVICE_TYPE_MAX_CHARS)?;
     }
+    let user_name = match &cmd.user_name {
+        Some(name) => events::text::join_name(name)
+            .map_err(|e| MeetingError::invalid("user_name", e.to_string()))?,
+        None => ctx.caller.name.clone(),
+    };
     if meeting.is_blocked(user) {
         return Err(MeetingError::Blocked);
     }
-    let role = meeting.role_of(user).unwrap_or(Role::Participant);
-    let is_host = role == Role::Host;
-    if !is_host {
+    let role = role_at_join(meeting, ctx);
+    if role != Role::Host && !ctx.caller.is_admin() {
         let policy = &meeting.policy;
+        if ctx.caller.guest_of().is_some() && !policy.allow_anonymous_join {
+            return Err(MeetingError::GuestsNotAllowed);
+        }
         let domain = ctx
             .caller
             .email
@@ -165,17 +181,18 @@ pub(super) fn join(
     let is_muted =
         (meeting.settings.mute_on_entry && !moderator) || cmd.join_muted.unwrap_or(false);
     let is_video_enabled =
-        (!meeting.policy.disable_camera || moderator) && !cmd.join_without_video.unwrap_or(false);
+        may_use_camera(meeting, role) && !cmd.join_without_video.unwrap_or(false);
     if meeting.settings.waiting_room && !moderator {
         let event = MeetingEvent::ParticipantWaiting(ParticipantWaiting {
             meeting_id: meeting.id,
             participant_id: cmd.participant_id,
             user_id: user.clone(),
-            user_name: ctx.caller.name.clone(),
+            user_name,
             device_type: cmd.device_type.clone(),
             is_muted,
             is_video_enabled,
             waiting_since: ctx.at,
+            role: (role == Role::Guest && meeting.role_of(user).is_none()).then_some(role),
         });
         let reply = waiting(meeting.id, cmd.participant_id, user);
         return Ok(Decision::new(vec![event], reply));
@@ -184,7 +201,7 @@ pub(super) fn join(
         meeting_id: meeting.id,
         participant_id: cmd.participant_id,
         user_id: user.clone(),
-        user_name: ctx.caller.name.clone(),
+        user_name,
         role,
         device_type: cmd.device_type.clone(),
         is_muted,
@@ -196,6 +213,20 @@ pub(super) fn join(
         vec![MeetingEvent::ParticipantJoined(joined)],
         reply,
     ))
+}
+
+/// The role the caller takes a seat with (see [`join`]).
+fn role_at_join(meeting: &Meeting, ctx: &Context) -> Role {
+    let user = &ctx.caller.user_id;
+    if meeting.is_host(user) {
+        Role::Host
+    } else if ctx.caller.is_admin() {
+        Role::CoHost
+    } else if ctx.caller.guest_of().is_some() {
+        meeting.role_of(user).unwrap_or(Role::Guest)
+    } else {
+        meeting.role_of(user).unwrap_or(Role::Participant)
+    }
 }
 
 pub(super) fn leave(meeting: &Meeting, ctx: &Context) -> Result<Decision, MeetingError> {
@@ -251,6 +282,7 @@ pub(super) fn admit(
         user_name: waiter.user_name.clone(),
         role: meeting
             .role_of(&waiter.user_id)
+            .or(waiter.role)
             .unwrap_or(Role::Participant),
         device_type: waiter.device_type.clone(),
         is_muted: waiter.is_muted,
@@ -551,6 +583,110 @@ mod tests {
         assert_eq!(
             given.when("bob", policy(|_| {})),
             Err(MeetingError::NotHost)
+        );
+    }
+
+    fn join_as(given: &Given, who: Caller) -> Result<Vec<E>, MeetingError> {
+        given.when_by(who, join())
+    }
+
+    #[test]
+    fn an_admin_joins_as_co_host_past_the_lock_the_password_the_capacity_and_the_waiting_room() {
+        let mut given = Given::scheduled_with("alice", |c| {
+            c.max_participants = Some(1);
+            c.password_id = Some(SecretId::new());
+            c.start_now = true;
+        });
+        given.joined("alice");
+        given.run(
+            "alice",
+            policy(|p| {
+                p.require_waiting_room = true;
+                p.lock_meeting = true;
+                p.require_password = true;
+            }),
+        );
+        let events = join_as(&given, admin("root")).unwrap();
+        assert!(
+            matches!(events.as_slice(), [E::ParticipantJoined(e)] if e.role == Role::CoHost),
+            "{events:?}"
+        );
+        assert_eq!(
+            join_as(&given, caller("bob")),
+            Err(MeetingError::InvalidPassword)
+        );
+    }
+
+    #[test]
+    fn an_admin_is_the_host_of_every_meeting_and_the_log_says_an_admin_acted() {
+        let given = Given::active("alice");
+        let ctx = Context {
+            caller: admin("root"),
+            at: given.clock,
+            request_id: None,
+        };
+        let events = events_of(&given.state, &ctx, &Command::End).unwrap();
+        assert!(matches!(events.as_slice(), [E::MeetingEnded(e)] if e.ended_by == user("root")));
+        assert_eq!(ctx.metadata().actor.kind, events::ActorKind::Admin);
+        assert_eq!(
+            given.when("bob", Command::End),
+            Err(MeetingError::NotHost),
+            "an ordinary user is not"
+        );
+    }
+
+    #[test]
+    fn guests_join_as_guests_where_anonymous_joins_are_allowed() {
+        let mut given = Given::active("alice");
+        let meeting = given.id;
+        let events = join_as(&given, guest("guest-john-1", meeting)).unwrap();
+        assert!(matches!(events.as_slice(), [E::ParticipantJoined(e)] if e.role == Role::Guest));
+        given.run("alice", policy(|p| p.allow_anonymous_join = false));
+        assert_eq!(
+            join_as(&given, guest("guest-john-2", meeting)),
+            Err(MeetingError::GuestsNotAllowed)
+        );
+        let ctx = Context {
+            caller: guest("guest-john-2", meeting),
+            at: given.clock,
+            request_id: None,
+        };
+        assert_eq!(ctx.metadata().actor.kind, events::ActorKind::Guest);
+    }
+
+    #[test]
+    fn a_guest_parked_in_the_waiting_room_is_admitted_as_a_guest() {
+        let mut given = Given::active("alice");
+        given.run("alice", policy(|p| p.require_waiting_room = true));
+        let events = join_as(&given, guest("guest-ann-1", given.id)).unwrap();
+        given.state = fold(given.state.take(), &events);
+        let id = waiting_id(&given, "guest-ann-1");
+        let admitted = given.when("alice", Command::Admit(id)).unwrap();
+        assert!(matches!(
+            admitted.as_slice(),
+            [E::ParticipantAdmitted(_), E::ParticipantJoined(j)] if j.role == Role::Guest
+        ));
+    }
+
+    #[test]
+    fn a_name_given_at_the_join_is_the_name_in_the_meeting() {
+        let given = Given::active("alice");
+        let named = |name: &str| {
+            Command::Join(JoinMeeting {
+                participant_id: ParticipantId::new(),
+                user_name: Some(name.into()),
+                ..Default::default()
+            })
+        };
+        let events = given.when("bob", named("  Bobby ")).unwrap();
+        assert!(matches!(events.as_slice(), [E::ParticipantJoined(e)] if e.user_name == "Bobby"));
+        assert_eq!(
+            validation_field(given.when("bob", named("  "))),
+            "user_name"
+        );
+        assert_eq!(
+            validation_field(given.when("bob", named(&"x".repeat(101)))),
+            "user_name"
         );
     }
 }

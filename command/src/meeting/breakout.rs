@@ -15,7 +15,8 @@ use super::command::Context;
 use super::error::MeetingError;
 use super::reply::Reply;
 use super::rules::{
-    MAX_PARTICIPANTS_LIMIT, capacity, line, require_active, require_moderator, running, seat_of,
+    MAX_PARTICIPANTS_LIMIT, capacity, line, moderates, require_active, require_moderator, running,
+    seat_of,
 };
 use super::state::{Meeting, Seat};
 use events::views::MeetingStatus;
@@ -228,7 +229,7 @@ pub(super) fn assign(
     user: &UserId,
     room: BreakoutRoomId,
 ) -> Result<Decision, MeetingError> {
-    let moderator = meeting.is_moderator(&ctx.caller.user_id);
+    let moderator = moderates(meeting, ctx);
     let chooses_own = *user == ctx.caller.user_id
         && meeting
             .breakout

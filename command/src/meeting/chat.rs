@@ -12,7 +12,7 @@ use super::Decision;
 use super::command::Context;
 use super::error::MeetingError;
 use super::reply::Reply;
-use super::rules::{line, own_seat, require_active, running};
+use super::rules::{line, may_chat, own_seat, require_active, running};
 use super::state::{Meeting, Throttled};
 
 pub const CHAT_MAX_CHARS: usize = 1000;
@@ -107,11 +107,7 @@ pub(super) fn send(
 ) -> Result<Decision, MeetingError> {
     require_active(meeting)?;
     let seat = own_seat(meeting, ctx)?;
-    let in_room = meeting.breakout_room_of(&seat.user_id);
-    let allowed = meeting.settings.enable_chat
-        && meeting.policy.chat_permissions.allows(seat.role)
-        && in_room.is_none_or(|r| r.settings.allow_chat);
-    if !allowed {
+    if !may_chat(meeting, seat) {
         return Err(MeetingError::ChatDisabled);
     }
     match &cmd.file {

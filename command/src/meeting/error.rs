@@ -40,6 +40,18 @@ pub enum MeetingError {
     NotPermitted,
     #[error("you are blocked from this meeting")]
     Blocked,
+    /// A guest (no token of the identity provider) where anonymous joins
+    /// are off: they must sign in.
+    #[error("this meeting does not let guests join: sign in")]
+    GuestsNotAllowed,
+    /// The caller is not in the active meeting (waiting, rejected,
+    /// removed or absent) and asks for what only those in it get.
+    #[error("only those in the meeting may do this")]
+    NotInMeeting,
+    /// The caller is not one of the meeting's people (host, co-host,
+    /// invited member) nor an admin.
+    #[error("you are not a member of this meeting")]
+    NotMember,
     #[error("a missing or wrong meeting password")]
     InvalidPassword,
     #[error("chat is disabled for you in this meeting")]

@@ -35,12 +35,7 @@ pub(super) fn t0() -> DateTime<Utc> {
 }
 
 pub(super) fn caller(id: &str) -> Caller {
-    Caller {
-        user_id: UserId(id.into()),
-        name: id.to_uppercase(),
-        email: None,
-        roles: vec![],
-    }
+    Caller::person(id, id.to_uppercase())
 }
 
 pub(super) fn ctx(id: &str, at: DateTime<Utc>) -> Context {
@@ -116,6 +111,21 @@ impl Given {
 
     pub(super) fn when(&self, user: &str, command: Command) -> Result<Vec<E>, MeetingError> {
         events_of(&self.state, &ctx(user, self.clock), &command)
+    }
+
+    /// The command run by `caller` (an admin, a guest).
+    pub(super) fn when_by(&self, caller: Caller, command: Command) -> Result<Vec<E>, MeetingError> {
+        let ctx = Context {
+            caller,
+            at: self.clock,
+            request_id: None,
+        };
+        events_of(&self.state, &ctx, &command)
+    }
+
+    /// The command run by Meetings itself (a timer, an integration).
+    pub(super) fn when_system(&self, command: Command) -> Result<Vec<E>, MeetingError> {
+        self.when_by(Caller::system("livekit", "LiveKit"), command)
     }
 
     pub(super) fn meeting(&self) -> &Meeting {
@@ -199,6 +209,22 @@ pub(super) fn open_rooms(adjust: impl FnOnce(&mut OpenBreakout)) -> Command {
     };
     adjust(&mut open);
     Command::OpenBreakout(open)
+}
+
+/// A deployment admin.
+pub(super) fn admin(id: &str) -> Caller {
+    Caller {
+        roles: vec!["admin".into()],
+        ..caller(id)
+    }
+}
+
+/// A guest of this meeting.
+pub(super) fn guest(id: &str, of: MeetingId) -> Caller {
+    Caller {
+        kind: super::CallerKind::Guest(of),
+        ..caller(id)
+    }
 }
 
 pub(super) fn user(id: &str) -> UserId {

@@ -2,7 +2,7 @@
 //! screen share and raised hand; a moderator may mute others or lower
 //! their hand, nothing more.
 
-use events::event::{HandLowered, HandRaised, ParticipantMediaChanged, Role};
+use events::event::{HandLowered, HandRaised, ParticipantMediaChanged};
 use events::{MeetingEvent, MeetingId, UserId};
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +10,7 @@ use super::Decision;
 use super::command::Context;
 use super::error::MeetingError;
 use super::reply::Reply;
-use super::rules::{require_active, require_moderator, seat_of};
+use super::rules::{may_share_screen, may_use_camera, require_active, require_moderator, seat_of};
 use super::state::Meeting;
 
 /// Own media state, or a moderator muting someone (`target`).
@@ -59,18 +59,11 @@ pub(super) fn set_status(
     let seat = seat_of(meeting, ctx, target)?;
     let changed = |current: bool, wanted: Option<bool>| wanted.filter(|w| *w != current);
     let is_screen_sharing = changed(seat.is_screen_sharing, cmd.is_screen_sharing);
-    if is_screen_sharing == Some(true) {
-        let in_room = meeting.breakout_room_of(target);
-        let allowed = meeting.settings.enable_screen_share
-            && meeting.policy.screen_share_permissions.allows(seat.role)
-            && in_room.is_none_or(|r| r.settings.allow_screen_share);
-        if !allowed {
-            return Err(MeetingError::ScreenShareDisabled);
-        }
+    if is_screen_sharing == Some(true) && !may_share_screen(meeting, seat) {
+        return Err(MeetingError::ScreenShareDisabled);
     }
     let camera_on = changed(seat.is_video_enabled, cmd.is_video_enabled) == Some(true);
-    let moderator = matches!(seat.role, Role::Host | Role::CoHost);
-    if camera_on && meeting.policy.disable_camera && !moderator {
+    if camera_on && !may_use_camera(meeting, seat.role) {
         return Err(MeetingError::CameraDisabled);
     }
     let mut events = Vec::new();

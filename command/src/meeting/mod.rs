@@ -6,7 +6,9 @@
 //! tests: [`lifecycle`], [`admission`] (joins and the waiting room),
 //! [`roles`] (roles and moderation), [`media`] (participant media and
 //! hands), [`chat`] (chat and reactions), [`breakout`], [`recording`] and
-//! [`policy`] (room settings and the security policy). [`rules`] holds the
+//! [`policy`] (room settings and the security policy), [`presence`] (what
+//! the media server reports). [`grants`] reads what a person may do in
+//! the media room from the same rules. [`rules`] holds the
 //! checks they share; [`state`] folds events into the state decisions
 //! read ([`evolve`] never fails).
 //!
@@ -21,9 +23,11 @@ pub mod breakout;
 pub mod chat;
 mod command;
 mod error;
+pub mod grants;
 pub mod lifecycle;
 pub mod media;
 pub mod policy;
+pub mod presence;
 pub mod recording;
 mod reply;
 pub mod roles;
@@ -33,12 +37,13 @@ mod state;
 #[cfg(test)]
 mod given;
 
-pub use command::{Caller, Command, Context};
+pub use command::{Caller, CallerKind, Command, Context};
 pub use error::MeetingError;
 pub use reply::Reply;
 pub use rules::{ADMIN_ROLE, MAX_PARTICIPANTS_LIMIT};
 pub use state::{
-    Breakout, Meeting, Recording, SNAPSHOT_SCHEMA, Seat, Throttled, Waiter, evolve, fold,
+    Breakout, MediaConnection, MediaPresence, Meeting, Recording, SNAPSHOT_SCHEMA, Seat, Throttled,
+    Waiter, evolve, fold,
 };
 
 use events::MeetingEvent;
@@ -101,5 +106,6 @@ pub fn decide(
         } => recording::report_file(meeting()?, ctx, *recording_id, file_url, *size),
         Command::UpdateConfig(cmd) => policy::configure(meeting()?, ctx, cmd),
         Command::ApplyPolicy(cmd) => policy::apply(meeting()?, ctx, cmd),
+        Command::RecordMedia(report) => presence::record(meeting()?, ctx, report),
     }
 }

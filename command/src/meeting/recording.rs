@@ -11,7 +11,7 @@ use super::Decision;
 use super::command::Context;
 use super::error::MeetingError;
 use super::reply::Reply;
-use super::rules::{ADMIN_ROLE, require_active};
+use super::rules::{hosts, require_active};
 use super::state::{Meeting, Recording};
 
 const FILE_URL_MAX_CHARS: usize = 2048;
@@ -45,10 +45,14 @@ impl RecordingView {
 /// room's recording setting on.
 fn may_record(meeting: &Meeting, ctx: &Context) -> Result<(), MeetingError> {
     let user = &ctx.caller.user_id;
-    let role = meeting.role_of(user).filter(|role| {
-        // "all" means the people in the meeting, not anyone invited.
-        matches!(role, Role::Host | Role::CoHost) || meeting.present.contains_key(user)
-    });
+    let role = if ctx.caller.is_admin() {
+        Some(Role::Host)
+    } else {
+        meeting.role_of(user).filter(|role| {
+            // "all" means the people in the meeting, not anyone invited.
+            matches!(role, Role::Host | Role::CoHost) || meeting.present.contains_key(user)
+        })
+    };
     if !role.is_some_and(|r| meeting.policy.recording_permissions.allows(r)) {
         return Err(MeetingError::NotPermitted);
     }
@@ -123,7 +127,7 @@ pub(super) fn report_file(
     file_url: &str,
     size: i64,
 ) -> Result<Decision, MeetingError> {
-    if !ctx.caller.has_role(ADMIN_ROLE) && !meeting.is_host(&ctx.caller.user_id) {
+    if !hosts(meeting, ctx) {
         return Err(MeetingError::NotHost);
     }
     if !meeting.recordings.contains(&recording_id) {

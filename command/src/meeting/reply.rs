@@ -12,6 +12,7 @@ use super::chat::ReactionView;
 use super::lifecycle::{CancelledView, EndedView, StartedView};
 use super::media::StatusView;
 use super::policy::{ConfigView, PolicyView};
+use super::presence::MediaRecorded;
 use super::recording::RecordingView;
 use super::roles::{MemberView, RemovedView};
 
@@ -37,6 +38,7 @@ pub enum Reply {
     Recording(RecordingView),
     Configured(ConfigView),
     PolicyApplied(PolicyView),
+    MediaRecorded(MediaRecorded),
 }
 
 #[cfg(test)]

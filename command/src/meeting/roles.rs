@@ -10,7 +10,7 @@ use super::admission::left;
 use super::command::Context;
 use super::error::MeetingError;
 use super::reply::Reply;
-use super::rules::{require_host, require_moderator, require_open, user_id};
+use super::rules::{hosts, require_host, require_moderator, require_open, user_id};
 use super::state::Meeting;
 
 /// A member's role after an invitation or a role change.
@@ -55,9 +55,9 @@ pub(super) fn invite(
     if meeting.is_host(user) {
         return Err(MeetingError::invalid("user_id", "is the host"));
     }
-    // Co-hosts bring people in; only the host gives a role above
-    // participant or changes one, whatever the endpoint.
-    if !meeting.is_host(&ctx.caller.user_id) {
+    // Co-hosts bring people in; only the host (or an admin) gives a role
+    // above participant or changes one, whatever the endpoint.
+    if !hosts(meeting, ctx) {
         let gives = !matches!(role, Role::Participant | Role::Guest);
         let changes = meeting.role_of(user).is_some_and(|current| current != role);
         if gives || changes {

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use events::UserId;
+use events::event::Role;
 
 use super::command::Context;
 use super::error::MeetingError;
@@ -16,8 +17,19 @@ pub const MAX_PARTICIPANTS_LIMIT: u32 = 1000;
 /// The deployment role that administers every meeting.
 pub const ADMIN_ROLE: &str = "admin";
 
+/// Whether the caller may do what the meeting's host may: its host, or a
+/// deployment admin (a moderator of every meeting).
+pub(super) fn hosts(meeting: &Meeting, ctx: &Context) -> bool {
+    meeting.is_host(&ctx.caller.user_id) || ctx.caller.is_admin()
+}
+
+/// Whether the caller moderates the meeting: host, co-host or admin.
+pub(super) fn moderates(meeting: &Meeting, ctx: &Context) -> bool {
+    meeting.is_moderator(&ctx.caller.user_id) || ctx.caller.is_admin()
+}
+
 pub(super) fn require_host(meeting: &Meeting, ctx: &Context) -> Result<(), MeetingError> {
-    if meeting.is_host(&ctx.caller.user_id) {
+    if hosts(meeting, ctx) {
         Ok(())
     } else {
         Err(MeetingError::NotHost)
@@ -25,11 +37,44 @@ pub(super) fn require_host(meeting: &Meeting, ctx: &Context) -> Result<(), Meeti
 }
 
 pub(super) fn require_moderator(meeting: &Meeting, ctx: &Context) -> Result<(), MeetingError> {
-    if meeting.is_moderator(&ctx.caller.user_id) {
+    if moderates(meeting, ctx) {
         Ok(())
     } else {
         Err(MeetingError::NotModerator)
     }
+}
+
+/// Whether someone present may chat: the room's chat is on, the policy
+/// lets their role, and their breakout room (if any) allows it.
+pub(super) fn may_chat(meeting: &Meeting, seat: &Seat) -> bool {
+    meeting.settings.enable_chat
+        && meeting.policy.chat_permissions.allows(seat.role)
+        && meeting
+            .breakout_room_of(&seat.user_id)
+            .is_none_or(|r| r.settings.allow_chat)
+}
+
+/// Whether someone present may share their screen: the room's screen
+/// sharing is on, the policy lets their role, and their breakout room (if
+/// any) allows it.
+pub(super) fn may_share_screen(meeting: &Meeting, seat: &Seat) -> bool {
+    meeting.settings.enable_screen_share
+        && meeting.policy.screen_share_permissions.allows(seat.role)
+        && meeting
+            .breakout_room_of(&seat.user_id)
+            .is_none_or(|r| r.settings.allow_screen_share)
+}
+
+/// Whether someone with `role` may turn their camera on: the policy's
+/// `disable_camera` keeps participants' cameras off, not moderators'.
+pub(super) fn may_use_camera(meeting: &Meeting, role: Role) -> bool {
+    !meeting.policy.disable_camera || matches!(role, Role::Host | Role::CoHost)
+}
+
+/// Whether someone with `role` may record: the room's recording is on and
+/// the policy's `recording_permissions` let their role.
+pub(super) fn may_record(meeting: &Meeting, role: Role) -> bool {
+    meeting.settings.enable_recording && meeting.policy.recording_permissions.allows(role)
 }
 
 /// Refuses unless the meeting is active: not yet started is `NotActive`,

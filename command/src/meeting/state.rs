@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// The shape of [`Meeting`] as a snapshot; bumped whenever the state
 /// changes shape, so snapshots of another shape are ignored.
-pub const SNAPSHOT_SCHEMA: i32 = 1;
+pub const SNAPSHOT_SCHEMA: i32 = 2;
 
 /// A map whose keys are not strings, as a list of pairs (JSON objects
 /// take string keys only).
@@ -68,6 +68,9 @@ pub struct Waiter {
     pub is_muted: bool,
     pub is_video_enabled: bool,
     pub since: DateTime<Utc>,
+    /// The role the join asked for (a guest's), if not the meeting's.
+    #[serde(default)]
+    pub role: Option<Role>,
 }
 
 /// Open breakout rooms.
@@ -92,6 +95,28 @@ impl Breakout {
 pub struct Recording {
     pub recording_id: RecordingId,
     pub started_at: DateTime<Utc>,
+}
+
+/// What the media server reported about the meeting's call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MediaPresence {
+    /// The media server's notifications already recorded (a redelivery
+    /// records nothing).
+    pub notifications: BTreeSet<String>,
+    /// Its connections by the media server's id: open, or closed for good.
+    pub connections: BTreeMap<String, MediaConnection>,
+}
+
+/// One media connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MediaConnection {
+    Open {
+        user_id: UserId,
+        since: DateTime<Utc>,
+    },
+    /// Closed (or reported closed before it was reported open): a late
+    /// `connected` does not reopen it.
+    Closed,
 }
 
 /// The state of one meeting. It is also kept as a snapshot (JSON) beside
@@ -129,6 +154,9 @@ pub struct Meeting {
     /// (at most as many as the rate limit counts).
     #[serde(with = "pairs")]
     pub recent: BTreeMap<(UserId, Throttled), VecDeque<DateTime<Utc>>>,
+    /// What the media server reported.
+    #[serde(default)]
+    pub media: MediaPresence,
 }
 
 /// What is rate-limited per participant.
@@ -249,6 +277,7 @@ impl Meeting {
             recording: None,
             recordings: BTreeSet::new(),
             recent: BTreeMap::new(),
+            media: MediaPresence::default(),
         }
     }
 
@@ -263,6 +292,8 @@ impl Meeting {
             + self.recent.len()
             + self.recordings.len()
             + self.breakout.as_ref().map_or(0, |b| b.assignments.len())
+            + self.media.notifications.len()
+            + self.media.connections.len()
     }
 
     /// The meeting as it stands after `events` (a copy: for the replies
@@ -338,6 +369,7 @@ impl Meeting {
                         is_muted: e.is_muted,
                         is_video_enabled: e.is_video_enabled,
                         since: e.waiting_since,
+                        role: e.role,
                     },
                 );
             }
@@ -417,6 +449,30 @@ impl Meeting {
             }
             E::RecordingStopped(_) => meeting.recording = None,
             E::RecordingFileReported(_) => {}
+            E::MediaConnected(e) => {
+                let media = &mut meeting.media;
+                media.notifications.insert(e.notification_id.clone());
+                media
+                    .connections
+                    .entry(e.participant_sid.clone())
+                    .or_insert_with(|| MediaConnection::Open {
+                        user_id: e.user_id.clone(),
+                        since: e.connected_at,
+                    });
+            }
+            E::MediaDisconnected(e) => {
+                let media = &mut meeting.media;
+                media.notifications.insert(e.notification_id.clone());
+                media
+                    .connections
+                    .insert(e.participant_sid.clone(), MediaConnection::Closed);
+            }
+            E::MediaRoomFinished(e) => {
+                meeting
+                    .media
+                    .notifications
+                    .insert(e.notification_id.clone());
+            }
         }
     }
 }
