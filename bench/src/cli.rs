@@ -59,6 +59,8 @@ pub enum Scenario {
     Latency,
     Fanout,
     Rebuild,
+    /// Media tokens and links issued on one core.
+    Tokens,
     /// Every scenario, in this order.
     All,
     /// The server child of `fanout` (this binary, run by itself).

@@ -230,8 +230,13 @@ pub struct JoinAdditions {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Extra {
-    /// A new meeting's shareable link.
-    Link { meeting_link: String },
+    /// A new meeting's shareable link, and where its media room is (spec
+    /// 004) when LiveKit is configured.
+    Link {
+        meeting_link: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        livekit_url: Option<String>,
+    },
     /// A join parked in the waiting room (answered 202).
     Waiting {
         code: &'static str,
@@ -271,6 +276,7 @@ pub fn respond_with(state: &AppState, done: Executed, join: &JoinAdditions) -> R
             location = Some(format!("/api/v1/meetings/{}", v.meeting_id));
             let link = Extra::Link {
                 meeting_link: format!("{}/meeting/{}", state.frontend_url, v.room_code),
+                livekit_url: state.media.livekit.as_ref().map(|l| l.url().to_owned()),
             };
             answer(StatusCode::CREATED, v, Some(link), join, position)
         }

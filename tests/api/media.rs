@@ -109,17 +109,29 @@ fn room_of(app_meeting: &Value) -> String {
     app_meeting["room_code"].as_str().unwrap().to_owned()
 }
 
+/// The host admits or rejects (`decision`) the wait a join answered 202.
+async fn settle(app: &TestApp, id: &str, wait: &Value, decision: &str) {
+    let participant = wait["participant_id"].as_str().unwrap();
+    let path = at(id, &format!("waiting-room/{participant}/{decision}"));
+    app.ok(Method::POST, &path, "alice", None).await;
+}
+
+/// An active meeting of alice's: its id and its room.
+async fn active_call(app: &TestApp) -> (String, String) {
+    let meeting = app
+        .create_meeting("alice", json!({"title": "Call", "start_now": true}))
+        .await;
+    let id = meeting["meeting_id"].as_str().unwrap().to_owned();
+    (id, room_of(&meeting))
+}
+
 async fn token_of(app: &TestApp, id: &str, user: &str) -> crate::helpers::Response {
     app.call(Method::POST, &at(id, "token"), user, None).await
 }
 
 async fn a_livekit_token_carries_the_meetings_rules_as_livekits_sdk_reads_them(setup: Setup) {
     let app = media_app(setup).await;
-    let meeting = app
-        .create_meeting("alice", json!({"title": "Call", "start_now": true}))
-        .await;
-    let id = meeting["meeting_id"].as_str().unwrap();
-    let room = room_of(&meeting);
+    let (id, room) = &active_call(&app).await;
     let host_join = app.join_as(id, "alice").await;
     assert_eq!(host_join["media"]["provider"], "livekit");
     assert_eq!(host_join["media"]["url"], LIVEKIT_URL);
@@ -171,7 +183,7 @@ async fn a_livekit_token_carries_the_meetings_rules_as_livekits_sdk_reads_them(s
             (3500..=3700).contains(&(expires - now)),
             "LIVEKIT_TOKEN_TTL 1 h"
         );
-        assert_eq!(claim["metadata"]["meeting_id"], id);
+        assert_eq!(claim["metadata"]["meeting_id"], id.as_str());
         assert_eq!(claim["metadata"]["role"], answer["role"]);
         assert_eq!(claim["video"]["room"], room.as_str());
         assert_eq!(claim["video"]["room_join"], true);
@@ -237,23 +249,9 @@ async fn a_media_token_is_only_for_someone_in_the_active_meeting(setup: Setup) {
     let carol = app
         .call(Method::POST, &at(&id, "join"), "carol", None)
         .await;
-    let carol_id = carol.body["participant_id"].as_str().unwrap();
-    app.ok(
-        Method::POST,
-        &at(&id, &format!("waiting-room/{carol_id}/reject")),
-        "alice",
-        None,
-    )
-    .await;
+    settle(&app, &id, &carol.body, "reject").await;
     refused(token_of(&app, &id, "carol").await, "rejected");
-    let bob_id = waiting.body["participant_id"].as_str().unwrap();
-    app.ok(
-        Method::POST,
-        &at(&id, &format!("waiting-room/{bob_id}/admit")),
-        "alice",
-        None,
-    )
-    .await;
+    settle(&app, &id, &waiting.body, "admit").await;
     assert_eq!(token_of(&app, &id, "bob").await.status, StatusCode::OK);
     let someone_else = app
         .call(
@@ -335,11 +333,7 @@ fn media_events(log: &[events::RecordedEvent]) -> Vec<(String, Value)> {
 
 async fn livekit_webhooks_record_who_was_really_connected(setup: Setup) {
     let app = media_app(setup).await;
-    let meeting = app
-        .create_meeting("alice", json!({"title": "Call", "start_now": true}))
-        .await;
-    let id = meeting["meeting_id"].as_str().unwrap();
-    let room = room_of(&meeting);
+    let (id, room) = &active_call(&app).await;
     app.join_as(id, "alice").await;
     app.join_as(id, "bob").await;
     let t = Utc::now().timestamp();
@@ -348,21 +342,21 @@ async fn livekit_webhooks_record_who_was_really_connected(setup: Setup) {
         &[
             notification(
                 "participant_joined",
-                &room,
+                room,
                 "EV_1",
                 t - 600,
                 Some(("bob", "PA_bob", t - 600)),
             ),
             notification(
                 "participant_joined",
-                &room,
+                room,
                 "EV_2",
                 t - 300,
                 Some(("carol", "PA_carol", t - 300)),
             ),
             notification(
                 "participant_left",
-                &room,
+                room,
                 "EV_3",
                 t - 120,
                 Some(("carol", "PA_carol", t - 300)),
@@ -376,12 +370,12 @@ async fn livekit_webhooks_record_who_was_really_connected(setup: Setup) {
             ),
             notification(
                 "track_published",
-                &room,
+                room,
                 "EV_5",
                 t,
                 Some(("bob", "PA_bob", t - 600)),
             ),
-            notification("room_finished", &room, "EV_6", t, None),
+            notification("room_finished", room, "EV_6", t, None),
         ],
     )
     .await;
@@ -389,7 +383,7 @@ async fn livekit_webhooks_record_who_was_really_connected(setup: Setup) {
         "a-forger-secret-of-at-least-32-bytes-long",
         &[notification(
             "participant_joined",
-            &room,
+            room,
             "EV_9",
             t,
             Some(("eve", "PA_eve", t)),
@@ -665,14 +659,7 @@ async fn a_guest_comes_in_by_link_with_a_name_and_only_into_that_meeting(setup: 
         .0;
     let (backlog, _) = until_caught_up(&mut socket).await;
     assert_eq!(backlog.len(), 1, "only their own wait: {backlog:?}");
-    let participant = waiting.body["participant_id"].as_str().unwrap();
-    app.ok(
-        Method::POST,
-        &at(&id, &format!("waiting-room/{participant}/admit")),
-        "alice",
-        None,
-    )
-    .await;
+    settle(&app, &id, &waiting.body, "admit").await;
     assert_eq!(
         next_frame(&mut socket).await["type"],
         "participant_admitted"
@@ -757,6 +744,15 @@ async fn a_guest_comes_in_by_link_with_a_name_and_only_into_that_meeting(setup: 
     let after = as_guest(Method::GET, at(&id, "status"), None).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
 
+    // Guests pass the same rules as everyone: a lock keeps them out.
+    let locked = app
+        .active_meeting("carol", json!({"settings": {"lock_room": true}}))
+        .await;
+    let refused = guest_join(&app, &locked, json!({"user_name": "Jane"})).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::FORBIDDEN, "MEETING_LOCKED")
+    );
     // Where anonymous joins are off, a guest must sign in.
     app.ok(
         Method::POST,
@@ -842,6 +838,10 @@ async fn meeting_links_lead_to_the_front_end_or_this_server(setup: Setup) {
         meeting["meeting_link"],
         format!("{FRONTEND}/meeting/{}", room_of(&meeting))
     );
+    assert_eq!(
+        meeting["livekit_url"], LIVEKIT_URL,
+        "spec 004's create answer"
+    );
     let plain = spawn_app_on(setup).await;
     let meeting = plain
         .create_meeting("alice", json!({"title": "Linked"}))
@@ -850,6 +850,7 @@ async fn meeting_links_lead_to_the_front_end_or_this_server(setup: Setup) {
         meeting["meeting_link"],
         format!("{}/meeting/{}", plain.base, room_of(&meeting))
     );
+    assert!(meeting.get("livekit_url").is_none());
     // Without LiveKit, its webhook is not taken.
     let webhook = plain
         .client

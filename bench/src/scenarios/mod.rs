@@ -8,6 +8,7 @@ mod http;
 mod latency;
 mod long_stream;
 mod rebuild;
+mod tokens;
 
 use crate::cli::{Options, Scenario};
 use crate::harness::Report;
@@ -24,6 +25,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Report>> {
             Scenario::Latency,
             Scenario::Fanout,
             Scenario::Rebuild,
+            Scenario::Tokens,
         ],
         ref one => std::slice::from_ref(one),
     };
@@ -37,6 +39,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Report>> {
             Scenario::Latency => latency::report(options).await?,
             Scenario::Fanout => fanout::report(options).await?,
             Scenario::Rebuild => rebuild::report(options).await?,
+            Scenario::Tokens => tokens::report(options).await?,
             Scenario::All | Scenario::Serve => {
                 anyhow::bail!("{scenario:?} is not a scenario of its own")
             }

@@ -169,6 +169,13 @@ pub(super) fn policy(adjust: impl FnOnce(&mut SecurityPolicy)) -> Command {
     })
 }
 
+pub(super) fn invite(user: &str, role: Role) -> Command {
+    Command::Invite {
+        user_id: UserId(user.into()),
+        role,
+    }
+}
+
 pub(super) fn role(user: &str, role: Role) -> Command {
     Command::ChangeRole {
         user_id: UserId(user.into()),

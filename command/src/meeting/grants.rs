@@ -208,13 +208,7 @@ mod tests {
     #[test]
     fn link_grants_are_for_members_and_admins_until_the_end() {
         let mut given = Given::scheduled_by("alice");
-        given.run(
-            "alice",
-            Command::Invite {
-                user_id: user("bob"),
-                role: Role::Participant,
-            },
-        );
+        given.run("alice", invite("bob", Role::Participant));
         let bob = link_grants(given.meeting(), &caller("bob")).unwrap();
         assert!(!bob.is_moderator && !bob.is_admin);
         assert_eq!(
@@ -244,13 +238,7 @@ mod tests {
                 p.disable_camera = true;
             }),
         );
-        given.run(
-            "alice",
-            Command::Invite {
-                user_id: user("bob"),
-                role: Role::Participant,
-            },
-        );
+        given.run("alice", invite("bob", Role::Participant));
         let bob = link_grants(given.meeting(), &caller("bob")).unwrap();
         assert!(bob.start_muted && bob.start_without_video);
         for moderator in [caller("alice"), admin("root")] {

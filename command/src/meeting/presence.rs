@@ -83,6 +83,16 @@ pub(super) fn record(
     Ok(Decision::new(events, reply))
 }
 
+/// A reported connection's identity and id, as text we keep.
+fn connection(user: &UserId, participant_sid: &str) -> Result<(), MeetingError> {
+    user_id("participant.identity", user)?;
+    line(
+        "participant.sid",
+        participant_sid,
+        events::text::MAX_ID_CHARS,
+    )
+}
+
 fn happened(meeting: &Meeting, report: &MediaReport) -> Result<Vec<MeetingEvent>, MeetingError> {
     let connections = &meeting.media.connections;
     let notification_id = report.notification_id.clone();
@@ -92,12 +102,7 @@ fn happened(meeting: &Meeting, report: &MediaReport) -> Result<Vec<MeetingEvent>
             user_id: user,
             participant_sid,
         } => {
-            user_id("participant.identity", user)?;
-            line(
-                "participant.sid",
-                participant_sid,
-                events::text::MAX_ID_CHARS,
-            )?;
+            connection(user, participant_sid)?;
             if connections.contains_key(participant_sid) {
                 return Ok(Vec::new());
             }
@@ -116,12 +121,7 @@ fn happened(meeting: &Meeting, report: &MediaReport) -> Result<Vec<MeetingEvent>
             connected_at,
             reason,
         } => {
-            user_id("participant.identity", user)?;
-            line(
-                "participant.sid",
-                participant_sid,
-                events::text::MAX_ID_CHARS,
-            )?;
+            connection(user, participant_sid)?;
             line("reason", reason, REASON_MAX_CHARS)?;
             let since = match connections.get(participant_sid) {
                 Some(MediaConnection::Closed) => return Ok(Vec::new()),
