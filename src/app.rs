@@ -194,6 +194,8 @@ impl App {
     /// relay.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let keys = jwt_keys(&config.jwt)?;
+        let origins = http::Origins::parse(config.edge.cors_allowed_origins.as_deref())
+            .map_err(anyhow::Error::msg)?;
         let media = crate::media::Media::from_config(&config)?;
         let Log { store, leases } = open_store(&config).await?;
         let commands = Arc::new(CommandHandler::new(store.clone()));
@@ -255,6 +257,13 @@ impl App {
             channels,
             websocket: config.websocket.clone(),
             request_timeout: Duration::from_secs(config.http.request_timeout_seconds),
+            limits: Arc::new(http::RateLimits::new(|c| config.edge.budget(c))),
+            metrics: config
+                .edge
+                .metrics_enabled
+                .then(crate::metrics::recorder)
+                .flatten(),
+            origins: Arc::new(origins),
         });
         let server = tokio::spawn(crate::server::serve(
             listener,

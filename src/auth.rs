@@ -45,7 +45,9 @@ pub struct Claims {
     pub guest_of: Option<String>,
 }
 
-/// Why a token was refused (logged, never sent: the client sees 401).
+/// Why a caller was refused: the client sees 401 with
+/// [`AuthError::public_reason`] (what was wrong, never a key or a claim's
+/// value) in the body and in `WWW-Authenticate`.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("missing bearer token")]
@@ -58,6 +60,46 @@ pub enum AuthError {
     IssuedInFuture,
     #[error("token lives longer than the longest accepted lifetime")]
     TooLong,
+    /// The token names a signing key the server does not know.
+    #[error("unknown signing key")]
+    UnknownKey,
+    /// A guest's token once its meeting is over.
+    #[error("the guest token ended with its meeting")]
+    MeetingOver,
+    /// A media server's webhook whose signature does not verify.
+    #[error("webhook signature: {0}")]
+    Webhook(String),
+}
+
+impl AuthError {
+    /// What was wrong, for the client: missing, malformed, expired, bad
+    /// signature, wrong issuer or audience, and the like.
+    pub fn public_reason(&self) -> String {
+        use jsonwebtoken::errors::ErrorKind as K;
+        match self {
+            Self::Invalid(e) => match e.kind() {
+                K::ExpiredSignature => "token expired".into(),
+                K::ImmatureSignature => "token not yet valid (nbf)".into(),
+                K::InvalidSignature => "bad signature".into(),
+                K::InvalidIssuer => "wrong issuer".into(),
+                K::InvalidAudience => "wrong audience".into(),
+                K::InvalidAlgorithm => "signing algorithm not accepted".into(),
+                K::MissingRequiredClaim(claim) => format!("missing claim {claim}"),
+                K::InvalidToken | K::Base64(_) | K::Json(_) | K::Utf8(_) => {
+                    "malformed token".into()
+                }
+                _ => "invalid token".into(),
+            },
+            Self::Claim(name, e) => format!("invalid claim {name}: {e}"),
+            Self::Webhook(_) => "webhook signature does not verify".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether a token was sent at all (RFC 6750: no error code without).
+    pub fn is_missing(&self) -> bool {
+        matches!(self, Self::Missing)
+    }
 }
 
 /// Seconds of clock difference allowed on `exp`, `nbf` and `iat`.

@@ -83,6 +83,95 @@ pub struct Config {
 
     #[command(flatten)]
     pub websocket: WebSocketConfig,
+
+    #[command(flatten)]
+    pub edge: EdgeConfig,
+}
+
+/// What callers from elsewhere meet at the edge: browser origins, metrics,
+/// rate limits.
+#[derive(Debug, Clone, Args)]
+pub struct EdgeConfig {
+    /// Browser origins allowed to call the API and open WebSockets: a
+    /// comma-separated list (`https://app.example.org,https://x.org`), or
+    /// `*` for any origin (development; no credentials then). Unset: no
+    /// CORS answers, and WebSocket upgrades are not checked by origin.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS")]
+    pub cors_allowed_origins: Option<String>,
+
+    /// Serve `GET /metrics` (Prometheus text).
+    #[arg(
+        long,
+        env = "METRICS_ENABLED",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub metrics_enabled: bool,
+
+    /// Meeting management requests per caller per hour (0: no limit).
+    #[arg(long, env = "RATE_LIMIT_MEETINGS_PER_HOUR", default_value_t = 100)]
+    pub rate_limit_meetings_per_hour: u32,
+    /// Participant actions per caller per hour (0: no limit).
+    #[arg(long, env = "RATE_LIMIT_PARTICIPANTS_PER_HOUR", default_value_t = 1000)]
+    pub rate_limit_participants_per_hour: u32,
+    /// Chat messages and reactions per caller per minute (0: no limit).
+    #[arg(long, env = "RATE_LIMIT_CHAT_PER_MINUTE", default_value_t = 60)]
+    pub rate_limit_chat_per_minute: u32,
+    /// Status updates per caller per minute (0: no limit).
+    #[arg(long, env = "RATE_LIMIT_STATUS_PER_MINUTE", default_value_t = 120)]
+    pub rate_limit_status_per_minute: u32,
+    /// WebSocket frames per caller per minute (0: no limit).
+    #[arg(
+        long,
+        env = "RATE_LIMIT_WS_MESSAGES_PER_MINUTE",
+        default_value_t = 1000
+    )]
+    pub rate_limit_ws_messages_per_minute: u32,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self {
+            cors_allowed_origins: None,
+            metrics_enabled: true,
+            rate_limit_meetings_per_hour: 100,
+            rate_limit_participants_per_hour: 1000,
+            rate_limit_chat_per_minute: 60,
+            rate_limit_status_per_minute: 120,
+            rate_limit_ws_messages_per_minute: 1000,
+        }
+    }
+}
+
+impl EdgeConfig {
+    /// A category's budget (`None` where it is 0: not limited).
+    pub fn budget(&self, category: crate::http::Category) -> Option<crate::http::Budget> {
+        use crate::http::Category as C;
+        let (limit, window) = match category {
+            C::Meetings => (self.rate_limit_meetings_per_hour, 3600),
+            C::Participants => (self.rate_limit_participants_per_hour, 3600),
+            C::Chat => (self.rate_limit_chat_per_minute, 60),
+            C::Status => (self.rate_limit_status_per_minute, 60),
+            C::WebSocket => (self.rate_limit_ws_messages_per_minute, 60),
+        };
+        (limit > 0).then(|| crate::http::Budget {
+            limit,
+            window: std::time::Duration::from_secs(window),
+        })
+    }
+
+    /// No rate limits at all (the benchmarks measure the machinery, not
+    /// the budgets).
+    pub fn unlimited(self) -> Self {
+        Self {
+            rate_limit_meetings_per_hour: 0,
+            rate_limit_participants_per_hour: 0,
+            rate_limit_chat_per_minute: 0,
+            rate_limit_status_per_minute: 0,
+            rate_limit_ws_messages_per_minute: 0,
+            ..self
+        }
+    }
 }
 
 /// What an HTTP client may hold of the server.
@@ -344,6 +433,7 @@ impl Config {
             projections: true,
             http: HttpConfig::default(),
             websocket: WebSocketConfig::default(),
+            edge: EdgeConfig::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod media;
+pub mod metrics;
 pub mod secrets;
 pub mod server;
 pub mod timer;

@@ -15,14 +15,27 @@ use meetings::config::Config;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Logs to standard error, filtered by `RUST_LOG` (default `info`), as
+/// text or, with `LOG_FORMAT=json`, one JSON object per line (a request's
+/// lines carry its `request_id` in their span).
+fn logging() -> anyhow::Result<()> {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match std::env::var("LOG_FORMAT").as_deref() {
+        Ok("json") => logs.json().init(),
+        Ok("text") | Err(std::env::VarError::NotPresent) => logs.init(),
+        Ok(other) => anyhow::bail!("LOG_FORMAT is `json` or `text`, not `{other}`"),
+        Err(e) => anyhow::bail!("LOG_FORMAT: {e}"),
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    logging()?;
 
     let cli = Cli::parse();
     match cli.command {

@@ -53,9 +53,9 @@ pub async fn serve(
     // Every connection task holds one; the server waits for them all.
     let (done_tx, done_rx) = watch::channel(());
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, most likely: wait rather than spin.
                     tracing::warn!(error = %e, "cannot accept a connection");
@@ -74,6 +74,7 @@ pub async fn serve(
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(slot.clone());
+            request.extensions_mut().insert(crate::http::PeerAddr(peer));
             router.clone().call(request)
         });
         let (mut stopped, done) = (stopped.clone(), done_rx.clone());

@@ -45,10 +45,48 @@ pub struct Options {
     /// default, with the in-process bus).
     #[arg(long, value_enum, default_value_t = Backend::Postgres)]
     pub database: Backend,
+    /// The edge of `http`'s server: `on` (metrics recorded, and the rate
+    /// limits counted with budgets no run reaches) or `bare` (neither), to
+    /// measure what they cost. Run each in its own process: the metrics
+    /// recorder, once installed, is the process's.
+    #[arg(long, value_enum, default_value_t = Edge::On)]
+    pub edge: Edge,
     /// One JSON array of every report instead of text.
     #[arg(long)]
     pub json: bool,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Edge {
+    On,
+    Bare,
+}
+
+impl Edge {
+    /// The server's edge settings for this mode.
+    pub fn apply(self, config: &mut meetings::config::Config) {
+        let edge = std::mem::take(&mut config.edge);
+        config.edge = match self {
+            // Every request is counted, none is ever refused.
+            Self::On => meetings::config::EdgeConfig {
+                metrics_enabled: true,
+                rate_limit_meetings_per_hour: UNREACHED,
+                rate_limit_participants_per_hour: UNREACHED,
+                rate_limit_chat_per_minute: UNREACHED,
+                rate_limit_status_per_minute: UNREACHED,
+                rate_limit_ws_messages_per_minute: UNREACHED,
+                ..edge
+            },
+            Self::Bare => meetings::config::EdgeConfig {
+                metrics_enabled: false,
+                ..edge.unlimited()
+            },
+        };
+    }
+}
+
+/// A budget no benchmark run reaches.
+const UNREACHED: u32 = 1_000_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {

@@ -27,6 +27,26 @@ use crate::meeting::{
     Command, Context, Decision, Meeting, MeetingError, Reply, SNAPSHOT_SCHEMA, decide, evolve,
 };
 
+/// Counts a command by its name and outcome, and times it (the metrics
+/// `meetings_commands_total` and `meetings_command_duration_seconds`).
+fn observe(
+    command: &'static str,
+    started: std::time::Instant,
+    result: &Result<Executed, AppError>,
+) {
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(AppError::Domain(_) | AppError::IdempotencyKeyReused) => "refused",
+        Err(AppError::NotFound) => "not_found",
+        Err(AppError::Conflict) => "conflict",
+        Err(AppError::Infra(_)) => "error",
+    };
+    metrics::counter!("meetings_commands_total", "command" => command, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("meetings_command_duration_seconds", "command" => command)
+        .record(started.elapsed().as_secs_f64());
+}
+
 /// How long a command keeps retrying after conflicts before a conflict is
 /// reported. A budget of time, not of attempts: with several processes
 /// writing one meeting, each round has one winner, so the rounds a command
@@ -157,6 +177,18 @@ impl CommandHandler {
         mut command: crate::meeting::lifecycle::ScheduleMeeting,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Executed, AppError> {
+        let started = std::time::Instant::now();
+        let result = self.schedule_once(ctx, &mut command, idempotency).await;
+        observe("schedule", started, &result);
+        result
+    }
+
+    async fn schedule_once(
+        &self,
+        ctx: &Context,
+        command: &mut crate::meeting::lifecycle::ScheduleMeeting,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Executed, AppError> {
         let mut rng = rand::rngs::StdRng::from_entropy();
         for _ in 0..ROOM_CODE_ATTEMPTS {
             let schedule = Command::Schedule(command.clone());
@@ -179,11 +211,15 @@ impl CommandHandler {
         command: Command,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Executed, AppError> {
-        match self.run(meeting_id, ctx, command, idempotency).await? {
-            Outcome::Done(done) => Ok(*done),
+        let (name, started) = (command.name(), std::time::Instant::now());
+        let result = match self.run(meeting_id, ctx, command, idempotency).await {
+            Ok(Outcome::Done(done)) => Ok(*done),
             // Only a schedule claims an alias, and it goes through `schedule`.
-            Outcome::AliasTaken => Err(AppError::Conflict),
-        }
+            Ok(Outcome::AliasTaken) => Err(AppError::Conflict),
+            Err(e) => Err(e),
+        };
+        observe(name, started, &result);
+        result
     }
 
     async fn run(

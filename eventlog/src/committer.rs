@@ -95,6 +95,7 @@ pub async fn run<W: Writer>(
             .unzip();
         match commit(&mut writer, &appends, &mut state).await {
             Ok(mut plan) => {
+                metrics::histogram!("meetings_append_batch_size").record(appends.len() as f64);
                 state.head = Some((plan.head_position, plan.head_hash.clone()));
                 // Held before the head moves: a reader it wakes finds it.
                 recent.push(plan.recorded_at, std::mem::take(&mut plan.rows));

@@ -52,9 +52,10 @@ pub struct Metadata {
     pub correlation_id: Uuid,
     /// The message that directly caused this one (the command's id).
     pub causation_id: Uuid,
-    /// The HTTP request that carried the command, if any.
+    /// The HTTP request that carried the command, if any (its
+    /// `X-Request-Id`: a UUID when Meetings made it, else the client's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
 }
 
 /// An event on its way into the log.

@@ -151,5 +151,7 @@ async fn lead(
         bus.publish(&batch).await?;
         lease.save_checkpoint(last).await?;
         published = last;
+        metrics::gauge!("meetings_relay_position").set(published as f64);
+        metrics::gauge!("meetings_relay_position").set(published as f64);
     }
 }

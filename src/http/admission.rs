@@ -12,6 +12,7 @@ use events::{MeetingId, ParticipantId};
 use super::call::{Call, JoinAdditions, respond_with};
 use super::extract::{AuthUser, IdempotencyHeader, JsonBody};
 use super::{ApiError, AppState, RequestId, grants, password};
+use crate::auth::AuthError;
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -56,17 +57,17 @@ pub async fn join(
             body.user_name
                 .as_deref()
                 .map(events::text::join_name)
-                .ok_or(ApiError::Unauthorized)?
+                .ok_or(AuthError::Missing)?
                 .map_err(|e| ApiError::invalid("user_name", e.to_string()))?,
         ),
-        (None, Err(_)) => return Err(ApiError::Unauthorized),
+        (None, Err(_)) => return Err(AuthError::Missing.into()),
     };
     let JsonBody(mut body) = body?;
     let meeting_id = state.commands.resolve(&meeting).await?;
     let (caller, guest) = match (auth, guest_name) {
         (Some(AuthUser(caller)), _) => (caller, false),
         (None, Some(name)) => (guest_caller(&name, meeting_id), true),
-        (None, None) => return Err(ApiError::Unauthorized),
+        (None, None) => return Err(AuthError::Missing.into()),
     };
     // A guest's retry is another guest: a key scoped to a fresh id would
     // never match, so a guest's join takes none.

@@ -30,7 +30,7 @@ pub fn context(caller: Caller, request: RequestId) -> Context {
     Context {
         caller,
         at: events::time::now(),
-        request_id: Some(request.0),
+        request_id: Some(request.0.to_string()),
     }
 }
 
@@ -132,7 +132,7 @@ impl<K: Keying> Call<K> {
 
     /// This call's command context.
     pub fn context(&self) -> Context {
-        context(self.caller.clone(), self.request)
+        context(self.caller.clone(), self.request.clone())
     }
 
     /// The idempotency key scoped to the caller and fingerprinted with the

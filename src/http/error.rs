@@ -16,8 +16,13 @@ use events::StoreError;
 pub enum ApiError {
     #[error(transparent)]
     App(#[from] AppError),
-    #[error("authentication required")]
-    Unauthorized,
+    /// No caller, or a token that does not hold (why, for the client).
+    #[error("authentication required: {}", .0.public_reason())]
+    Unauthorized(#[from] crate::auth::AuthError),
+    /// The route exists, the method does not (the `Allow` header lists
+    /// those that do).
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
     #[error("{field}: {reason}")]
     Validation { field: String, reason: String },
     #[error("no such route")]
@@ -46,9 +51,21 @@ pub enum ApiError {
     /// A media server the request needs is not configured (code, name).
     #[error("{1} is not configured on this server")]
     NotConfigured(&'static str, &'static str),
+    /// A browser page from an origin not in `CORS_ALLOWED_ORIGINS`.
+    #[error("this origin may not open a WebSocket here")]
+    ForeignOrigin,
+    /// A caller over their budget in a category of requests.
+    #[error("rate limit exceeded ({} per {} s for {})", .0.budget.limit, .0.budget.window.as_secs(), .0.category.name())]
+    RateLimited(super::limits::Exceeded),
     /// A media server's token could not be made.
     #[error("media token: {0}")]
     Media(String),
+}
+
+impl From<super::limits::Exceeded> for ApiError {
+    fn from(e: super::limits::Exceeded) -> Self {
+        Self::RateLimited(e)
+    }
 }
 
 impl From<crate::workers::Freshness> for ApiError {
@@ -59,6 +76,33 @@ impl From<crate::workers::Freshness> for ApiError {
             }
             crate::workers::Freshness::Database(e) => Self::Read(e),
         }
+    }
+}
+
+/// A budget that ran out, the domain's (chat and reactions per meeting)
+/// or the edge's (per caller and category): one body and one set of
+/// headers for both.
+struct RateLimit {
+    limit: u32,
+    window_secs: u64,
+    retry_after_secs: u64,
+}
+
+impl RateLimit {
+    fn reset_at(&self) -> chrono::DateTime<Utc> {
+        Utc::now() + chrono::Duration::seconds(self.retry_after_secs as i64)
+    }
+
+    /// Spec 001's details (`limit`, `window`, `reset_at`), with the
+    /// seconds to wait.
+    fn details(&self) -> Value {
+        json!({
+            "limit": self.limit,
+            "window": self.window_secs,
+            "window_seconds": self.window_secs,
+            "retry_after_seconds": self.retry_after_secs,
+            "reset_at": self.reset_at().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
     }
 }
 
@@ -78,6 +122,29 @@ impl ApiError {
         Self::Validation {
             field: field.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// The budget that ran out, if this is a 429.
+    fn rate_limit(&self) -> Option<RateLimit> {
+        match self {
+            Self::RateLimited(exceeded) => Some(RateLimit {
+                limit: exceeded.budget.limit,
+                window_secs: exceeded.budget.window.as_secs(),
+                // Whole seconds, rounded up: a retry then is let through.
+                retry_after_secs: exceeded.retry_after.as_secs()
+                    + u64::from(exceeded.retry_after.subsec_nanos() > 0),
+            }),
+            Self::App(AppError::Domain(MeetingError::RateLimited {
+                limit,
+                window_secs,
+                retry_after_secs,
+            })) => Some(RateLimit {
+                limit: *limit,
+                window_secs: u64::from(*window_secs),
+                retry_after_secs: u64::from(*retry_after_secs),
+            }),
+            _ => None,
         }
     }
 
@@ -104,14 +171,24 @@ impl ApiError {
         use StatusCode as S;
         let plain = |status, code| (status, code, self.to_string(), json!({}));
         match self {
-            Self::Unauthorized => plain(S::UNAUTHORIZED, "UNAUTHORIZED"),
+            Self::Unauthorized(_) => plain(S::UNAUTHORIZED, "UNAUTHORIZED"),
+            Self::MethodNotAllowed => plain(S::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             Self::RouteNotFound => plain(S::NOT_FOUND, "ROUTE_NOT_FOUND"),
             Self::TooLarge => plain(S::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             Self::TimedOut => plain(S::REQUEST_TIMEOUT, "REQUEST_TIMEOUT"),
-            Self::CannotRead | Self::GuestElsewhere => {
+            Self::CannotRead | Self::GuestElsewhere | Self::ForeignOrigin => {
                 plain(S::FORBIDDEN, "INSUFFICIENT_PERMISSION")
             }
             Self::NotConfigured(code, _) => plain(S::SERVICE_UNAVAILABLE, code),
+            Self::RateLimited(_) => {
+                let limit = self.rate_limit().expect("a rate limit");
+                (
+                    S::TOO_MANY_REQUESTS,
+                    "RATE_LIMIT_EXCEEDED",
+                    "Rate limit exceeded".into(),
+                    limit.details(),
+                )
+            }
             Self::Lagging { applied, wanted } => (
                 S::SERVICE_UNAVAILABLE,
                 "PROJECTION_LAGGING",
@@ -200,20 +277,15 @@ impl ApiError {
                     MeetingError::RecordingNotFound => plain(S::NOT_FOUND, "RECORDING_NOT_FOUND"),
                     MeetingError::BreakoutOpen => plain(S::CONFLICT, "BREAKOUT_ROOMS_OPEN"),
                     MeetingError::BreakoutNotOpen => plain(S::CONFLICT, "BREAKOUT_ROOMS_NOT_OPEN"),
-                    MeetingError::RateLimited {
-                        limit,
-                        window_secs,
-                        retry_after_secs,
-                    } => (
-                        S::TOO_MANY_REQUESTS,
-                        "RATE_LIMIT_EXCEEDED",
-                        domain.to_string(),
-                        json!({
-                            "limit": limit,
-                            "window_seconds": window_secs,
-                            "retry_after_seconds": retry_after_secs,
-                        }),
-                    ),
+                    MeetingError::RateLimited { .. } => {
+                        let limit = self.rate_limit().expect("a rate limit");
+                        (
+                            S::TOO_MANY_REQUESTS,
+                            "RATE_LIMIT_EXCEEDED",
+                            domain.to_string(),
+                            limit.details(),
+                        )
+                    }
                 },
             },
         }
@@ -235,8 +307,14 @@ impl IntoResponse for ApiError {
             "message": message,
             "details": details,
             "timestamp": Utc::now(),
+            "request_id": super::current_request().map(|id| id.0.to_string()),
         });
         let mut response = (status, axum::Json(body)).into_response();
+        if let Self::Unauthorized(reason) = &self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, challenge(reason));
+        }
         if matches!(self, Self::Lagging { .. }) {
             response
                 .headers_mut()
@@ -248,19 +326,38 @@ impl IntoResponse for ApiError {
                 UNAVAILABLE_RETRY_AFTER_SECS.into(),
             );
         }
-        if let Self::App(AppError::Domain(MeetingError::RateLimited {
-            limit,
-            retry_after_secs,
-            ..
-        })) = &self
-        {
-            let reset = Utc::now().timestamp() + i64::from(*retry_after_secs);
+        if let Some(limit) = self.rate_limit() {
             let headers = response.headers_mut();
-            headers.insert("x-ratelimit-limit", (*limit).into());
+            headers.insert("x-ratelimit-limit", limit.limit.into());
             headers.insert("x-ratelimit-remaining", 0.into());
-            headers.insert("x-ratelimit-reset", reset.into());
-            headers.insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+            headers.insert("x-ratelimit-reset", limit.reset_at().timestamp().into());
+            headers.insert(
+                axum::http::header::RETRY_AFTER,
+                limit.retry_after_secs.into(),
+            );
         }
         response
     }
+}
+
+/// The `WWW-Authenticate` challenge for a refused caller (RFC 6750 3.1):
+/// without a token, the scheme alone; with one, `invalid_token` and what
+/// was wrong with it.
+fn challenge(reason: &crate::auth::AuthError) -> axum::http::HeaderValue {
+    if reason.is_missing() {
+        return axum::http::HeaderValue::from_static(r#"Bearer realm="meetings""#);
+    }
+    // error_description allows printable ASCII but `"` and `\`.
+    let description: String = reason
+        .public_reason()
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '?',
+        })
+        .collect();
+    axum::http::HeaderValue::from_str(&format!(
+        r#"Bearer realm="meetings", error="invalid_token", error_description="{description}""#
+    ))
+    .unwrap_or_else(|_| axum::http::HeaderValue::from_static(r#"Bearer error="invalid_token""#))
 }

@@ -14,7 +14,7 @@ use command::meeting::Caller;
 use events::views::MeetingStatus;
 
 use super::{ApiError, AppState};
-use crate::auth::bearer;
+use crate::auth::{AuthError, bearer};
 
 /// The authenticated caller; a route that takes it answers 401 without a
 /// valid bearer token, and 403 for a guest's token on a route that is not
@@ -25,17 +25,16 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let meeting = meeting_in_path(parts, state).await;
+        // The limits layer verified it already.
+        if let Some(super::limits::Verified(caller)) = parts.extensions.remove() {
+            return admit(state, caller, meeting.as_deref()).await.map(Self);
+        }
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let token = bearer(header)
-            .map_err(|e| {
-                tracing::debug!(error = %e, "token refused");
-                ApiError::Unauthorized
-            })?
-            .to_owned();
-        let meeting = meeting_in_path(parts, state).await;
+        let token = bearer(header)?.to_owned();
         authenticate(state, &token, meeting.as_deref())
             .await
             .map(Self)
@@ -83,10 +82,19 @@ pub async fn authenticate(
     token: &str,
     meeting: Option<&str>,
 ) -> Result<Caller, ApiError> {
-    let caller = state.keys.verify(token).map_err(|e| {
+    let caller = state.keys.verify(token).inspect_err(|e| {
         tracing::debug!(error = %e, "token refused");
-        ApiError::Unauthorized
     })?;
+    admit(state, caller, meeting).await
+}
+
+/// A verified caller, for a request about `meeting`: a guest only on
+/// their own meeting, while it lasts.
+async fn admit(
+    state: &AppState,
+    caller: Caller,
+    meeting: Option<&str>,
+) -> Result<Caller, ApiError> {
     let Some(own) = caller.guest_of() else {
         return Ok(caller);
     };
@@ -104,14 +112,36 @@ pub async fn authenticate(
         })
         .await?;
     if over {
-        return Err(ApiError::Unauthorized);
+        return Err(AuthError::MeetingOver.into());
     }
     Ok(caller)
 }
 
-/// The id of the current request (set by the request-id layer).
-#[derive(Debug, Clone, Copy)]
-pub struct RequestId(pub Uuid);
+/// The id of the current request (set by the request-id layer): the
+/// client's `X-Request-Id` when it is [`RequestId::accept`]able, else a
+/// new UUID.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub std::sync::Arc<str>);
+
+impl RequestId {
+    /// The longest `X-Request-Id` taken from a client.
+    pub const MAX_LEN: usize = 128;
+
+    /// A new id (a UUID v7, so ids sort by time).
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7().to_string().into())
+    }
+
+    /// A client's id, if it is 1 to [`Self::MAX_LEN`] characters of
+    /// letters, digits and `-_.:` (so it is safe in logs and headers).
+    pub fn accept(value: &[u8]) -> Option<Self> {
+        let fits = (1..=Self::MAX_LEN).contains(&value.len())
+            && value
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b));
+        fits.then(|| Self(String::from_utf8_lossy(value).into()))
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = std::convert::Infallible;
@@ -120,8 +150,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
         Ok(parts
             .extensions
             .get::<RequestId>()
-            .copied()
-            .unwrap_or_else(|| RequestId(Uuid::now_v7())))
+            .cloned()
+            .unwrap_or_else(RequestId::generate))
     }
 }
 

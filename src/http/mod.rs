@@ -17,6 +17,7 @@ mod error;
 mod extract;
 mod grants;
 mod lifecycle;
+mod limits;
 mod media;
 mod password;
 mod policy;
@@ -35,13 +36,13 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
 use tracing::Instrument;
-use uuid::Uuid;
 
 use command::CommandHandler;
 
 use crate::auth::JwtKeys;
 pub use error::ApiError;
 pub use extract::RequestId;
+pub use limits::{Budget, Category, PeerAddr, RateLimits};
 pub use ws::{
     CLIENT_QUEUE, CLOSE_IDLE, CLOSE_MEETING_OVER, CLOSE_NOT_ALLOWED, CLOSE_SLOW_CONSUMER,
 };
@@ -66,9 +67,115 @@ pub struct AppState {
     pub websocket: crate::config::WebSocketConfig,
     /// How long a request may take to be answered.
     pub request_timeout: std::time::Duration,
+    /// Each caller's budgets per category of requests.
+    pub limits: Arc<RateLimits>,
+    /// The metrics recorder (`None`: `/metrics` is off).
+    pub metrics: Option<&'static metrics_exporter_prometheus::PrometheusHandle>,
+    /// Browser origins allowed (`CORS_ALLOWED_ORIGINS`).
+    pub origins: Arc<Origins>,
+}
+
+/// Browser origins allowed to call the API (`CORS_ALLOWED_ORIGINS`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Origins {
+    /// Unset: no CORS answers; WebSocket upgrades not checked by origin.
+    #[default]
+    Unset,
+    /// `*`: any origin, without credentials.
+    Any,
+    /// These origins (scheme, host and port; no trailing slash).
+    List(Vec<String>),
+}
+
+impl Origins {
+    /// Reads the setting: `*`, or a comma-separated list of origins.
+    pub fn parse(setting: Option<&str>) -> Result<Self, String> {
+        let Some(setting) = setting.map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(Self::Unset);
+        };
+        if setting == "*" {
+            return Ok(Self::Any);
+        }
+        let origins = setting
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                let valid = (o.starts_with("http://") || o.starts_with("https://"))
+                    && !o["https://".len().min(o.len())..].contains('/')
+                    && axum::http::HeaderValue::from_str(&o).is_ok();
+                if valid {
+                    Ok(o)
+                } else {
+                    Err(format!(
+                        "CORS_ALLOWED_ORIGINS: {o:?} is not an origin (scheme://host[:port])"
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::List(origins))
+    }
+
+    /// Whether a WebSocket upgrade from `origin` may go on: any without an
+    /// `Origin` header (not a browser) or when unset; else one listed.
+    pub fn admits(&self, origin: Option<&str>) -> bool {
+        match (self, origin) {
+            (Self::Unset | Self::Any, _) | (_, None) => true,
+            (Self::List(list), Some(origin)) => list.iter().any(|o| o == origin),
+        }
+    }
+
+    /// The CORS layer for these origins, if any are set.
+    fn layer(&self) -> Option<tower_http::cors::CorsLayer> {
+        use axum::http::{Method, header};
+        use tower_http::cors::{AllowOrigin, CorsLayer};
+        let headers = [
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("x-min-position"),
+        ];
+        let exposed = [
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("x-ratelimit-limit"),
+            header::HeaderName::from_static("x-ratelimit-remaining"),
+            header::HeaderName::from_static("x-ratelimit-reset"),
+            header::RETRY_AFTER,
+            header::LOCATION,
+        ];
+        let layer = CorsLayer::new()
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers(headers)
+            .expose_headers(exposed)
+            .max_age(std::time::Duration::from_secs(3600));
+        match self {
+            Self::Unset => None,
+            // Any origin may read, but no browser sends credentials to `*`.
+            Self::Any => Some(layer.allow_origin(AllowOrigin::any())),
+            Self::List(list) => {
+                let list = list
+                    .iter()
+                    .filter_map(|o| axum::http::HeaderValue::from_str(o).ok())
+                    .collect::<Vec<_>>();
+                Some(
+                    layer
+                        .allow_origin(AllowOrigin::list(list))
+                        .allow_credentials(true),
+                )
+            }
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
+    let cors = state.origins.layer();
     let api = Router::new()
         .route("/meetings", post(lifecycle::create).get(queries::list))
         .route("/meetings/history", get(queries::history))
@@ -148,21 +255,62 @@ pub fn router(state: AppState) -> Router {
             post(presence::livekit_webhook),
         )
         .route("/meetings/{meeting}/config", patch(policy::configure));
-    Router::new()
+    let router = Router::new()
         .nest("/api/v1", api)
         .route("/ws/meetings/{meeting}", get(ws::connect))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::RouteNotFound })
+        // After every route: each keeps its `Allow` header.
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(refuse_nul))
+        .layer(middleware::from_fn_with_state(state.clone(), limits::limit))
         .layer(middleware::from_fn_with_state(
             state.request_timeout,
             |axum::extract::State(limit), request, next| {
                 crate::server::request_timeout(limit, request, next)
             },
-        ))
+        ));
+    let router = match state.metrics {
+        Some(_) => router.layer(middleware::from_fn(crate::metrics::http)),
+        None => router,
+    };
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
         .layer(middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// `GET /metrics`: Prometheus text (404 when metrics are off).
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<Response, ApiError> {
+    let handle = state.metrics.ok_or(ApiError::RouteNotFound)?;
+    let head = state
+        .commands
+        .store()
+        .head_position()
+        .await
+        .map_err(|e| ApiError::App(e.into()))?;
+    let mut conn = state.reads.acquire().await?;
+    let mut projections = Vec::new();
+    for projection in projections::Projection::ALL {
+        let name = projection.name();
+        projections.push((name, projections::checkpoint::get(&mut conn, name).await?));
+    }
+    let text = crate::metrics::render(handle, &crate::metrics::Positions { head, projections });
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }
 
 /// `GET /readyz`: the log answers, within a second (503 otherwise).
@@ -194,19 +342,33 @@ async fn refuse_nul(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// Gives every request an id (the client's `X-Request-Id` if it is a UUID),
-/// runs it in a span carrying that id, and echoes it in the response.
+tokio::task_local! {
+    /// The id of the request being answered, for the error bodies made
+    /// while answering it.
+    static CURRENT_REQUEST: RequestId;
+}
+
+/// The id of the request this task answers, if it answers one.
+pub fn current_request() -> Option<RequestId> {
+    CURRENT_REQUEST.try_with(RequestId::clone).ok()
+}
+
+/// Gives every request an id (the client's `X-Request-Id` if
+/// [`RequestId::accept`] takes it, else a new one), runs it in a span
+/// carrying that id (so every log line of the request has it) and echoes
+/// it in the response.
 async fn request_id(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| Uuid::parse_str(v).ok())
-        .unwrap_or_else(Uuid::now_v7);
-    request.extensions_mut().insert(RequestId(id));
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
-    let mut response = next.run(request).instrument(span).await;
-    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+        .and_then(|v| RequestId::accept(v.as_bytes()))
+        .unwrap_or_else(RequestId::generate);
+    request.extensions_mut().insert(id.clone());
+    let span = tracing::info_span!("request", request_id = %id.0, method = %request.method(), path = %request.uri().path());
+    let mut response = CURRENT_REQUEST
+        .scope(id.clone(), next.run(request).instrument(span))
+        .await;
+    if let Ok(value) = HeaderValue::from_str(&id.0) {
         response.headers_mut().insert("x-request-id", value);
     }
     response

@@ -18,6 +18,7 @@ use command::meeting::{Caller, Command, MeetingError};
 
 use super::call::context;
 use super::{ApiError, AppState, RequestId};
+use crate::auth::AuthError;
 use crate::media::livekit;
 
 /// The actor of what LiveKit reports.
@@ -37,10 +38,10 @@ pub async fn livekit_webhook(
     let authorization = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or(AuthError::Missing)?;
     let event = livekit.receive(&body, authorization).map_err(|e| {
         tracing::info!(error = %e, "a LiveKit webhook that does not verify");
-        ApiError::Unauthorized
+        AuthError::Webhook(e.to_string())
     })?;
     let nothing = || Json(json!({ "recorded": 0 })).into_response();
     let Some((room, report)) = livekit::report(&event, &body) else {

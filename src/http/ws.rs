@@ -71,15 +71,28 @@ pub struct WsParams {
     after: Option<i64>,
 }
 
+/// The subprotocol a browser offers beside its token, and the server
+/// answers with.
+pub const SUBPROTOCOL: &str = "meetings.v1";
+/// The prefix of the subprotocol that carries a token: `bearer.<jwt>`.
+const TOKEN_SUBPROTOCOL: &str = "bearer.";
+
 pub async fn connect(
     State(state): State<AppState>,
     slot: Option<axum::Extension<crate::server::ConnectionSlot>>,
     Path(meeting): Path<String>,
+    headers: axum::http::HeaderMap,
     params: Result<Query<WsParams>, axum::extract::rejection::QueryRejection>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
-    let token = params.token.as_deref().ok_or(ApiError::Unauthorized)?;
+    let origin = headers
+        .get(axum::http::header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("?"));
+    if !state.origins.admits(origin) {
+        return Err(ApiError::ForeignOrigin);
+    }
+    let token = token(&headers, params.token.as_deref())?;
     let caller = super::extract::authenticate(&state, token, Some(&meeting)).await?;
     let meeting_id = state.commands.resolve(&meeting).await?;
     let entry = super::access::live(&state, &caller, meeting_id).await?;
@@ -98,12 +111,38 @@ pub async fn connect(
         ));
     }
     Ok(upgrade
+        .protocols([SUBPROTOCOL])
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
             // The connection's slot lives as long as the socket.
             let _slot = slot;
             serve(state, caller, meeting_id, after, entry, socket).await
         }))
+}
+
+/// The caller's token, from the first place that holds one: the
+/// `Authorization: Bearer` header, a `bearer.<token>` entry of
+/// `Sec-WebSocket-Protocol` (what a browser can send), or `?token=`.
+fn token<'a>(
+    headers: &'a axum::http::HeaderMap,
+    query: Option<&'a str>,
+) -> Result<&'a str, crate::auth::AuthError> {
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if authorization.is_some() {
+        return crate::auth::bearer(authorization);
+    }
+    let offered = headers
+        .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix(TOKEN_SUBPROTOCOL));
+    offered
+        .or(query)
+        .filter(|t| !t.is_empty())
+        .ok_or(crate::auth::AuthError::Missing)
 }
 
 /// The frame for one event: its payload is copied as the log's text, never
@@ -272,6 +311,7 @@ async fn serve(
     entry: super::access::Live,
     socket: WebSocket,
 ) {
+    let _counted = crate::metrics::WebSocketGauge::open();
     let mut viewer = Viewer {
         caller,
         meeting,
@@ -530,6 +570,15 @@ async fn answer(state: &AppState, viewer: &Viewer, text: &str) -> Control {
     // Not a JSON object: no type, which is refused below.
     let frame = serde_json::from_str::<ClientFrame>(text).unwrap_or_default();
     let request_id = frame.request_id;
+    let key = format!("u:{}", viewer.caller.user_id.as_str());
+    if let Err(exceeded) = state.limits.check(super::Category::WebSocket, &key) {
+        let (code, message) = ApiError::from(exceeded).code_and_message();
+        return Control::Error {
+            request_id,
+            code,
+            message,
+        };
+    }
     let kind = frame.kind.as_str().unwrap_or("");
     if kind == "ping" {
         return Control::Pong { request_id };
@@ -580,7 +629,7 @@ fn body<T: serde::de::DeserializeOwned>(data: Value) -> Result<T, ApiError> {
 }
 
 async fn run(state: &AppState, viewer: &Viewer, command: Command) -> Result<i64, ApiError> {
-    let ctx = super::call::context(viewer.caller.clone(), RequestId(uuid::Uuid::now_v7()));
+    let ctx = super::call::context(viewer.caller.clone(), RequestId::generate());
     let done = state
         .commands
         .execute(viewer.meeting, &ctx, command, None)

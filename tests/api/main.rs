@@ -29,6 +29,7 @@ mod helpers;
 mod auth;
 mod commands;
 mod crash;
+mod edge;
 mod embedded;
 mod features;
 mod feed;

@@ -23,9 +23,14 @@ pub async fn report(options: &Options) -> anyhow::Result<Vec<Report>> {
     let (mut node, mut api, mut baseline) = (Vec::new(), Vec::new(), Vec::new());
     let backend = options.database;
     for _ in 0..options.runs {
-        node.push(http_sample(backend, options.seconds, true).await?.figures());
+        let edge = options.edge;
+        node.push(
+            http_sample(backend, options.seconds, true, edge)
+                .await?
+                .figures(),
+        );
         api.push(
-            http_sample(backend, options.seconds, false)
+            http_sample(backend, options.seconds, false, edge)
                 .await?
                 .figures(),
         );
@@ -45,12 +50,18 @@ pub async fn report(options: &Options) -> anyhow::Result<Vec<Report>> {
 /// Joins over HTTP to a node that runs the projection runners too
 /// (`projections`), or to an API node whose read models another process
 /// keeps (none runs during the measurement).
-async fn http_sample(backend: Backend, seconds: f64, projections: bool) -> anyhow::Result<Sample> {
+async fn http_sample(
+    backend: Backend,
+    seconds: f64,
+    projections: bool,
+    edge: crate::cli::Edge,
+) -> anyhow::Result<Sample> {
     let db = BenchDb::create(backend).await?;
     let mut config =
         meetings::config::Config::for_tests(db.url.clone(), None, "bench".into(), SECRET.into());
     config.database_max_connections = CONNECTIONS as u32;
     config.projections = projections;
+    edge.apply(&mut config);
     let app = meetings::app::App::start(config).await?;
     let meetings = meetings_per_worker(&app.commands, CONNECTIONS, seconds).await?;
     // Every join is a new user with their own token. Clients get tokens

@@ -101,7 +101,7 @@ impl Caller {
 pub struct Context {
     pub caller: Caller,
     pub at: DateTime<Utc>,
-    pub request_id: Option<Uuid>,
+    pub request_id: Option<String>,
 }
 
 impl Context {
@@ -113,9 +113,13 @@ impl Context {
                 name: self.caller.name.clone(),
                 kind: self.caller.actor_kind(),
             },
-            correlation_id: self.request_id.unwrap_or_else(Uuid::now_v7),
+            correlation_id: self
+                .request_id
+                .as_deref()
+                .and_then(|id| Uuid::parse_str(id).ok())
+                .unwrap_or_else(Uuid::now_v7),
             causation_id: Uuid::now_v7(),
-            request_id: self.request_id,
+            request_id: self.request_id.clone(),
         }
     }
 }
@@ -178,4 +182,37 @@ pub enum Command {
     ApplyPolicy(ApplyPolicy),
     // what the media server reports
     RecordMedia(MediaReport),
+}
+
+impl Command {
+    /// The command's name (a metrics label: one per variant).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Schedule(_) => "schedule",
+            Self::Start => "start",
+            Self::End => "end",
+            Self::Update(_) => "update",
+            Self::Delete => "delete",
+            Self::Join(_) => "join",
+            Self::Leave => "leave",
+            Self::Admit(_) => "admit",
+            Self::Reject(_) => "reject",
+            Self::Invite { .. } => "invite",
+            Self::Remove { .. } => "remove",
+            Self::ChangeRole { .. } => "change_role",
+            Self::SetStatus(_) => "set_status",
+            Self::Chat(_) => "chat",
+            Self::React { .. } => "react",
+            Self::OpenBreakout(_) => "open_breakout",
+            Self::AssignBreakout { .. } => "assign_breakout",
+            Self::CloseBreakout => "close_breakout",
+            Self::ExpireBreakout(_) => "expire_breakout",
+            Self::StartRecording(_) => "start_recording",
+            Self::StopRecording => "stop_recording",
+            Self::ReportRecordingFile { .. } => "report_recording_file",
+            Self::UpdateConfig(_) => "update_config",
+            Self::ApplyPolicy(_) => "apply_policy",
+            Self::RecordMedia(_) => "record_media",
+        }
+    }
 }

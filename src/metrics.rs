@@ -1,0 +1,170 @@
+//! Prometheus metrics (`GET /metrics`, on unless `METRICS_ENABLED=false`).
+//!
+//! Counters and histograms go through the `metrics` facade to one
+//! process-wide recorder (`metrics-exporter-prometheus`, without its HTTP
+//! server: the API serves the text): commands by name and outcome and
+//! their latency (`command`), the group commit's batch size (`eventlog`),
+//! the relay's position (`live`), WebSocket connections and HTTP requests
+//! by route template and status ([`http`]). Positions that a scrape can
+//! read are read then, from this node: the log's head and each read
+//! model's checkpoint and lag ([`render`]).
+//!
+//! Labels are bounded: route templates (never a raw path), command names,
+//! outcomes and status codes; never a user, meeting or request id.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Upper bounds (seconds) of the latency histograms' buckets.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Upper bounds of the append batch size histogram's buckets.
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+
+static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process's recorder, installed on first use; `None` if another
+/// recorder was installed first.
+pub fn recorder() -> Option<&'static PrometheusHandle> {
+    RECORDER
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+                    LATENCY_BUCKETS,
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Full(
+                            "meetings_append_batch_size".into(),
+                        ),
+                        BATCH_BUCKETS,
+                    )
+                });
+            let recorder = match builder {
+                Ok(builder) => builder.build_recorder(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics are off");
+                    return None;
+                }
+            };
+            let handle = recorder.handle();
+            match metrics::set_global_recorder(recorder) {
+                Ok(()) => Some(handle),
+                Err(e) => {
+                    tracing::warn!(error = %e, "another metrics recorder is installed");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// Counts and times every HTTP request by method, route template and
+/// status (`meetings_http_requests_total`,
+/// `meetings_http_request_duration_seconds`).
+pub async fn http(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = method_label(request.method());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!(
+        "meetings_http_request_duration_seconds",
+        "method" => method, "route" => route.clone()
+    )
+    .record(started.elapsed().as_secs_f64());
+    metrics::counter!(
+        "meetings_http_requests_total",
+        "method" => method, "route" => route, "status" => status
+    )
+    .increment(1);
+    response
+}
+
+/// A method as a label: the standard ones, every other as `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::PATCH => "PATCH",
+        M::DELETE => "DELETE",
+        M::HEAD => "HEAD",
+        M::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// A WebSocket connection, counted in `meetings_websocket_connections`
+/// while it lives.
+pub struct WebSocketGauge(());
+
+impl WebSocketGauge {
+    pub fn open() -> Self {
+        metrics::gauge!("meetings_websocket_connections").increment(1.0);
+        Self(())
+    }
+}
+
+impl Drop for WebSocketGauge {
+    fn drop(&mut self) {
+        metrics::gauge!("meetings_websocket_connections").decrement(1.0);
+    }
+}
+
+/// Positions read at scrape time on this node.
+pub struct Positions {
+    pub head: i64,
+    /// Each read model's checkpoint, by projection name.
+    pub projections: Vec<(&'static str, i64)>,
+}
+
+/// The exposition text: the recorder's metrics, then this node's
+/// positions as gauges.
+pub fn render(handle: &PrometheusHandle, positions: &Positions) -> String {
+    use std::fmt::Write as _;
+    let mut text = handle.render();
+    let head = positions.head;
+    let _ = writeln!(
+        text,
+        "# HELP meetings_log_head_position The log's last position.\n\
+         # TYPE meetings_log_head_position gauge\n\
+         meetings_log_head_position {head}"
+    );
+    let _ = writeln!(
+        text,
+        "# HELP meetings_projection_position The position a read model has applied.\n\
+         # TYPE meetings_projection_position gauge"
+    );
+    for (name, position) in &positions.projections {
+        let _ = writeln!(
+            text,
+            "meetings_projection_position{{projection=\"{name}\"}} {position}"
+        );
+    }
+    let _ = writeln!(
+        text,
+        "# HELP meetings_projection_lag Events of the log a read model has not applied.\n\
+         # TYPE meetings_projection_lag gauge"
+    );
+    for (name, position) in &positions.projections {
+        let lag = (head - position).max(0);
+        let _ = writeln!(
+            text,
+            "meetings_projection_lag{{projection=\"{name}\"}} {lag}"
+        );
+    }
+    text
+}
