@@ -72,12 +72,26 @@ pub fn jwt_keys(config: &JwtConfig) -> anyhow::Result<JwtKeys> {
         );
     }
     let max_ttl = chrono::Duration::from_std(config.max_ttl).context("JWT_MAX_TTL is too long")?;
-    Ok(JwtKeys::new(
+    let keys = JwtKeys::new(
         secret.as_bytes(),
         config.issuer.clone(),
         config.audience.clone(),
     )
-    .with_max_ttl(max_ttl))
+    .with_max_ttl(max_ttl)
+    .with_claim_names(crate::auth::ClaimNames {
+        name: config.name_claim.clone(),
+        roles: config.roles_claim.clone(),
+    });
+    if config.jwks_url.is_none() && config.public_key_file.is_none() {
+        return Ok(keys);
+    }
+    let public = crate::auth::PublicKeys::new(
+        &keys,
+        config.jwks_url.clone(),
+        config.public_key_file.as_deref(),
+        config.jwks_min_refresh,
+    )?;
+    Ok(keys.with_public_keys(public))
 }
 
 /// On the embedded default without `JWT_SECRET`: creates a random key in
@@ -194,6 +208,10 @@ impl App {
     /// relay.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let keys = jwt_keys(&config.jwt)?;
+        if let Some(public) = keys.public_keys() {
+            // Tokens of keys not fetched now fetch them when they come.
+            public.refresh(&keys).await;
+        }
         let origins = http::Origins::parse(config.edge.cors_allowed_origins.as_deref())
             .map_err(anyhow::Error::msg)?;
         let media = crate::media::Media::from_config(&config)?;

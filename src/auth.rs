@@ -1,11 +1,21 @@
-//! Bearer-token authentication: HS256 JWTs signed with `JWT_SECRET`.
+//! Bearer-token authentication: JWTs signed with `JWT_SECRET` (HS256, the
+//! tokens Meetings signs itself and `meetings token` makes), and, when
+//! configured, by an identity provider: RS256/ES256 (and the other
+//! asymmetric algorithms) with the keys of `JWT_JWKS_URL` or the one key of
+//! `JWT_PUBLIC_KEY_FILE` ([`PublicKeys`]).
 //!
-//! The algorithm is pinned to HS256 (a token that says `none` or anything
-//! else is refused), `exp` is required, `nbf` and `iat` may not lie in the
+//! The algorithm is pinned by the key, never taken from the token: an
+//! HS256 token is checked with the secret only; any other with the
+//! provider's key its `kid` names (or the file's key), with that key's own
+//! algorithm, so a token that says `none`, or HS256 signed with a public
+//! key, is refused. `exp` is required, `nbf` and `iat` may not lie in the
 //! future, a token may not live longer than `JWT_MAX_TTL`, and `iss`/`aud`
 //! are checked when configured (all with [`LEEWAY_SECS`] for clocks). The
-//! claims are `sub` (the user id), `name`, `email` and `roles` (`admin`,
-//! `auditor`); their text follows [`events::text`]: a subject, email or
+//! claims are `sub` (the user id), `name` (or the claim `JWT_NAME_CLAIM`
+//! names), `email` and `roles` (or the claim `JWT_ROLES_CLAIM` names, a
+//! dotted path such as Keycloak's `realm_access.roles`; a list, or one
+//! string of space-separated roles) with `admin` and `auditor` meaning
+//! something here; their text follows [`events::text`]: a subject, email or
 //! role with a control character is refused, a name longer than
 //! [`events::text::MAX_NAME_CHARS`] is cut. The caller's name is the
 //! token's name, else its email, else its subject.
@@ -14,9 +24,13 @@
 //! joined by link with a name. Its `guest_of` claim names the one meeting
 //! it is good for ([`JwtKeys::issue_guest`]).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use command::meeting::{Caller, CallerKind};
 use events::{MeetingId, UserId};
@@ -37,7 +51,9 @@ pub struct Claims {
     pub nbf: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Checked by the validation when configured; a provider may send a
+    /// list, so it is not read back.
+    #[serde(default, skip_serializing_if = "Option::is_none", skip_deserializing)]
     pub aud: Option<String>,
     /// A guest token's meeting: the token is good for that meeting only
     /// (and its roles count for nothing).
@@ -107,43 +123,99 @@ pub const LEEWAY_SECS: u64 = 5;
 /// The longest lifetime a token may have unless configured.
 pub const DEFAULT_MAX_TTL: Duration = Duration::hours(24);
 
+/// A key that verifies tokens, with the one algorithm it is for.
+struct Verifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
 /// The keys and rules for tokens.
 pub struct JwtKeys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    /// `JWT_SECRET`: HS256.
+    own: Verifier,
+    /// An identity provider's keys, if configured.
+    public: Option<PublicKeys>,
     issuer: Option<String>,
     audience: Option<String>,
     max_ttl: Duration,
+    claims: ClaimNames,
+}
+
+/// Where the name and the roles are in a token (`JWT_NAME_CLAIM`,
+/// `JWT_ROLES_CLAIM`): a claim, or a dotted path into nested claims.
+#[derive(Debug, Clone)]
+pub struct ClaimNames {
+    pub name: String,
+    pub roles: String,
+}
+
+impl Default for ClaimNames {
+    fn default() -> Self {
+        Self {
+            name: "name".into(),
+            roles: "roles".into(),
+        }
+    }
 }
 
 impl JwtKeys {
     pub fn new(secret: &[u8], issuer: Option<String>, audience: Option<String>) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.algorithms = vec![Algorithm::HS256];
-        // A configured issuer or audience must be present, not merely
-        // correct when present.
-        let mut required = vec!["exp", "sub"];
-        required.extend(issuer.as_ref().map(|_| "iss"));
-        required.extend(audience.as_ref().map(|_| "aud"));
-        validation.set_required_spec_claims(&required);
-        validation.leeway = LEEWAY_SECS;
-        validation.validate_nbf = true;
-        if let Some(iss) = &issuer {
-            validation.set_issuer(&[iss]);
-        }
-        match &audience {
-            Some(aud) => validation.set_audience(&[aud]),
-            None => validation.validate_aud = false,
-        }
-        Self {
+        let mut keys = Self {
             encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
+            own: Verifier {
+                key: DecodingKey::from_secret(secret),
+                validation: Validation::new(Algorithm::HS256),
+            },
+            public: None,
             issuer,
             audience,
             max_ttl: DEFAULT_MAX_TTL,
+            claims: ClaimNames::default(),
+        };
+        keys.own.validation = keys.validation(Algorithm::HS256);
+        keys
+    }
+
+    /// The rules for a key of `algorithm`: only that algorithm, `exp` and
+    /// `sub` required, and a configured issuer and audience required and
+    /// checked.
+    fn validation(&self, algorithm: Algorithm) -> Validation {
+        let mut validation = Validation::new(algorithm);
+        validation.algorithms = vec![algorithm];
+        // A configured issuer or audience must be present, not merely
+        // correct when present.
+        let mut required = vec!["exp", "sub"];
+        required.extend(self.issuer.as_ref().map(|_| "iss"));
+        required.extend(self.audience.as_ref().map(|_| "aud"));
+        validation.set_required_spec_claims(&required);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        if let Some(iss) = &self.issuer {
+            validation.set_issuer(&[iss]);
         }
+        match &self.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        validation
+    }
+
+    /// Accepts tokens an identity provider signs with these keys too.
+    pub fn with_public_keys(mut self, public: PublicKeys) -> Self {
+        self.public = Some(public);
+        self
+    }
+
+    /// Reads the name and the roles from these claims.
+    pub fn with_claim_names(mut self, claims: ClaimNames) -> Self {
+        self.claims = claims;
+        self
+    }
+
+    /// The identity provider's keys, if any (to fetch them at start).
+    pub fn public_keys(&self) -> Option<&PublicKeys> {
+        self.public.as_ref()
     }
 
     /// The longest lifetime a token may have (`exp` - `iat`, or `exp` -
@@ -153,10 +225,53 @@ impl JwtKeys {
         self
     }
 
-    /// Checks a token and returns the caller it names.
-    pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?;
-        let claims = data.claims;
+    /// Checks a token and returns the caller it names; a token that names
+    /// a provider's key this node has not seen fetches the provider's keys
+    /// again (at most once per [`PublicKeys`]' refresh interval).
+    pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        match self.verify_known(token) {
+            Err(AuthError::UnknownKey) => {}
+            known => return known,
+        }
+        let Some(public) = &self.public else {
+            return Err(AuthError::UnknownKey);
+        };
+        if public.refresh(self).await {
+            self.verify_known(token)
+        } else {
+            Err(AuthError::UnknownKey)
+        }
+    }
+
+    /// Checks a token with the keys at hand.
+    fn verify_known(&self, token: &str) -> Result<Caller, AuthError> {
+        let header = jsonwebtoken::decode_header(token)?;
+        let claims = if header.alg == Algorithm::HS256 {
+            jsonwebtoken::decode::<Map<String, Value>>(token, &self.own.key, &self.own.validation)?
+                .claims
+        } else {
+            let verifier = self
+                .public
+                .as_ref()
+                .and_then(|p| p.key(header.kid.as_deref()))
+                .ok_or(AuthError::UnknownKey)?;
+            jsonwebtoken::decode::<Map<String, Value>>(token, &verifier.key, &verifier.validation)?
+                .claims
+        };
+        self.caller(claims)
+    }
+
+    /// The caller these (verified) claims name.
+    fn caller(&self, mut map: Map<String, Value>) -> Result<Caller, AuthError> {
+        let name = path(&map, &self.claims.name).cloned();
+        let roles = roles(path(&map, &self.claims.roles));
+        map.remove("name");
+        map.remove("roles");
+        let mut claims: Claims = serde_json::from_value(Value::Object(map)).map_err(|e| {
+            AuthError::Invalid(jsonwebtoken::errors::ErrorKind::Json(e.into()).into())
+        })?;
+        claims.name = name.and_then(|v| v.as_str().map(str::to_owned));
+        claims.roles = roles;
         let now = Utc::now().timestamp();
         let leeway = LEEWAY_SECS as i64;
         if claims.iat.is_some_and(|iat| iat > now + leeway) {
@@ -256,6 +371,210 @@ impl JwtKeys {
     }
 }
 
+/// The value at a dotted path of claims (`realm_access.roles`); a claim
+/// whose own name holds the dots is found first.
+fn path<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(value) = claims.get(path) {
+        return Some(value);
+    }
+    let mut parts = path.split('.');
+    let mut value = claims.get(parts.next()?)?;
+    for part in parts {
+        value = value.get(part)?;
+    }
+    Some(value)
+}
+
+/// Roles from a claim: a list of strings, or one string of roles separated
+/// by spaces (as OAuth scopes are); anything else is none.
+fn roles(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::String(text)) => text.split_whitespace().map(str::to_owned).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// An identity provider's public keys: the keys of a JWKS document
+/// (`JWT_JWKS_URL`, fetched at start and again when a token names a key
+/// not seen yet, at most once per `min_refresh`) and the one key of a PEM
+/// file (`JWT_PUBLIC_KEY_FILE`: RSA means RS256, EC means ES256).
+pub struct PublicKeys {
+    file: Option<Arc<Verifier>>,
+    jwks: Option<Jwks>,
+}
+
+struct Jwks {
+    url: String,
+    client: reqwest::Client,
+    min_refresh: std::time::Duration,
+    keys: std::sync::RwLock<HashMap<String, Arc<Verifier>>>,
+    /// When the document was last asked for; one fetch at a time.
+    fetched: tokio::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// Why public keys could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("reading {0}: {1}")]
+    File(String, std::io::Error),
+    #[error("{0} holds no RSA or EC public key in PEM")]
+    NotAKey(String),
+    #[error("fetching the JWKS: {0}")]
+    Fetch(#[from] reqwest::Error),
+    #[error("the JWKS is not a JSON object with `keys`")]
+    NotJwks,
+}
+
+impl PublicKeys {
+    /// The keys of a JWKS at `url` (fetched by [`PublicKeys::refresh`])
+    /// and of a PEM file; the file is read now.
+    pub fn new(
+        keys: &JwtKeys,
+        jwks_url: Option<String>,
+        key_file: Option<&std::path::Path>,
+        min_refresh: std::time::Duration,
+    ) -> Result<Self, KeyError> {
+        let file = match key_file {
+            None => None,
+            Some(path) => {
+                let shown = path.display().to_string();
+                let pem = std::fs::read(path).map_err(|e| KeyError::File(shown.clone(), e))?;
+                let (key, algorithm) = DecodingKey::from_rsa_pem(&pem)
+                    .map(|k| (k, Algorithm::RS256))
+                    .or_else(|_| DecodingKey::from_ec_pem(&pem).map(|k| (k, Algorithm::ES256)))
+                    .map_err(|_| KeyError::NotAKey(shown))?;
+                Some(Arc::new(Verifier {
+                    key,
+                    validation: keys.validation(algorithm),
+                }))
+            }
+        };
+        let jwks = jwks_url.map(|url| Jwks {
+            url,
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+            min_refresh,
+            keys: Default::default(),
+            fetched: Default::default(),
+        });
+        Ok(Self { file, jwks })
+    }
+
+    /// The key a token's `kid` names in the JWKS; without a `kid` (or
+    /// without a JWKS), the file's key, else the JWKS's only key.
+    fn key(&self, kid: Option<&str>) -> Option<Arc<Verifier>> {
+        let jwks = self
+            .jwks
+            .as_ref()
+            .map(|j| j.keys.read().unwrap_or_else(|e| e.into_inner()));
+        match (kid, jwks) {
+            (Some(kid), Some(keys)) => keys.get(kid).cloned(),
+            (None, Some(keys)) if self.file.is_none() && keys.len() == 1 => {
+                keys.values().next().cloned()
+            }
+            _ => self.file.clone(),
+        }
+    }
+
+    /// Fetches the JWKS again unless it was asked for within the
+    /// refresh interval; whether the keys were replaced.
+    pub async fn refresh(&self, keys: &JwtKeys) -> bool {
+        let Some(jwks) = &self.jwks else {
+            return false;
+        };
+        let mut fetched = jwks.fetched.lock().await;
+        if fetched.is_some_and(|at| at.elapsed() < jwks.min_refresh) {
+            return false;
+        }
+        *fetched = Some(std::time::Instant::now());
+        match jwks.fetch(keys).await {
+            Ok(fresh) => {
+                tracing::info!(keys = fresh.len(), url = %jwks.url, "JWKS fetched");
+                *jwks.keys.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, url = %jwks.url, "JWKS not fetched");
+                false
+            }
+        }
+    }
+}
+
+impl Jwks {
+    /// The document's signing keys by `kid`, each with its own algorithm
+    /// (its `alg`, else the one its type implies); keys for encryption,
+    /// without a `kid` or of a kind this server cannot use are skipped.
+    async fn fetch(&self, keys: &JwtKeys) -> Result<HashMap<String, Arc<Verifier>>, KeyError> {
+        use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
+        let document: Value = self
+            .client
+            .get(&self.url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let listed = document
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or(KeyError::NotJwks)?;
+        let mut found = HashMap::new();
+        for entry in listed {
+            let Ok(jwk) = serde_json::from_value::<Jwk>(entry.clone()) else {
+                continue;
+            };
+            if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
+                continue;
+            }
+            let Some(kid) = jwk.common.key_id.clone() else {
+                continue;
+            };
+            let declared = jwk
+                .common
+                .key_algorithm
+                .and_then(|a| a.to_string().parse::<Algorithm>().ok());
+            let implied = match &jwk.algorithm {
+                AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
+                AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+                    EllipticCurve::P256 => Some(Algorithm::ES256),
+                    EllipticCurve::P384 => Some(Algorithm::ES384),
+                    _ => None,
+                },
+                AlgorithmParameters::OctetKeyPair(_) => Some(Algorithm::EdDSA),
+                // A shared secret has no business in a public key set.
+                AlgorithmParameters::OctetKey(_) => None,
+            };
+            let Some(algorithm) = declared.or(implied) else {
+                continue;
+            };
+            if matches!(
+                algorithm,
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            ) {
+                continue;
+            }
+            let Ok(key) = DecodingKey::from_jwk(&jwk) else {
+                continue;
+            };
+            found.insert(
+                kid,
+                Arc::new(Verifier {
+                    key,
+                    validation: keys.validation(algorithm),
+                }),
+            );
+        }
+        Ok(found)
+    }
+}
+
 /// The token in an `Authorization: Bearer <token>` header value.
 pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
     let value = header.ok_or(AuthError::Missing)?.trim();
@@ -274,14 +593,14 @@ mod tests {
         Duration::hours(n)
     }
 
-    #[test]
-    fn a_token_names_its_caller() {
+    #[tokio::test]
+    async fn a_token_names_its_caller() {
         let keys = JwtKeys::new(b"secret", None, None);
         let roles = vec!["auditor".to_owned()];
         let token = keys
             .issue("alice", "Alice", Some("a@x.org"), &roles, hours(1))
             .unwrap();
-        let caller = keys.verify(&token).unwrap();
+        let caller = keys.verify(&token).await.unwrap();
         assert_eq!(caller.user_id.as_str(), "alice");
         assert_eq!(caller.name, "Alice");
         assert_eq!(caller.email.as_deref(), Some("a@x.org"));
@@ -289,8 +608,8 @@ mod tests {
         assert_eq!(caller.kind, CallerKind::Person);
     }
 
-    #[test]
-    fn without_a_name_a_caller_goes_by_their_email_then_their_id() {
+    #[tokio::test]
+    async fn without_a_name_a_caller_goes_by_their_email_then_their_id() {
         let keys = JwtKeys::new(b"secret", None, None);
         let exp = Utc::now().timestamp() + 3600;
         for (claims, name) in [
@@ -312,17 +631,21 @@ mod tests {
             ),
             (serde_json::json!({"sub": "u1", "exp": exp}), "u1"),
         ] {
-            assert_eq!(keys.verify(&sign(&claims)).unwrap().name, name, "{claims}");
+            assert_eq!(
+                keys.verify(&sign(&claims)).await.unwrap().name,
+                name,
+                "{claims}"
+            );
         }
     }
 
-    #[test]
-    fn a_guest_token_names_its_meeting_and_no_role_of_it_counts() {
+    #[tokio::test]
+    async fn a_guest_token_names_its_meeting_and_no_role_of_it_counts() {
         let keys = JwtKeys::new(b"secret", None, None).with_max_ttl(hours(6));
         let meeting = MeetingId::new();
         let guest = Caller::person("guest-ann-0a1b2c3d", "Ann");
         let (token, expires) = keys.issue_guest(&guest, meeting, hours(12)).unwrap();
-        let back = keys.verify(&token).unwrap();
+        let back = keys.verify(&token).await.unwrap();
         assert_eq!(back.kind, CallerKind::Guest(meeting));
         assert_eq!(back.name, "Ann");
         let lives = expires - Utc::now();
@@ -334,13 +657,13 @@ mod tests {
         let admin_guest = serde_json::json!({
             "sub": "g", "exp": exp, "roles": ["admin"], "guest_of": meeting.to_string()
         });
-        assert!(!keys.verify(&sign(&admin_guest)).unwrap().is_admin());
+        assert!(!keys.verify(&sign(&admin_guest)).await.unwrap().is_admin());
         let bad = serde_json::json!({"sub": "g", "exp": exp, "guest_of": "not-a-meeting"});
-        assert!(keys.verify(&sign(&bad)).is_err());
+        assert!(keys.verify(&sign(&bad)).await.is_err());
     }
 
-    #[test]
-    fn issuer_and_audience_are_checked_when_configured() {
+    #[tokio::test]
+    async fn issuer_and_audience_are_checked_when_configured() {
         let strict = JwtKeys::new(b"secret", Some("idp".into()), Some("meetings".into()));
         let other_issuer =
             JwtKeys::new(b"secret", Some("elsewhere".into()), Some("meetings".into()));
@@ -348,17 +671,20 @@ mod tests {
         let lax = JwtKeys::new(b"secret", None, None);
 
         let good = strict.issue("alice", "A", None, &[], hours(1)).unwrap();
-        assert!(strict.verify(&good).is_ok());
+        assert!(strict.verify(&good).await.is_ok());
         for (name, keys) in [
             ("issuer", &other_issuer),
             ("audience", &other_audience),
             ("neither", &lax),
         ] {
             let token = keys.issue("alice", "A", None, &[], hours(1)).unwrap();
-            assert!(strict.verify(&token).is_err(), "wrong {name} accepted");
+            assert!(
+                strict.verify(&token).await.is_err(),
+                "wrong {name} accepted"
+            );
         }
         // Without configuration, a token's own iss/aud do not matter.
-        assert!(lax.verify(&good).is_ok());
+        assert!(lax.verify(&good).await.is_ok());
     }
 
     /// Signs arbitrary claims with the keys' secret.
@@ -371,13 +697,13 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn a_token_from_the_future_or_living_too_long_is_refused() {
+    #[tokio::test]
+    async fn a_token_from_the_future_or_living_too_long_is_refused() {
         let keys = JwtKeys::new(b"secret", None, None);
         let now = Utc::now().timestamp();
         let hour = 3600;
         let good = serde_json::json!({"sub": "a", "exp": now + hour, "iat": now, "nbf": now});
-        assert!(keys.verify(&sign(&good)).is_ok());
+        assert!(keys.verify(&sign(&good)).await.is_ok());
         for (what, claims) in [
             (
                 "nbf ahead",
@@ -396,19 +722,22 @@ mod tests {
                 serde_json::json!({"sub": "a", "exp": 253_402_300_799_i64}),
             ),
         ] {
-            assert!(keys.verify(&sign(&claims)).is_err(), "{what} accepted");
+            assert!(
+                keys.verify(&sign(&claims)).await.is_err(),
+                "{what} accepted"
+            );
         }
         // A few seconds of clock difference are forgiven.
         let skewed =
             serde_json::json!({"sub": "a", "exp": now + hour, "iat": now + 3, "nbf": now + 3});
-        assert!(keys.verify(&sign(&skewed)).is_ok());
+        assert!(keys.verify(&sign(&skewed)).await.is_ok());
         let longer = JwtKeys::new(b"secret", None, None).with_max_ttl(Duration::hours(48));
         let day_and_more = serde_json::json!({"sub": "a", "exp": now + 25 * hour, "iat": now});
-        assert!(longer.verify(&sign(&day_and_more)).is_ok());
+        assert!(longer.verify(&sign(&day_and_more)).await.is_ok());
     }
 
-    #[test]
-    fn claims_with_control_characters_are_refused_and_a_long_name_is_cut() {
+    #[tokio::test]
+    async fn claims_with_control_characters_are_refused_and_a_long_name_is_cut() {
         let keys = JwtKeys::new(b"secret", None, None);
         let exp = Utc::now().timestamp() + 3600;
         for claims in [
@@ -418,10 +747,10 @@ mod tests {
             serde_json::json!({"sub": "\u{202E}ecila", "exp": exp}),
             serde_json::json!({"sub": "u".repeat(256), "exp": exp}),
         ] {
-            assert!(keys.verify(&sign(&claims)).is_err(), "{claims}");
+            assert!(keys.verify(&sign(&claims)).await.is_err(), "{claims}");
         }
         let long = serde_json::json!({"sub": "alice", "name": "n".repeat(390_000), "exp": exp});
-        let caller = keys.verify(&sign(&long)).unwrap();
+        let caller = keys.verify(&sign(&long)).await.unwrap();
         assert_eq!(caller.name.chars().count(), events::text::MAX_NAME_CHARS);
     }
 

@@ -358,6 +358,37 @@ pub struct JwtConfig {
     /// Required in tokens and checked against their `aud` when set.
     #[arg(long = "jwt-audience", env = "JWT_AUDIENCE")]
     pub audience: Option<String>,
+
+    /// An identity provider's JWKS (RS256, ES256 and other asymmetric
+    /// keys, chosen by each token's `kid`).
+    #[arg(long = "jwt-jwks-url", env = "JWT_JWKS_URL")]
+    pub jwks_url: Option<String>,
+
+    /// The least time between two fetches of the JWKS (a token naming an
+    /// unknown key fetches it again).
+    #[arg(long = "jwt-jwks-min-refresh", env = "JWT_JWKS_MIN_REFRESH", default_value = "60s", value_parser = duration)]
+    pub jwks_min_refresh: std::time::Duration,
+
+    /// An identity provider's public key in PEM (RSA: RS256, EC: ES256).
+    #[arg(long = "jwt-public-key-file", env = "JWT_PUBLIC_KEY_FILE")]
+    pub public_key_file: Option<std::path::PathBuf>,
+
+    /// The claim holding the caller's roles: a name, or a dotted path
+    /// (`realm_access.roles` for Keycloak).
+    #[arg(
+        long = "jwt-roles-claim",
+        env = "JWT_ROLES_CLAIM",
+        default_value = "roles"
+    )]
+    pub roles_claim: String,
+
+    /// The claim holding the caller's display name.
+    #[arg(
+        long = "jwt-name-claim",
+        env = "JWT_NAME_CLAIM",
+        default_value = "name"
+    )]
+    pub name_claim: String,
 }
 
 impl Default for JwtConfig {
@@ -367,6 +398,11 @@ impl Default for JwtConfig {
             max_ttl: std::time::Duration::from_secs(24 * 3600),
             issuer: None,
             audience: None,
+            jwks_url: None,
+            jwks_min_refresh: std::time::Duration::from_secs(60),
+            public_key_file: None,
+            roles_claim: "roles".into(),
+            name_claim: "name".into(),
         }
     }
 }

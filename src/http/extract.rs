@@ -82,7 +82,7 @@ pub async fn authenticate(
     token: &str,
     meeting: Option<&str>,
 ) -> Result<Caller, ApiError> {
-    let caller = state.keys.verify(token).inspect_err(|e| {
+    let caller = state.keys.verify(token).await.inspect_err(|e| {
         tracing::debug!(error = %e, "token refused");
     })?;
     admit(state, caller, meeting).await

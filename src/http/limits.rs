@@ -291,9 +291,11 @@ pub async fn limit(State(state): State<AppState>, mut request: Request, next: Ne
         .map(|v| v.to_str().unwrap_or_default());
     let key = match authorization {
         Some(header) => {
-            let Ok(caller) =
-                crate::auth::bearer(Some(header)).and_then(|token| state.keys.verify(token))
-            else {
+            let verified = match crate::auth::bearer(Some(header)) {
+                Ok(token) => state.keys.verify(token).await,
+                Err(e) => Err(e),
+            };
+            let Ok(caller) = verified else {
                 // Not counted: the route answers 401.
                 return next.run(request).await;
             };

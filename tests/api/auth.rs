@@ -145,7 +145,7 @@ async fn the_token_command_prints_a_token_the_server_accepts(setup: Setup) {
         .unwrap();
     assert!(output.status.success());
     let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-    let caller = app.keys.verify(&token).unwrap();
+    let caller = app.keys.verify(&token).await.unwrap();
     assert_eq!(caller.user_id.as_str(), "alice");
     assert_eq!(caller.roles, ["admin", "auditor"]);
     let response = app

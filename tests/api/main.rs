@@ -35,6 +35,7 @@ mod features;
 mod feed;
 mod hardening;
 mod idempotency;
+mod identity;
 mod media;
 mod outage;
 mod permissions;
