@@ -264,7 +264,7 @@ impl App {
             .unwrap_or(&public_url)
             .trim_end_matches('/')
             .to_owned();
-        let router = http::router(http::AppState {
+        let router = http::router(http::AppState::new(http::Shared {
             commands: commands.clone(),
             keys: Arc::new(keys),
             frontend_url: frontend_url.into(),
@@ -282,7 +282,7 @@ impl App {
                 .then(crate::metrics::recorder)
                 .flatten(),
             origins: Arc::new(origins),
-        });
+        }));
         let server = tokio::spawn(crate::server::serve(
             listener,
             router,

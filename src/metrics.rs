@@ -27,6 +27,9 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// Upper bounds of the append batch size histogram's buckets.
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// The process's recorder, installed on first use; `None` if another
@@ -56,7 +59,22 @@ pub fn recorder() -> Option<&'static PrometheusHandle> {
             };
             let handle = recorder.handle();
             match metrics::set_global_recorder(recorder) {
-                Ok(()) => Some(handle),
+                Ok(()) => {
+                    // Histograms keep their samples until upkeep folds
+                    // them into buckets: without it, an unscraped node's
+                    // memory would grow with every request.
+                    let upkeep = handle.clone();
+                    std::thread::Builder::new()
+                        .name("metrics-upkeep".into())
+                        .spawn(move || {
+                            loop {
+                                std::thread::sleep(UPKEEP_EVERY);
+                                upkeep.run_upkeep();
+                            }
+                        })
+                        .ok()?;
+                    Some(handle)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "another metrics recorder is installed");
                     None
@@ -78,7 +96,7 @@ pub async fn http(request: Request, next: Next) -> Response {
         .to_owned();
     let method = method_label(request.method());
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
+    let status = status_label(response.status());
     metrics::histogram!(
         "meetings_http_request_duration_seconds",
         "method" => method, "route" => route.clone()
@@ -90,6 +108,33 @@ pub async fn http(request: Request, next: Next) -> Response {
     )
     .increment(1);
     response
+}
+
+/// A status as a label, without an allocation for the usual ones.
+fn status_label(status: axum::http::StatusCode) -> metrics::SharedString {
+    const USUAL: [(u16, &str); 16] = [
+        (200, "200"),
+        (201, "201"),
+        (202, "202"),
+        (204, "204"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (409, "409"),
+        (410, "410"),
+        (422, "422"),
+        (429, "429"),
+        (500, "500"),
+        (503, "503"),
+        (101, "101"),
+        (405, "405"),
+    ];
+    let code = status.as_u16();
+    match USUAL.iter().find(|(c, _)| *c == code) {
+        Some((_, label)) => metrics::SharedString::const_str(label),
+        None => metrics::SharedString::from(code.to_string()),
+    }
 }
 
 /// A method as a label: the standard ones, every other as `other`.

@@ -134,7 +134,13 @@ struct Limiter {
     buckets: std::sync::RwLock<Keyed>,
     /// Seconds since `started` of the last sweep.
     swept: AtomicU64,
+    /// Requests counted; the bound is looked at every [`LOOK_EVERY`].
+    counted: AtomicU64,
 }
+
+/// Requests between two looks at a category's size and sweep time (so
+/// the hot path does not count the buckets every time).
+const LOOK_EVERY: u64 = 256;
 
 /// The node's buckets, one set per category that has a budget.
 pub struct RateLimits {
@@ -176,6 +182,7 @@ impl RateLimits {
                 quota,
                 buckets: std::sync::RwLock::new(buckets(quota)),
                 swept: AtomicU64::new(0),
+                counted: AtomicU64::new(0),
             })
         });
         Self {
@@ -187,7 +194,7 @@ impl RateLimits {
 
     /// Counts one request of `key` in `category`: its standing, or by how
     /// much it is over. Always let through where the category has no budget.
-    pub fn check(&self, category: Category, key: &str) -> Result<Option<Standing>, Exceeded> {
+    pub fn check(&self, category: Category, key: String) -> Result<Option<Standing>, Exceeded> {
         let Some(limiter) = &self.limiters[category.index()] else {
             return Ok(None);
         };
@@ -195,7 +202,7 @@ impl RateLimits {
         let now = chrono::Utc::now().timestamp();
         let per = limiter.budget.window / limiter.budget.limit;
         let buckets = limiter.buckets.read().unwrap_or_else(|e| e.into_inner());
-        match buckets.check_key(&key.to_owned()) {
+        match buckets.check_key(&key) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 let used = limiter.budget.limit.saturating_sub(remaining);
@@ -221,8 +228,12 @@ impl RateLimits {
     }
 
     /// Drops the buckets that are full again, at most once a minute; and
-    /// all of them past [`MAX_KEYS`].
+    /// all of them past [`MAX_KEYS`] (looked at every [`LOOK_EVERY`]
+    /// requests, so a category holds at most that many more).
     fn sweep(&self, limiter: &Limiter) {
+        if limiter.counted.fetch_add(1, Ordering::Relaxed) % LOOK_EVERY != 0 {
+            return;
+        }
         let now = self.started.elapsed().as_secs();
         let last = limiter.swept.load(Ordering::Relaxed);
         let due = now >= last + SWEEP_EVERY.as_secs();
@@ -308,7 +319,7 @@ pub async fn limit(State(state): State<AppState>, mut request: Request, next: Ne
             None => return next.run(request).await,
         },
     };
-    match state.limits.check(category, &key) {
+    match state.limits.check(category, key) {
         Ok(standing) => {
             let mut response = next.run(request).await;
             // A meeting's own, stricter limit (chat, reactions) that
@@ -339,9 +350,9 @@ mod tests {
     #[test]
     fn a_budget_counts_down_per_caller_and_refuses_past_it() {
         let limits = RateLimits::new(every(2, 60));
-        let left = |key| {
+        let left = |key: &str| {
             limits
-                .check(Category::Chat, key)
+                .check(Category::Chat, key.to_owned())
                 .map(|s| s.unwrap().remaining)
         };
         assert_eq!(left("u:a").unwrap(), 1);
@@ -356,7 +367,7 @@ mod tests {
         );
         assert_eq!(
             limits
-                .check(Category::Status, "u:a")
+                .check(Category::Status, "u:a".into())
                 .unwrap()
                 .unwrap()
                 .remaining,
@@ -374,7 +385,12 @@ mod tests {
             })
         });
         for _ in 0..10 {
-            assert!(limits.check(Category::Chat, "u:a").unwrap().is_none());
+            assert!(
+                limits
+                    .check(Category::Chat, "u:a".into())
+                    .unwrap()
+                    .is_none()
+            );
         }
     }
 
@@ -382,11 +398,15 @@ mod tests {
     fn a_crowd_past_the_bound_starts_afresh_so_memory_stays_bounded() {
         let limits = RateLimits::new(every(5, 60));
         for n in 0..=MAX_KEYS {
-            limits.check(Category::Chat, &format!("ip:{n}")).unwrap();
+            limits.check(Category::Chat, format!("ip:{n}")).unwrap();
         }
-        assert_eq!(limits.remembered(Category::Chat), MAX_KEYS + 1);
-        limits.check(Category::Chat, "u:next").unwrap();
-        assert_eq!(limits.remembered(Category::Chat), 1);
+        let crowd = limits.remembered(Category::Chat);
+        assert_eq!(crowd, MAX_KEYS + 1);
+        // Looked at within the next LOOK_EVERY requests: started afresh.
+        for n in 0..LOOK_EVERY {
+            limits.check(Category::Chat, format!("u:next{n}")).unwrap();
+        }
+        assert!(limits.remembered(Category::Chat) < LOOK_EVERY as usize);
     }
 
     #[test]

@@ -47,9 +47,27 @@ pub use ws::{
     CLIENT_QUEUE, CLOSE_IDLE, CLOSE_MEETING_OVER, CLOSE_NOT_ALLOWED, CLOSE_SLOW_CONSUMER,
 };
 
-/// What every handler can reach.
+/// What every handler can reach: one pointer, so the state every
+/// extractor and middleware takes costs one reference count to clone.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The node's parts the handlers use.
+pub struct Shared {
     pub commands: Arc<CommandHandler>,
     pub keys: Arc<JwtKeys>,
     /// Base of meeting links (`FRONTEND_URL`, else `PUBLIC_URL`), without

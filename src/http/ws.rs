@@ -571,7 +571,7 @@ async fn answer(state: &AppState, viewer: &Viewer, text: &str) -> Control {
     let frame = serde_json::from_str::<ClientFrame>(text).unwrap_or_default();
     let request_id = frame.request_id;
     let key = format!("u:{}", viewer.caller.user_id.as_str());
-    if let Err(exceeded) = state.limits.check(super::Category::WebSocket, &key) {
+    if let Err(exceeded) = state.limits.check(super::Category::WebSocket, key) {
         let (code, message) = ApiError::from(exceeded).code_and_message();
         return Control::Error {
             request_id,
