@@ -46,12 +46,7 @@ pub async fn check(
 /// better a moment earlier. Still behind after the wait: the read models'
 /// answer stands.
 pub async fn caught_up(state: &AppState) -> Result<(), ApiError> {
-    let head = state
-        .commands
-        .store()
-        .head_position()
-        .await
-        .map_err(|e| ApiError::App(e.into()))?;
+    let head = state.head().await?;
     match state.progress.wait_for(head, state.min_position_wait).await {
         Ok(()) | Err(Freshness::Lagging { .. }) => Ok(()),
         Err(Freshness::Database(e)) => Err(e.into()),

@@ -66,6 +66,17 @@ impl std::ops::Deref for AppState {
     }
 }
 
+impl Shared {
+    /// The log's head position.
+    pub async fn head(&self) -> Result<i64, ApiError> {
+        self.commands
+            .store()
+            .head_position()
+            .await
+            .map_err(|e| ApiError::App(e.into()))
+    }
+}
+
 /// The node's parts the handlers use.
 pub struct Shared {
     pub commands: Arc<CommandHandler>,
@@ -308,12 +319,7 @@ async fn metrics(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<Response, ApiError> {
     let handle = state.metrics.ok_or(ApiError::RouteNotFound)?;
-    let head = state
-        .commands
-        .store()
-        .head_position()
-        .await
-        .map_err(|e| ApiError::App(e.into()))?;
+    let head = state.head().await?;
     let mut conn = state.reads.acquire().await?;
     let mut projections = Vec::new();
     for projection in projections::Projection::ALL {
@@ -383,8 +389,19 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         .unwrap_or_else(RequestId::generate);
     request.extensions_mut().insert(id.clone());
     let span = tracing::info_span!("request", request_id = %id.0, method = %request.method(), path = %request.uri().path());
+    let started = std::time::Instant::now();
+    let answered = async move {
+        let response = next.run(request).await;
+        // The access log, at debug level (`RUST_LOG=meetings=debug`).
+        tracing::debug!(
+            status = response.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "answered"
+        );
+        response
+    };
     let mut response = CURRENT_REQUEST
-        .scope(id.clone(), next.run(request).instrument(span))
+        .scope(id.clone(), answered.instrument(span))
         .await;
     if let Ok(value) = HeaderValue::from_str(&id.0) {
         response.headers_mut().insert("x-request-id", value);

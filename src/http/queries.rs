@@ -42,12 +42,7 @@ impl MinPosition {
     /// log's head was never answered by a command, so it is refused at once.
     async fn wait(&self, state: &AppState) -> Result<(), ApiError> {
         if let Some(position) = self.0 {
-            let head = state
-                .commands
-                .store()
-                .head_position()
-                .await
-                .map_err(|e| ApiError::App(e.into()))?;
+            let head = state.head().await?;
             if position > head {
                 return Err(ApiError::invalid(
                     "X-Min-Position",

@@ -97,12 +97,7 @@ pub async fn connect(
     let meeting_id = state.commands.resolve(&meeting).await?;
     let entry = super::access::live(&state, &caller, meeting_id).await?;
     let after = params.after.unwrap_or(0).max(0);
-    let head = state
-        .commands
-        .store()
-        .head_position()
-        .await
-        .map_err(|e| ApiError::App(e.into()))?;
+    let head = state.head().await?;
     if after > head {
         // Nothing was ever sent from there: a position from another log.
         return Err(ApiError::invalid(

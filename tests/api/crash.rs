@@ -22,6 +22,8 @@ pub struct Server {
     pub base: String,
     /// Every line it printed after the first.
     pub printed: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Every line of its log (standard error).
+    pub logged: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 async fn start_server(setup: Setup, db: &TestDb, stream: &TestStream) -> Server {
@@ -40,15 +42,32 @@ async fn start_server(setup: Setup, db: &TestDb, stream: &TestStream) -> Server 
     launch(command).await
 }
 
-/// Starts a server process and waits for the line with its address.
+/// Starts a server process and waits for the line with its address. Its
+/// log (`RUST_LOG=warn` unless the command sets it) is passed on to this
+/// process's standard error and kept in [`Server::logged`].
 pub async fn launch(mut command: Command) -> Server {
+    let sets_log = command
+        .as_std()
+        .get_envs()
+        .any(|(name, value)| name == "RUST_LOG" && value.is_some());
+    if !sets_log {
+        command.env("RUST_LOG", "warn");
+    }
     let mut child = command
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("start meetings");
+    let logged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut log = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let keep_log = logged.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = log.next_line().await {
+            eprintln!("{line}");
+            keep_log.lock().unwrap().push(line);
+        }
+    });
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
@@ -72,6 +91,7 @@ pub async fn launch(mut command: Command) -> Server {
         child,
         base,
         printed,
+        logged,
     }
 }
 

@@ -147,3 +147,52 @@ async fn with_no_settings_it_serves_on_sqlite_and_keeps_data_across_a_kill_9() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_on_every_line_of_the_request() {
+    let dir = std::env::temp_dir().join(format!("meetings-logs-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut command = bare(&dir);
+    command
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "meetings=debug");
+    let server = launch(command).await;
+    let alice = token(&dir, "alice").await;
+    let created = reqwest::Client::new()
+        .post(format!("{}/api/v1/meetings", server.base))
+        .bearer_auth(&alice)
+        .header("X-Request-Id", "log-check-1")
+        .json(&json!({"title": "Logged"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let lines: Vec<Value> =
+        crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+            let logged = server.logged.lock().unwrap().clone();
+            let ours: Vec<Value> = logged
+                .iter()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .filter(|line| line["span"]["request_id"] == "log-check-1")
+                .collect();
+            ours.iter()
+                .any(|line| line["fields"]["message"] == "answered")
+                .then_some(ours)
+        })
+        .await;
+    let answered = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "answered")
+        .unwrap();
+    assert_eq!(answered["fields"]["status"], 201);
+    assert_eq!(answered["span"]["path"], "/api/v1/meetings");
+    assert!(answered["timestamp"].is_string() && answered["level"] == "DEBUG");
+    let every = server.logged.lock().unwrap().clone();
+    assert!(
+        every
+            .iter()
+            .all(|line| serde_json::from_str::<Value>(line).is_ok()),
+        "every line is JSON: {every:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
