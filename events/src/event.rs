@@ -20,6 +20,7 @@ pub const SCHEMA_VERSION: i16 = 1;
 
 /// A participant's role inside one meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Host,
@@ -49,6 +50,7 @@ impl Role {
 
 /// Why a seat was freed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LeaveReason {
     Left,
@@ -69,6 +71,7 @@ impl LeaveReason {
 
 /// Who may use a feature (the security policy's `host | co_hosts | all`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
     /// The host only.
@@ -96,6 +99,7 @@ impl Permission {
 /// hash, kept beside the log. Absent fields take the defaults of a
 /// meeting without a policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct SecurityPolicy {
     pub require_waiting_room: bool,
@@ -151,6 +155,7 @@ impl SecurityPolicy {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeetingScheduled {
     pub meeting_id: MeetingId,
     pub room_code: RoomCode,
@@ -170,6 +175,7 @@ pub struct MeetingScheduled {
 
 /// Details the host changed; absent fields are unchanged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeetingDetailsUpdated {
     pub meeting_id: MeetingId,
     pub updated_by: UserId,
@@ -187,6 +193,7 @@ pub struct MeetingDetailsUpdated {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeetingCancelled {
     pub meeting_id: MeetingId,
     pub cancelled_by: UserId,
@@ -194,6 +201,7 @@ pub struct MeetingCancelled {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeetingStarted {
     pub meeting_id: MeetingId,
     pub started_by: UserId,
@@ -202,6 +210,7 @@ pub struct MeetingStarted {
 
 /// Why a meeting ended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// The host ended it.
@@ -212,6 +221,7 @@ pub enum EndReason {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeetingEnded {
     pub meeting_id: MeetingId,
     pub ended_by: UserId,
@@ -223,6 +233,7 @@ pub struct MeetingEnded {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomConfigUpdated {
     pub meeting_id: MeetingId,
     pub updated_by: UserId,
@@ -231,6 +242,7 @@ pub struct RoomConfigUpdated {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SecurityPolicyApplied {
     pub meeting_id: MeetingId,
     pub applied_by: UserId,
@@ -242,6 +254,7 @@ pub struct SecurityPolicyApplied {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParticipantInvited {
     pub meeting_id: MeetingId,
     pub user_id: UserId,
@@ -253,6 +266,7 @@ pub struct ParticipantInvited {
 /// A join parked in the waiting room (seen only by the host, co-hosts and
 /// the one waiting).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParticipantWaiting {
     pub meeting_id: MeetingId,
     /// The seat the join gets when admitted.
@@ -271,6 +285,7 @@ pub struct ParticipantWaiting {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParticipantAdmitted {
     pub meeting_id: MeetingId,
     pub participant_id: ParticipantId,
@@ -280,6 +295,7 @@ pub struct ParticipantAdmitted {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParticipantRejected {
     pub meeting_id: MeetingId,
     pub participant_id: ParticipantId,
@@ -289,6 +305,7 @@ pub struct ParticipantRejected {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParticipantJoined {
     pub meeting_id: MeetingId,
     pub participant_id: ParticipantId,
@@ -303,6 +320,7 @@ pub struct ParticipantJoined {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParticipantLeft {
     pub meeting_id: MeetingId,
     pub participant_id: ParticipantId,
@@ -315,6 +333,7 @@ pub struct ParticipantLeft {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParticipantRoleChanged {
     pub meeting_id: MeetingId,
     pub user_id: UserId,
@@ -325,6 +344,7 @@ pub struct ParticipantRoleChanged {
 /// Media state a participant (or, for a mute, a moderator) changed;
 /// absent fields are unchanged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParticipantMediaChanged {
     pub meeting_id: MeetingId,
     pub participant_id: ParticipantId,
@@ -339,6 +359,7 @@ pub struct ParticipantMediaChanged {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HandRaised {
     pub meeting_id: MeetingId,
     pub participant_id: ParticipantId,
@@ -347,6 +368,7 @@ pub struct HandRaised {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HandLowered {
     pub meeting_id: MeetingId,
     pub participant_id: ParticipantId,
@@ -356,6 +378,7 @@ pub struct HandLowered {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReactionSent {
     pub meeting_id: MeetingId,
     pub participant_id: ParticipantId,
@@ -366,6 +389,7 @@ pub struct ReactionSent {
 
 /// A chat message; with a recipient it is private to sender and recipient.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChatMessageSent {
     pub meeting_id: MeetingId,
     pub message_id: MessageId,
@@ -382,6 +406,7 @@ pub struct ChatMessageSent {
 
 /// A file shared in the chat (spec 001's file message).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChatFile {
     /// An http(s) URL.
     pub file_url: String,
@@ -395,6 +420,7 @@ pub struct ChatFile {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BreakoutRoomSettings {
     pub allow_chat: bool,
     pub allow_screen_share: bool,
@@ -410,6 +436,7 @@ impl Default for BreakoutRoomSettings {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BreakoutRoom {
     pub room_id: BreakoutRoomId,
     pub name: String,
@@ -422,6 +449,7 @@ pub struct BreakoutRoom {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BreakoutRoomsOpened {
     pub meeting_id: MeetingId,
     pub session_id: BreakoutSessionId,
@@ -436,6 +464,7 @@ pub struct BreakoutRoomsOpened {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParticipantAssignedToBreakout {
     pub meeting_id: MeetingId,
     pub session_id: BreakoutSessionId,
@@ -446,6 +475,7 @@ pub struct ParticipantAssignedToBreakout {
 
 /// Why breakout rooms closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BreakoutCloseReason {
     /// A host or co-host closed them.
@@ -468,6 +498,7 @@ impl BreakoutCloseReason {
 
 /// Everyone is back in the main room.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BreakoutRoomsClosed {
     pub meeting_id: MeetingId,
     pub session_id: BreakoutSessionId,
@@ -477,6 +508,7 @@ pub struct BreakoutRoomsClosed {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordingStarted {
     pub meeting_id: MeetingId,
     pub recording_id: RecordingId,
@@ -485,6 +517,7 @@ pub struct RecordingStarted {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordingStopped {
     pub meeting_id: MeetingId,
     pub recording_id: RecordingId,
@@ -495,6 +528,7 @@ pub struct RecordingStopped {
 
 /// A recorder reported where a recording's file is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordingFileReported {
     pub meeting_id: MeetingId,
     pub recording_id: RecordingId,
@@ -505,6 +539,7 @@ pub struct RecordingFileReported {
 
 /// The media server the product hands people to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MediaProvider {
     Livekit,
@@ -514,6 +549,7 @@ pub enum MediaProvider {
 /// `participant_joined`): who was really in the call, beside who called
 /// `/join`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaConnected {
     pub meeting_id: MeetingId,
     pub provider: MediaProvider,
@@ -531,6 +567,7 @@ pub struct MediaConnected {
 /// `participant_connection_aborted`, or its room finishing). It carries
 /// when the connection opened, so it stands alone when it arrives first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaDisconnected {
     pub meeting_id: MeetingId,
     pub provider: MediaProvider,
@@ -548,6 +585,7 @@ pub struct MediaDisconnected {
 /// The meeting's media room closed on the media server (LiveKit's
 /// `room_finished`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaRoomFinished {
     pub meeting_id: MeetingId,
     pub provider: MediaProvider,
@@ -561,6 +599,7 @@ macro_rules! catalogue {
     ($($variant:ident => $name:literal,)*) => {
         /// Everything that can happen to a meeting.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(tag = "type", content = "data", rename_all = "snake_case")]
         pub enum MeetingEvent {
             $($variant($variant),)*

@@ -15,6 +15,7 @@ macro_rules! room_settings {
     ($( $(#[doc = $doc:literal])* $name:ident = $default:literal, )*) => {
         /// The room settings of a meeting.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub struct MeetingSettings {
             $( $(#[doc = $doc])* pub $name: bool, )*
         }
@@ -55,6 +56,7 @@ macro_rules! room_settings {
         /// changed. Unknown names are refused, so a typo in a request never
         /// silently does nothing.
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(deny_unknown_fields)]
         pub struct SettingsChange {
             $(
@@ -93,6 +95,7 @@ room_settings! {
 /// `meeting_details_updated` carry it: `{"lock_room": true,
 /// "max_participants": 10}`, the fields present are the ones changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConfigChange {
     #[serde(flatten)]
     pub settings: SettingsChange,
@@ -117,6 +120,7 @@ impl ConfigChange {
 /// The room's settings with its capacity: how replies and queries show a
 /// meeting's `settings`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomSettings {
     #[serde(flatten)]
     pub settings: MeetingSettings,

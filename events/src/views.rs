@@ -15,6 +15,7 @@ use crate::settings::RoomSettings;
 /// Where a meeting is in its life: `scheduled` -> `active` -> `ended`, or
 /// `cancelled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MeetingStatus {
     Scheduled,
@@ -43,6 +44,7 @@ impl MeetingStatus {
 
 /// Where a join stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ParticipantStatus {
     /// In the meeting.
@@ -56,6 +58,7 @@ pub enum ParticipantStatus {
 /// A meeting's details: what creating or updating it answers, and the
 /// core of what reading it answers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeetingView {
     pub meeting_id: MeetingId,
     pub room_code: RoomCode,
@@ -75,6 +78,7 @@ pub struct MeetingView {
 /// A seat in a meeting: what a join answers, and each item of the
 /// participants a query lists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SeatView {
     pub participant_id: ParticipantId,
     pub meeting_id: MeetingId,
@@ -90,6 +94,7 @@ pub struct SeatView {
 
 /// What a chat message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MessageType {
     Text,
@@ -101,6 +106,7 @@ pub enum MessageType {
 /// A chat message: what sending it answers, and each message of the chat
 /// a query lists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChatView {
     pub message_id: MessageId,
     pub meeting_id: MeetingId,
@@ -139,6 +145,7 @@ impl ChatView {
 /// A meeting's breakout rooms: what opening them answers and what reading
 /// them answers (`is_open: false`, no rooms, when none are open).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BreakoutView {
     pub meeting_id: MeetingId,
     pub session_id: Option<BreakoutSessionId>,
@@ -151,6 +158,7 @@ pub struct BreakoutView {
 
 /// One open breakout room and who is in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BreakoutRoomView {
     pub room_id: BreakoutRoomId,
     pub name: String,

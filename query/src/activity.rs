@@ -16,6 +16,7 @@ use crate::decode::decode;
 use crate::flag::Flag;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     pub participant_id: String,
     pub joined_at: String,
@@ -26,6 +27,7 @@ pub struct Session {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attendee {
     pub user_id: String,
     pub user_name: String,
@@ -39,6 +41,7 @@ pub struct Attendee {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attendance {
     pub meeting_id: MeetingId,
     pub attendees: Vec<Attendee>,
@@ -158,6 +161,7 @@ async fn media_sessions(
 /// A message as the chat lists it: as sending it answered, with its place
 /// in the log.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChatMessage {
     #[serde(flatten)]
     pub message: ChatView,
@@ -211,6 +215,7 @@ fn chat_message(meeting_id: MeetingId, row: MessageRow) -> Result<ChatMessage, s
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Chat {
     pub meeting_id: MeetingId,
     pub messages: Vec<ChatMessage>,
@@ -268,6 +273,7 @@ pub async fn chat(
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordingItem {
     pub recording_id: String,
     pub started_by: String,
@@ -280,6 +286,7 @@ pub struct RecordingItem {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Recordings {
     pub meeting_id: MeetingId,
     pub recordings: Vec<RecordingItem>,

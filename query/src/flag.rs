@@ -9,6 +9,7 @@ use sqlx::error::BoxDynError;
 use sqlx::{Database, Type};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Flag(pub bool);
 

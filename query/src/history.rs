@@ -42,6 +42,7 @@ impl HistoryRole {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryItem {
     pub meeting_id: String,
     pub room_code: String,

@@ -18,6 +18,7 @@ use crate::flag::Flag;
 use crate::page::{Page, Paging};
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeetingDetails {
     #[serde(flatten)]
     pub meeting: MeetingView,
@@ -159,6 +160,7 @@ pub async fn list(
 
 /// What a join page may learn without a token.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeetingInfo {
     pub meeting_id: MeetingId,
     pub exists: bool,
@@ -182,6 +184,7 @@ pub async fn info(
 
 /// The spec's meeting status.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusReport {
     pub meeting_id: MeetingId,
     pub status: MeetingStatus,
@@ -231,6 +234,7 @@ async fn row(pool: &AnyPool, meeting_id: MeetingId) -> Result<Option<MeetingRow>
 /// A present participant: their seat, with what only the seat's later
 /// changes tell.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Participant {
     #[serde(flatten)]
     pub seat: SeatView,
@@ -239,6 +243,7 @@ pub struct Participant {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Participants {
     pub meeting_id: MeetingId,
     pub participants: Vec<Participant>,

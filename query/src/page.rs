@@ -50,6 +50,7 @@ impl Paging {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub total: i64,
     pub page: i64,

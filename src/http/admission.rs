@@ -14,7 +14,7 @@ use super::extract::{AuthUser, IdempotencyHeader, JsonBody};
 use super::{ApiError, AppState, RequestId, grants, password};
 use crate::auth::AuthError;
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinBody {
     /// Accepted for compatibility with the spec; media connections are the
@@ -41,6 +41,24 @@ pub const GUEST_TOKEN_TTL: chrono::Duration = chrono::Duration::hours(12);
 /// anonymous callers in (401 where it does not), and a `guest_token` in
 /// the answer, good for this meeting only. Once in (200), the answer
 /// carries `media`: the LiveKit access of the one who joined.
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/join",
+    tag = "participants",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    request_body = JoinBody,
+    responses(
+        (status = 200, description = "In the meeting (media access and a guest token where they apply)", body = events::views::SeatView),
+        (status = 202, description = "In the waiting room (code WAITING_ROOM_REQUIRED)", body = command::meeting::admission::WaitingView),
+        (status = 400, description = "ROOM_NOT_ACTIVE", body = super::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn join(
     auth: Option<AuthUser>,
     State(state): State<AppState>,
@@ -134,6 +152,19 @@ fn guest_caller(name: &str, meeting: MeetingId) -> Caller {
 /// Most characters of a guest id's name part.
 const GUEST_SLUG_MAX: usize = 32;
 
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/leave",
+    tag = "participants",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    responses(
+        (status = 200, description = "Left", body = command::meeting::admission::LeftView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn leave(call: Call) -> Result<Response, ApiError> {
     call.run("leave", Command::Leave, &()).await
 }
@@ -146,6 +177,21 @@ fn waiting_participant(id: &str) -> Result<ParticipantId, ApiError> {
 }
 
 /// `POST .../waiting-room/{participant_id}/admit` (host, co-host).
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/waiting-room/{participant_id}/admit",
+    tag = "participants",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("participant_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    responses(
+        (status = 200, description = "The new seat", body = events::views::SeatView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn admit(
     call: Call,
     Path((_, participant)): Path<(String, String)>,
@@ -155,6 +201,21 @@ pub async fn admit(
 }
 
 /// `POST .../waiting-room/{participant_id}/reject` (host, co-host).
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/waiting-room/{participant_id}/reject",
+    tag = "participants",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("participant_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    responses(
+        (status = 200, description = "Rejected", body = command::meeting::admission::WaitingView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn reject(
     call: Call,
     Path((_, participant)): Path<(String, String)>,

@@ -12,7 +12,7 @@ use super::ApiError;
 use super::call::Call;
 use super::extract::JsonBody;
 
-#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoomBody {
     pub name: Option<String>,
@@ -21,7 +21,7 @@ pub struct RoomBody {
     pub settings: Option<BreakoutRoomSettings>,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenBody {
     pub room_count: Option<i64>,
@@ -41,6 +41,24 @@ fn yes() -> bool {
 }
 
 /// `POST .../breakout-rooms` (host, co-host).
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/breakout-rooms",
+    tag = "breakout rooms",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    request_body = OpenBody,
+    responses(
+        (status = 201, description = "The open session", body = events::views::BreakoutView),
+        (status = 400, description = "ROOM_NOT_ACTIVE", body = super::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 409, description = "a conflict with the meeting's state", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn open(call: Call, JsonBody(body): JsonBody<OpenBody>) -> Result<Response, ApiError> {
     let command = Command::OpenBreakout(OpenBreakout {
         session_id: BreakoutSessionId::new(),
@@ -63,7 +81,7 @@ pub async fn open(call: Call, JsonBody(body): JsonBody<OpenBody>) -> Result<Resp
     call.run("breakout-open", command, &body).await
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignBody {
     pub participant_user_id: Option<String>,
@@ -74,6 +92,23 @@ pub struct AssignBody {
 
 /// `POST .../breakout-rooms/assign` (host, co-host; a participant for
 /// themself when the session lets them choose).
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/breakout-rooms/assign",
+    tag = "breakout rooms",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    request_body = AssignBody,
+    responses(
+        (status = 200, description = "Assigned", body = command::meeting::breakout::AssignedView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 409, description = "a conflict with the meeting's state", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn assign(
     call: Call,
     JsonBody(body): JsonBody<AssignBody>,
@@ -97,6 +132,21 @@ pub async fn assign(
 }
 
 /// `POST .../breakout-rooms/close` (host, co-host): everyone returns.
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/breakout-rooms/close",
+    tag = "breakout rooms",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    responses(
+        (status = 200, description = "Closed", body = command::meeting::breakout::BreakoutClosedView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 409, description = "a conflict with the meeting's state", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn close(call: Call) -> Result<Response, ApiError> {
     call.run("breakout-close", Command::CloseBreakout, &())
         .await

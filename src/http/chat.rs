@@ -16,7 +16,7 @@ use super::extract::JsonBody;
 /// Spec 001's chat body: a text message, or (`message_type: "file"`) a
 /// shared file with an optional caption; the fields that do not apply may
 /// be absent or `null`.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatBody {
     pub content: Option<String>,
@@ -73,12 +73,28 @@ impl ChatBody {
 }
 
 /// `POST .../chat {content, recipient_id?}`.
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/chat",
+    tag = "chat",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    request_body = ChatBody,
+    responses(
+        (status = 201, description = "Sent", body = events::views::ChatView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn chat(call: Call, JsonBody(body): JsonBody<ChatBody>) -> Result<Response, ApiError> {
     let command = body.command()?;
     call.run("chat", command, &body).await
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReactionBody {
     pub reaction_type: Option<String>,
@@ -97,6 +113,22 @@ impl ReactionBody {
 }
 
 /// `POST .../reactions {reaction_type}`.
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/reactions",
+    tag = "chat",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    request_body = ReactionBody,
+    responses(
+        (status = 200, description = "Sent", body = command::meeting::chat::ReactionView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn react(
     call: Call,
     JsonBody(body): JsonBody<ReactionBody>,

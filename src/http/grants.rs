@@ -21,7 +21,7 @@ use super::{ApiError, AppState};
 use crate::media::livekit::LiveKit;
 
 /// A way into the meeting's media room (a join's `media`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MediaAccess {
     pub provider: &'static str,
     pub url: String,
@@ -29,7 +29,7 @@ pub struct MediaAccess {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
     /// Only the caller's own id is accepted: a token is always for the
@@ -37,7 +37,7 @@ pub struct TokenBody {
     pub user_id: Option<UserId>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenView {
     pub token: String,
     pub meeting_id: MeetingId,
@@ -61,6 +61,23 @@ fn livekit(state: &AppState) -> Result<&LiveKit, ApiError> {
 
 /// `POST .../token`: a LiveKit token for the caller, who must be in the
 /// active meeting.
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/token",
+    tag = "media",
+    params(("meeting" = String, Path, description = "The meeting id or its room code")),
+    request_body = TokenBody,
+    responses(
+        (status = 200, description = "A LiveKit access token", body = TokenView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody),
+        (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn token(
     call: Call<Unkeyed>,
     JsonBody(body): JsonBody<TokenBody>,
@@ -120,7 +137,7 @@ pub async fn media_after_join(
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LinkView {
     pub meeting_id: MeetingId,
     pub meeting_url: String,
@@ -138,6 +155,21 @@ pub struct LinkView {
 }
 
 /// `GET .../link`: the caller's personalized Jitsi link.
+#[utoipa::path(
+    get,
+    path = "/meetings/{meeting}/link",
+    tag = "media",
+    params(("meeting" = String, Path, description = "The meeting id or its room code")),
+    responses(
+        (status = 200, description = "A Jitsi link", body = LinkView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody),
+        (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn link(
     AuthUser(caller): AuthUser,
     axum::extract::State(state): axum::extract::State<AppState>,

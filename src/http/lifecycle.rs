@@ -14,7 +14,7 @@ use super::call::{Call, Unkeyed};
 use super::extract::JsonBody;
 use super::password;
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMeeting {
     #[serde(alias = "name")]
@@ -32,6 +32,20 @@ pub struct CreateMeeting {
 }
 
 /// `POST /meetings`: anyone signed in; the caller hosts it.
+#[utoipa::path(
+    post,
+    path = "/meetings",
+    tag = "meetings",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    request_body = CreateMeeting,
+    responses(
+        (status = 201, description = "The meeting (with room_code, meeting_link, position)", body = events::views::MeetingView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn create(
     call: Call,
     JsonBody(mut body): JsonBody<CreateMeeting>,
@@ -58,7 +72,7 @@ pub async fn create(
     call.schedule(command, &body).await
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBody {
     #[serde(alias = "name")]
@@ -73,6 +87,22 @@ pub struct UpdateBody {
 
 /// `PUT /meetings/{meeting}`: setting values twice is naturally
 /// idempotent, so no key is needed.
+#[utoipa::path(
+    put,
+    path = "/meetings/{meeting}",
+    tag = "meetings",
+    params(("meeting" = String, Path, description = "The meeting id or its room code")),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The meeting as updated", body = events::views::MeetingView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn update(
     call: Call<Unkeyed>,
     JsonBody(body): JsonBody<UpdateBody>,
@@ -89,14 +119,58 @@ pub async fn update(
 }
 
 /// `DELETE /meetings/{meeting}`: cancels (an active meeting is ended first).
+#[utoipa::path(
+    delete,
+    path = "/meetings/{meeting}",
+    tag = "meetings",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    responses(
+        (status = 200, description = "Cancelled", body = command::meeting::lifecycle::CancelledView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn delete(call: Call) -> Result<Response, ApiError> {
     call.run("delete", Command::Delete, &()).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/start",
+    tag = "meetings",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    responses(
+        (status = 200, description = "Started", body = command::meeting::lifecycle::StartedView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 409, description = "a conflict with the meeting's state", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn start(call: Call) -> Result<Response, ApiError> {
     call.run("start", Command::Start, &()).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/end",
+    tag = "meetings",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    responses(
+        (status = 200, description = "Ended", body = command::meeting::lifecycle::EndedView),
+        (status = 400, description = "ROOM_NOT_ACTIVE", body = super::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn end(call: Call) -> Result<Response, ApiError> {
     call.run("end", Command::End, &()).await
 }

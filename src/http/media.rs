@@ -12,7 +12,7 @@ use super::ApiError;
 use super::call::{Call, Unkeyed};
 use super::extract::JsonBody;
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
     /// Someone else (a moderator muting them); absent: the caller.
@@ -39,6 +39,22 @@ impl StatusBody {
 }
 
 /// `PUT .../participants/status`: setting values, naturally idempotent.
+#[utoipa::path(
+    put,
+    path = "/meetings/{meeting}/participants/status",
+    tag = "participants",
+    params(("meeting" = String, Path, description = "The meeting id or its room code")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "The status", body = command::meeting::media::StatusView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn status(
     call: Call<Unkeyed>,
     JsonBody(body): JsonBody<StatusBody>,

@@ -19,6 +19,7 @@ mod grants;
 mod lifecycle;
 mod limits;
 mod media;
+mod openapi;
 mod password;
 mod policy;
 mod presence;
@@ -34,8 +35,11 @@ use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post, put};
+use axum::routing::get;
 use tracing::Instrument;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use command::CommandHandler;
 
@@ -205,87 +209,48 @@ impl Origins {
 
 pub fn router(state: AppState) -> Router {
     let cors = state.origins.layer();
-    let api = Router::new()
-        .route("/meetings", post(lifecycle::create).get(queries::list))
-        .route("/meetings/history", get(queries::history))
-        .route(
-            "/meetings/{meeting}",
-            get(queries::details)
-                .put(lifecycle::update)
-                .delete(lifecycle::delete),
-        )
-        .route("/meetings/{meeting}/status", get(queries::status))
-        .route("/meetings/{meeting}/info", get(queries::info))
-        .route("/meetings/{meeting}/exists", get(queries::exists))
-        .route("/meetings/{meeting}/attendance", get(queries::attendance))
-        .route(
-            "/meetings/{meeting}/participants",
-            get(queries::participants).post(roles::invite),
-        )
-        .route(
-            "/meetings/{meeting}/participants/status",
-            put(media::status),
-        )
-        .route(
-            "/meetings/{meeting}/participants/{user_id}",
-            axum::routing::delete(roles::remove),
-        )
-        .route(
-            "/meetings/{meeting}/participants/{user_id}/role",
-            put(roles::change_role),
-        )
-        .route(
-            "/meetings/{meeting}/waiting-room/{participant_id}/admit",
-            post(admission::admit),
-        )
-        .route(
-            "/meetings/{meeting}/waiting-room/{participant_id}/reject",
-            post(admission::reject),
-        )
-        .route("/meetings/{meeting}/security/policy", post(policy::apply))
-        .route(
-            "/meetings/{meeting}/chat",
-            post(chat::chat).get(queries::chat),
-        )
-        .route("/meetings/{meeting}/reactions", post(chat::react))
-        .route(
-            "/meetings/{meeting}/breakout-rooms",
-            post(breakout::open).get(queries::breakout_rooms),
-        )
-        .route(
-            "/meetings/{meeting}/breakout-rooms/assign",
-            post(breakout::assign),
-        )
-        .route(
-            "/meetings/{meeting}/breakout-rooms/close",
-            post(breakout::close),
-        )
-        .route(
-            "/meetings/{meeting}/recording/start",
-            post(recording::start_recording),
-        )
-        .route(
-            "/meetings/{meeting}/recording/stop",
-            post(recording::stop_recording),
-        )
-        .route("/meetings/{meeting}/recordings", get(queries::recordings))
-        .route(
-            "/meetings/{meeting}/recordings/{recording_id}/file",
-            post(recording::report_file),
-        )
-        .route("/meetings/{meeting}/start", post(lifecycle::start))
-        .route("/meetings/{meeting}/join", post(admission::join))
-        .route("/meetings/{meeting}/leave", post(admission::leave))
-        .route("/meetings/{meeting}/end", post(lifecycle::end))
-        .route("/meetings/{meeting}/token", post(grants::token))
-        .route("/meetings/{meeting}/link", get(grants::link))
-        .route(
-            "/integrations/livekit/webhook",
-            post(presence::livekit_webhook),
-        )
-        .route("/meetings/{meeting}/config", patch(policy::configure));
-    let router = Router::new()
-        .nest("/api/v1", api)
+    // Each handler's path and method come from its `#[utoipa::path]`: the
+    // routes and the OpenAPI document are one list.
+    let api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(lifecycle::create, queries::list))
+        .routes(routes!(queries::history))
+        .routes(routes!(
+            queries::details,
+            lifecycle::update,
+            lifecycle::delete
+        ))
+        .routes(routes!(queries::status))
+        .routes(routes!(queries::info))
+        .routes(routes!(queries::exists))
+        .routes(routes!(queries::attendance))
+        .routes(routes!(queries::participants, roles::invite))
+        .routes(routes!(media::status))
+        .routes(routes!(roles::remove))
+        .routes(routes!(roles::change_role))
+        .routes(routes!(admission::admit))
+        .routes(routes!(admission::reject))
+        .routes(routes!(policy::apply))
+        .routes(routes!(chat::chat, queries::chat))
+        .routes(routes!(chat::react))
+        .routes(routes!(breakout::open, queries::breakout_rooms))
+        .routes(routes!(breakout::assign))
+        .routes(routes!(breakout::close))
+        .routes(routes!(recording::start_recording))
+        .routes(routes!(recording::stop_recording))
+        .routes(routes!(queries::recordings))
+        .routes(routes!(recording::report_file))
+        .routes(routes!(lifecycle::start))
+        .routes(routes!(admission::join))
+        .routes(routes!(admission::leave))
+        .routes(routes!(lifecycle::end))
+        .routes(routes!(grants::token))
+        .routes(routes!(grants::link))
+        .routes(routes!(presence::livekit_webhook))
+        .routes(routes!(policy::configure));
+    let (api, document) = OpenApiRouter::new().nest("/api/v1", api).split_for_parts();
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/api/v1/openapi.json", document);
+    let router = api
+        .merge(docs)
         .route("/ws/meetings/{meeting}", get(ws::connect))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))

@@ -15,7 +15,7 @@ use super::call::{Call, Unkeyed};
 use super::extract::JsonBody;
 use super::password;
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigBody {
     #[serde(flatten)]
@@ -25,6 +25,23 @@ pub struct ConfigBody {
 
 /// `PATCH .../config` (host, active): setting values, naturally
 /// idempotent.
+#[utoipa::path(
+    patch,
+    path = "/meetings/{meeting}/config",
+    tag = "settings",
+    params(("meeting" = String, Path, description = "The meeting id or its room code")),
+    request_body = ConfigBody,
+    responses(
+        (status = 200, description = "The settings", body = command::meeting::policy::ConfigView),
+        (status = 400, description = "ROOM_NOT_ACTIVE", body = super::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn configure(
     call: Call<Unkeyed>,
     JsonBody(body): JsonBody<ConfigBody>,
@@ -39,7 +56,7 @@ pub async fn configure(
 /// The spec's security policy body: the policy itself (absent fields take
 /// the defaults of a meeting without one: a policy is applied whole) and
 /// a new password.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyBody {
     #[serde(flatten)]
@@ -51,6 +68,22 @@ pub struct PolicyBody {
 /// `POST .../security/policy` (host). A new password is stored only for
 /// a policy the meeting would accept, checked by the same decision that
 /// applies it.
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/security/policy",
+    tag = "settings",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    request_body = PolicyBody,
+    responses(
+        (status = 200, description = "The policy (never the password)", body = command::meeting::policy::PolicyView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn apply(
     call: Call,
     JsonBody(mut body): JsonBody<PolicyBody>,

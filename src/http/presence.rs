@@ -24,6 +24,18 @@ use crate::media::livekit;
 /// The actor of what LiveKit reports.
 pub const LIVEKIT_ACTOR: &str = "livekit";
 
+#[utoipa::path(
+    post,
+    path = "/integrations/livekit/webhook",
+    tag = "media",
+    request_body = String,
+    responses(
+        (status = 200, description = "Recorded (`recorded`: events appended)"),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn livekit_webhook(
     State(state): State<AppState>,
     request: RequestId,

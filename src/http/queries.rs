@@ -58,13 +58,26 @@ impl MinPosition {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     page: Option<i64>,
     page_size: Option<i64>,
     role: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/meetings/history",
+    tag = "queries",
+    params(HistoryParams, ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    responses(
+        (status = 200, description = "Ended meetings, most recent first", body = query::page::Page<query::history::HistoryItem>),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn history(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -99,6 +112,20 @@ async fn permitted(
     Ok(meeting_id)
 }
 
+#[utoipa::path(
+    get,
+    path = "/meetings/{meeting}",
+    tag = "queries",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    responses(
+        (status = 200, description = "The meeting", body = query::meeting::MeetingDetails),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn details(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -112,6 +139,20 @@ pub async fn details(
         .ok_or(ApiError::App(command::AppError::NotFound))
 }
 
+#[utoipa::path(
+    get,
+    path = "/meetings/{meeting}/status",
+    tag = "queries",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    responses(
+        (status = 200, description = "Its status", body = query::meeting::StatusReport),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn status(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -125,6 +166,20 @@ pub async fn status(
         .ok_or(ApiError::App(command::AppError::NotFound))
 }
 
+#[utoipa::path(
+    get,
+    path = "/meetings/{meeting}/participants",
+    tag = "queries",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    responses(
+        (status = 200, description = "Who is present", body = query::meeting::Participants),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn participants(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -135,7 +190,8 @@ pub async fn participants(
     Ok(Json(query::meeting::participants(&state.reads, id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     page: Option<i64>,
     page_size: Option<i64>,
@@ -145,6 +201,18 @@ pub struct ListParams {
 
 /// `GET /meetings`: the caller's meetings (hosted, co-hosted, invited to
 /// or joined).
+#[utoipa::path(
+    get,
+    path = "/meetings",
+    tag = "queries",
+    params(ListParams, ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    responses(
+        (status = 200, description = "A page of the caller's meetings", body = query::page::Page<query::meeting::MeetingDetails>),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -184,7 +252,7 @@ pub async fn list(
     Ok(Json(page))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Exists {
     exists: bool,
     meeting_id: Option<MeetingId>,
@@ -193,6 +261,17 @@ pub struct Exists {
 /// `GET .../exists` without a token: whether the link names a meeting one
 /// can still go to. Answered from the log, so a link works the moment it
 /// is created, and a deleted (cancelled) meeting no longer exists.
+#[utoipa::path(
+    get,
+    path = "/meetings/{meeting}/exists",
+    tag = "queries",
+    params(("meeting" = String, Path, description = "The meeting id or its room code")),
+    responses(
+        (status = 200, description = "Whether it exists (no token needed)", body = Exists),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn exists(
     State(state): State<AppState>,
     Path(meeting): Path<String>,
@@ -216,6 +295,19 @@ pub async fn exists(
 
 /// `GET .../info` without a token: existence, head count, creation time,
 /// capacity; nothing else.
+#[utoipa::path(
+    get,
+    path = "/meetings/{meeting}/info",
+    tag = "queries",
+    params(("meeting" = String, Path, description = "The meeting id or its room code")),
+    responses(
+        (status = 200, description = "Public facts (no token needed)", body = query::meeting::MeetingInfo),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody),
+        (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn info(
     State(state): State<AppState>,
     min: MinPosition,
@@ -234,6 +326,20 @@ pub async fn info(
 }
 
 /// `GET .../attendance` (host, co-host, admin, auditor).
+#[utoipa::path(
+    get,
+    path = "/meetings/{meeting}/attendance",
+    tag = "queries",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    responses(
+        (status = 200, description = "Sessions per person", body = query::activity::Attendance),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn attendance(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -245,7 +351,8 @@ pub async fn attendance(
     Ok(Json(attendance))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChatParams {
     limit: Option<i64>,
     offset: Option<i64>,
@@ -253,6 +360,20 @@ pub struct ChatParams {
 
 /// `GET .../chat?limit&offset`: newest-last; private messages only for
 /// their sender and recipient.
+#[utoipa::path(
+    get,
+    path = "/meetings/{meeting}/chat",
+    tag = "queries",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ChatParams, ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    responses(
+        (status = 200, description = "Messages, oldest first", body = query::activity::Chat),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn chat(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -282,6 +403,20 @@ pub async fn chat(
     Ok(Json(chat))
 }
 
+#[utoipa::path(
+    get,
+    path = "/meetings/{meeting}/recordings",
+    tag = "queries",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    responses(
+        (status = 200, description = "Recordings", body = query::activity::Recordings),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn recordings(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -292,6 +427,20 @@ pub async fn recordings(
     Ok(Json(query::activity::recordings(&state.reads, id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/meetings/{meeting}/breakout-rooms",
+    tag = "queries",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    responses(
+        (status = 200, description = "The open session", body = events::views::BreakoutView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn breakout_rooms(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

@@ -12,6 +12,22 @@ use super::call::{Call, Unkeyed};
 use super::extract::JsonBody;
 
 /// `POST .../recording/start`.
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/recording/start",
+    tag = "recordings",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    responses(
+        (status = 200, description = "Recording", body = command::meeting::recording::RecordingView),
+        (status = 400, description = "ROOM_NOT_ACTIVE", body = super::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 409, description = "a conflict with the meeting's state", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn start_recording(call: Call) -> Result<Response, ApiError> {
     let id = RecordingId::new();
     call.run("recording-start", Command::StartRecording(id), &())
@@ -19,12 +35,27 @@ pub async fn start_recording(call: Call) -> Result<Response, ApiError> {
 }
 
 /// `POST .../recording/stop`.
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/recording/stop",
+    tag = "recordings",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    responses(
+        (status = 200, description = "Stopped", body = command::meeting::recording::RecordingView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 409, description = "a conflict with the meeting's state", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn stop_recording(call: Call) -> Result<Response, ApiError> {
     call.run("recording-stop", Command::StopRecording, &())
         .await
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileBody {
     pub file_url: Option<String>,
@@ -34,6 +65,21 @@ pub struct FileBody {
 /// `POST .../recordings/{recording_id}/file {file_url, size}` (host or
 /// admin; a recorder such as LiveKit egress): reporting the same file
 /// twice is naturally idempotent.
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/recordings/{recording_id}/file",
+    tag = "recordings",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("recording_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    request_body = FileBody,
+    responses(
+        (status = 200, description = "The recording with its file", body = command::meeting::recording::RecordingView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn report_file(
     call: Call<Unkeyed>,
     Path((_, recording)): Path<(String, String)>,

@@ -13,7 +13,7 @@ use super::ApiError;
 use super::call::{Call, Unkeyed};
 use super::extract::JsonBody;
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteBody {
     pub user_id: Option<String>,
@@ -21,6 +21,22 @@ pub struct InviteBody {
 }
 
 /// `POST .../participants {user_id, role}` (host, co-host).
+#[utoipa::path(
+    post,
+    path = "/meetings/{meeting}/participants",
+    tag = "participants",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    request_body = InviteBody,
+    responses(
+        (status = 200, description = "Invited", body = command::meeting::roles::MemberView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn invite(
     call: Call,
     JsonBody(body): JsonBody<InviteBody>,
@@ -43,13 +59,29 @@ fn required_user(user: Option<&str>, field: &str) -> Result<UserId, ApiError> {
     }
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RemoveParams {
     #[serde(default)]
     pub ban: bool,
 }
 
 /// `DELETE .../participants/{user_id}[?ban=true]` (host, co-host).
+#[utoipa::path(
+    delete,
+    path = "/meetings/{meeting}/participants/{user_id}",
+    tag = "participants",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("user_id" = String, Path), RemoveParams, ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    responses(
+        (status = 200, description = "Removed (and banned with ban=true)", body = command::meeting::roles::RemovedView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn remove(
     call: Call,
     Path((_, user_id)): Path<(String, String)>,
@@ -63,7 +95,7 @@ pub async fn remove(
     call.run("remove", command, &params).await
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     pub role: Option<Role>,
@@ -71,6 +103,22 @@ pub struct RoleBody {
 
 /// `PUT .../participants/{user_id}/role {role}` (host); `host` hands
 /// hosting over.
+#[utoipa::path(
+    put,
+    path = "/meetings/{meeting}/participants/{user_id}/role",
+    tag = "participants",
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("user_id" = String, Path)),
+    request_body = RoleBody,
+    responses(
+        (status = 200, description = "The new role", body = command::meeting::roles::MemberView),
+        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
+    )
+)]
 pub async fn change_role(
     call: Call<Unkeyed>,
     Path((_, user_id)): Path<(String, String)>,

@@ -51,6 +51,7 @@ pub enum PasswordCheck {
 
 /// A join in the waiting room, or what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WaitingView {
     pub meeting_id: MeetingId,
     pub participant_id: ParticipantId,
@@ -60,6 +61,7 @@ pub struct WaitingView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeftView {
     pub meeting_id: MeetingId,
     pub participant_id: ParticipantId,

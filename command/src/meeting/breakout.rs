@@ -47,6 +47,7 @@ pub struct OpenBreakout {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssignedView {
     pub meeting_id: MeetingId,
     pub participant_user_id: UserId,
@@ -54,6 +55,7 @@ pub struct AssignedView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BreakoutClosedView {
     pub meeting_id: MeetingId,
     /// None when nothing was open (a time limit that had already closed).

@@ -64,6 +64,7 @@ fn valid_file(file: &ChatFile) -> Result<(), MeetingError> {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReactionView {
     pub meeting_id: MeetingId,
     pub user_id: UserId,

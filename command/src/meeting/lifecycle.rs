@@ -59,6 +59,7 @@ pub struct UpdateMeeting {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StartedView {
     pub meeting_id: MeetingId,
     pub status: MeetingStatus,
@@ -67,6 +68,7 @@ pub struct StartedView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndedView {
     pub meeting_id: MeetingId,
     pub status: MeetingStatus,
@@ -76,6 +78,7 @@ pub struct EndedView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CancelledView {
     pub meeting_id: MeetingId,
     pub status: MeetingStatus,

@@ -25,6 +25,7 @@ pub struct StatusUpdate {
 
 /// A participant's live state (the spec's status body).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusView {
     pub meeting_id: MeetingId,
     pub user_id: UserId,

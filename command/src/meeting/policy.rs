@@ -34,6 +34,7 @@ pub struct ApplyPolicy {
 
 /// The full live settings of a room, `max_participants` included.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConfigView {
     pub meeting_id: MeetingId,
     pub settings: RoomSettings,
@@ -42,6 +43,7 @@ pub struct ConfigView {
 /// The policy as applied; whether a password is required, never the
 /// password.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PolicyView {
     pub meeting_id: MeetingId,
     #[serde(flatten)]

@@ -55,6 +55,7 @@ pub enum MediaHappening {
 
 /// What a report recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaRecorded {
     pub meeting_id: MeetingId,
     /// How many events it appended (0: already known, or nothing new).

@@ -17,6 +17,7 @@ use super::state::{Meeting, Recording};
 const FILE_URL_MAX_CHARS: usize = 2048;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordingView {
     pub meeting_id: MeetingId,
     pub recording_id: RecordingId,

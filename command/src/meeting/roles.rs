@@ -15,6 +15,7 @@ use super::state::Meeting;
 
 /// A member's role after an invitation or a role change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberView {
     pub meeting_id: MeetingId,
     pub user_id: UserId,
@@ -22,6 +23,7 @@ pub struct MemberView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemovedView {
     pub meeting_id: MeetingId,
     pub user_id: UserId,
