@@ -35,7 +35,6 @@ use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use tracing::Instrument;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -247,14 +246,18 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(grants::link))
         .routes(routes!(presence::livekit_webhook))
         .routes(routes!(policy::configure));
-    let (api, document) = OpenApiRouter::new().nest("/api/v1", api).split_for_parts();
+    let ops = OpenApiRouter::new()
+        .routes(routes!(ws::connect))
+        .routes(routes!(healthz))
+        .routes(routes!(ready))
+        .routes(routes!(metrics));
+    let (api, document) = OpenApiRouter::new()
+        .nest("/api/v1", api)
+        .merge(ops)
+        .split_for_parts();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/api/v1/openapi.json", document);
     let router = api
         .merge(docs)
-        .route("/ws/meetings/{meeting}", get(ws::connect))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::RouteNotFound })
         // After every route: each keeps its `Allow` header.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -280,6 +283,10 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// `GET /metrics`: Prometheus text (404 when metrics are off).
+#[utoipa::path(get, path = "/metrics", tag = "ops", security(()), responses(
+    (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"),
+    (status = 404, description = "Metrics are off", body = openapi::ErrorBody),
+))]
 async fn metrics(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<Response, ApiError> {
@@ -302,7 +309,17 @@ async fn metrics(
         .into_response())
 }
 
+/// `GET /healthz`: the process is up.
+#[utoipa::path(get, path = "/healthz", tag = "ops", security(()), responses((status = 200, description = "`ok`", body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
 /// `GET /readyz`: the log answers, within a second (503 otherwise).
+#[utoipa::path(get, path = "/readyz", tag = "ops", security(()), responses(
+    (status = 200, description = "`ready`", body = String),
+    (status = 503, description = "DATABASE_UNAVAILABLE", body = openapi::ErrorBody),
+))]
 async fn ready(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<&'static str, ApiError> {

@@ -43,6 +43,8 @@ pub struct ErrorBody {
         (name = "settings", description = "Live settings and the security policy"),
         (name = "media", description = "LiveKit and Jitsi"),
         (name = "queries", description = "Read models"),
+        (name = "live", description = "The WebSocket"),
+        (name = "ops", description = "Health, readiness, metrics"),
     )
 )]
 pub struct ApiDoc;

@@ -77,6 +77,27 @@ pub const SUBPROTOCOL: &str = "meetings.v1";
 /// The prefix of the subprotocol that carries a token: `bearer.<jwt>`.
 const TOKEN_SUBPROTOCOL: &str = "bearer.";
 
+/// The meeting's events, from `after` then live (an upgrade to WebSocket:
+/// the frames are described in the README). The token may come in
+/// `Authorization`, the `bearer.<jwt>` subprotocol or `?token=`.
+#[utoipa::path(
+    get,
+    path = "/ws/meetings/{meeting}",
+    tag = "live",
+    params(
+        ("meeting" = String, Path, description = "The meeting id or its room code"),
+        ("token" = Option<String>, Query, description = "The bearer token, for clients that cannot set headers"),
+        ("after" = Option<i64>, Query, description = "Send the events after this log position first"),
+    ),
+    responses(
+        (status = 101, description = "Switching to WebSocket"),
+        (status = 400, description = "Not a WebSocket upgrade", body = super::openapi::ErrorBody),
+        (status = 401, description = "UNAUTHORIZED", body = super::openapi::ErrorBody),
+        (status = 403, description = "INSUFFICIENT_PERMISSION (may not read it, banned, or a foreign Origin)", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND", body = super::openapi::ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED (`after` beyond the head)", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn connect(
     State(state): State<AppState>,
     slot: Option<axum::Extension<crate::server::ConnectionSlot>>,

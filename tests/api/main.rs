@@ -28,6 +28,7 @@ mod helpers;
 
 mod auth;
 mod commands;
+mod contract;
 mod crash;
 mod edge;
 mod embedded;

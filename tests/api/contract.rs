@@ -1,0 +1,107 @@
+//! The API's own description: `/api/v1/openapi.json` lists every route
+//! the server answers (each operation it names is routed), with the bearer
+//! scheme and the error body; `/docs` is served from the binary with no
+//! asset fetched from elsewhere. (Schemathesis fuzzes the server against
+//! this document in `scripts/test`.)
+
+use reqwest::{Method, StatusCode};
+
+use crate::helpers::{Setup, spawn_app_on};
+
+#[tokio::test]
+async fn the_document_describes_every_route_it_routes() {
+    let app = spawn_app_on(Setup::sqlite).await;
+    let spec = app
+        .send(Method::GET, "/api/v1/openapi.json", None, None, &[])
+        .await;
+    assert_eq!(spec.status, StatusCode::OK);
+    let spec = spec.body;
+    assert!(
+        spec["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        spec["openapi"]
+    );
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(spec["components"]["schemas"]["ErrorBody"]["properties"]["code"].is_object());
+
+    let token = app.token("alice");
+    let paths = spec["paths"].as_object().unwrap();
+    let mut operations = 0;
+    for (path, item) in paths {
+        let concrete = path
+            .replace("{meeting}", "abc-defg-hij")
+            .replace("{participant_id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{recording_id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{user_id}", "bob");
+        for (method, operation) in item.as_object().unwrap() {
+            let Ok(method) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
+            operations += 1;
+            assert!(
+                operation["responses"]
+                    .as_object()
+                    .is_some_and(|r| !r.is_empty()),
+                "{method} {path} lists its answers"
+            );
+            let answer = app
+                .send(method.clone(), &concrete, Some(&token), None, &[])
+                .await;
+            assert!(
+                !matches!(answer.code(), "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED"),
+                "{method} {path} is in the document but not routed: {:?}",
+                answer.body
+            );
+        }
+    }
+    // 37 under /api/v1, the WebSocket, and three ops routes.
+    assert_eq!(operations, 41, "{:?}", paths.keys().collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn the_reference_page_is_served_from_the_binary() {
+    let app = spawn_app_on(Setup::sqlite).await;
+    let page = app
+        .client
+        .get(format!("{}/docs/", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let sources: Vec<&str> = html
+        .split("src=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(!sources.is_empty(), "{html}");
+    for source in &sources {
+        assert!(
+            source.starts_with("./"),
+            "{source} is fetched from elsewhere"
+        );
+        let asset = app
+            .client
+            .get(format!("{}/docs/{}", app.base, &source[2..]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asset.status(), StatusCode::OK, "{source}");
+        assert!(!asset.bytes().await.unwrap().is_empty(), "{source}");
+    }
+    let init = app
+        .client
+        .get(format!("{}/docs/swagger-initializer.js", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("/api/v1/openapi.json"), "{init}");
+    let stylesheet = html.contains("href=\"./swagger-ui.css\"");
+    assert!(stylesheet, "{html}");
+}
