@@ -10,6 +10,8 @@ use crate::page::{Page, Paging};
 /// Whose meetings: hosted (the spec's default), joined as a participant of
 /// someone else's meeting, or either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(rename_all = "snake_case"))]
 pub enum HistoryRole {
     Host,
     Participant,

@@ -45,7 +45,8 @@ pub const GUEST_TOKEN_TTL: chrono::Duration = chrono::Duration::hours(12);
     post,
     path = "/meetings/{meeting}/join",
     tag = "participants",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    security((), ("bearer" = [])),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     request_body = JoinBody,
     responses(
         (status = 200, description = "In the meeting (media access and a guest token where they apply)", body = events::views::SeatView),
@@ -156,7 +157,7 @@ const GUEST_SLUG_MAX: usize = 32;
     post,
     path = "/meetings/{meeting}/leave",
     tag = "participants",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     responses(
         (status = 200, description = "Left", body = command::meeting::admission::LeftView),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
@@ -181,7 +182,7 @@ fn waiting_participant(id: &str) -> Result<ParticipantId, ApiError> {
     post,
     path = "/meetings/{meeting}/waiting-room/{participant_id}/admit",
     tag = "participants",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("participant_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("participant_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     responses(
         (status = 200, description = "The new seat", body = events::views::SeatView),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
@@ -205,7 +206,7 @@ pub async fn admit(
     post,
     path = "/meetings/{meeting}/waiting-room/{participant_id}/reject",
     tag = "participants",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("participant_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("participant_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     responses(
         (status = 200, description = "Rejected", body = command::meeting::admission::WaitingView),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),

@@ -45,7 +45,7 @@ fn yes() -> bool {
     post,
     path = "/meetings/{meeting}/breakout-rooms",
     tag = "breakout rooms",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     request_body = OpenBody,
     responses(
         (status = 201, description = "The open session", body = events::views::BreakoutView),
@@ -96,7 +96,7 @@ pub struct AssignBody {
     post,
     path = "/meetings/{meeting}/breakout-rooms/assign",
     tag = "breakout rooms",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     request_body = AssignBody,
     responses(
         (status = 200, description = "Assigned", body = command::meeting::breakout::AssignedView),
@@ -136,7 +136,7 @@ pub async fn assign(
     post,
     path = "/meetings/{meeting}/breakout-rooms/close",
     tag = "breakout rooms",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     responses(
         (status = 200, description = "Closed", body = command::meeting::breakout::BreakoutClosedView),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),

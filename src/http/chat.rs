@@ -77,7 +77,7 @@ impl ChatBody {
     post,
     path = "/meetings/{meeting}/chat",
     tag = "chat",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     request_body = ChatBody,
     responses(
         (status = 201, description = "Sent", body = events::views::ChatView),
@@ -117,7 +117,7 @@ impl ReactionBody {
     post,
     path = "/meetings/{meeting}/reactions",
     tag = "chat",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     request_body = ReactionBody,
     responses(
         (status = 200, description = "Sent", body = command::meeting::chat::ReactionView),

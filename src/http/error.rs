@@ -51,6 +51,9 @@ pub enum ApiError {
     /// A media server the request needs is not configured (code, name).
     #[error("{1} is not configured on this server")]
     NotConfigured(&'static str, &'static str),
+    /// A plain request to the WebSocket's route (why).
+    #[error("a WebSocket upgrade is required here: {0}")]
+    NotUpgrade(String),
     /// A browser page from an origin not in `CORS_ALLOWED_ORIGINS`.
     #[error("this origin may not open a WebSocket here")]
     ForeignOrigin,
@@ -173,6 +176,7 @@ impl ApiError {
         match self {
             Self::Unauthorized(_) => plain(S::UNAUTHORIZED, "UNAUTHORIZED"),
             Self::MethodNotAllowed => plain(S::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+            Self::NotUpgrade(_) => plain(S::UPGRADE_REQUIRED, "UPGRADE_REQUIRED"),
             Self::RouteNotFound => plain(S::NOT_FOUND, "ROUTE_NOT_FOUND"),
             Self::TooLarge => plain(S::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             Self::TimedOut => plain(S::REQUEST_TIMEOUT, "REQUEST_TIMEOUT"),

@@ -36,7 +36,7 @@ pub struct CreateMeeting {
     post,
     path = "/meetings",
     tag = "meetings",
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     request_body = CreateMeeting,
     responses(
         (status = 201, description = "The meeting (with room_code, meeting_link, position)", body = events::views::MeetingView),
@@ -123,7 +123,7 @@ pub async fn update(
     delete,
     path = "/meetings/{meeting}",
     tag = "meetings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     responses(
         (status = 200, description = "Cancelled", body = command::meeting::lifecycle::CancelledView),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
@@ -141,7 +141,7 @@ pub async fn delete(call: Call) -> Result<Response, ApiError> {
     post,
     path = "/meetings/{meeting}/start",
     tag = "meetings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     responses(
         (status = 200, description = "Started", body = command::meeting::lifecycle::StartedView),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
@@ -160,7 +160,7 @@ pub async fn start(call: Call) -> Result<Response, ApiError> {
     post,
     path = "/meetings/{meeting}/end",
     tag = "meetings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     responses(
         (status = 200, description = "Ended", body = command::meeting::lifecycle::EndedView),
         (status = 400, description = "ROOM_NOT_ACTIVE", body = super::openapi::ErrorBody),

@@ -251,10 +251,11 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(healthz))
         .routes(routes!(ready))
         .routes(routes!(metrics));
-    let (api, document) = OpenApiRouter::new()
+    let (api, mut document) = OpenApiRouter::new()
         .nest("/api/v1", api)
         .merge(ops)
         .split_for_parts();
+    openapi::finish(&mut document);
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/api/v1/openapi.json", document);
     let router = api
         .merge(docs)

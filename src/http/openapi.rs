@@ -57,6 +57,15 @@ impl Modify for Bearer {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
+            "livekit",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "Authorization",
+                    "LiveKit's webhook signature: a JWT signed with the API secret, whose sha256 claim is the body's",
+                ),
+            )),
+        );
+        components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
                 HttpBuilder::new()
@@ -65,5 +74,77 @@ impl Modify for Bearer {
                     .build(),
             ),
         );
+    }
+}
+
+/// Completes the document once every route is in it: the answers every
+/// operation shares ([`CommonErrors`]).
+pub fn finish(document: &mut utoipa::openapi::OpenApi) {
+    CommonErrors.modify(document);
+}
+
+/// The answers any operation may give besides its own: 422 (a URL with
+/// `%00`, a bad header), 413 and 408 for a body, 429 where a budget
+/// applies, 503 when the database is unreachable, 405 for another method;
+/// and 401 wherever a token is needed.
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        let common = [
+            ("408", "REQUEST_TIMEOUT: the request took too long"),
+            ("413", "PAYLOAD_TOO_LARGE: a body over 2 MB"),
+            ("422", "VALIDATION_FAILED: the field in `details`"),
+            (
+                "429",
+                "RATE_LIMIT_EXCEEDED: with X-RateLimit-* and Retry-After",
+            ),
+            (
+                "503",
+                "DATABASE_UNAVAILABLE (Retry-After) or PROJECTION_LAGGING",
+            ),
+        ];
+        let top_level = openapi.security.clone().unwrap_or_default();
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let responses = &mut operation.responses.responses;
+                for (status, description) in common {
+                    responses
+                        .entry(status.into())
+                        .or_insert_with(|| error(description).into());
+                }
+                let security = operation.security.as_ref().unwrap_or(&top_level);
+                let open = security.iter().any(|s| {
+                    serde_json::to_value(s)
+                        .is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
+                });
+                if !open {
+                    responses.entry("401".into()).or_insert_with(|| {
+                        error("UNAUTHORIZED: missing, malformed, expired or forged token (WWW-Authenticate says why)").into()
+                    });
+                }
+            }
+        }
     }
 }

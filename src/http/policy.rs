@@ -72,7 +72,7 @@ pub struct PolicyBody {
     post,
     path = "/meetings/{meeting}/security/policy",
     tag = "settings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     request_body = PolicyBody,
     responses(
         (status = 200, description = "The policy (never the password)", body = command::meeting::policy::PolicyView),

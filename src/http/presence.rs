@@ -28,6 +28,7 @@ pub const LIVEKIT_ACTOR: &str = "livekit";
     post,
     path = "/integrations/livekit/webhook",
     tag = "media",
+    security(("livekit" = [])),
     request_body = String,
     responses(
         (status = 200, description = "Recorded (`recorded`: events appended)"),

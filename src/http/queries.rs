@@ -61,8 +61,14 @@ impl MinPosition {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
+    /// From 1.
+    #[param(minimum = 1, nullable = false)]
     page: Option<i64>,
+    /// From 1; above 100 answers 100.
+    #[param(minimum = 1, nullable = false)]
     page_size: Option<i64>,
+    /// `host` (default), `participant` or `any`.
+    #[param(value_type = Option<HistoryRole>, nullable = false)]
     role: Option<String>,
 }
 
@@ -70,7 +76,7 @@ pub struct HistoryParams {
     get,
     path = "/meetings/history",
     tag = "queries",
-    params(HistoryParams, ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    params(HistoryParams, ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
     responses(
         (status = 200, description = "Ended meetings, most recent first", body = query::page::Page<query::history::HistoryItem>),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
@@ -116,7 +122,7 @@ async fn permitted(
     get,
     path = "/meetings/{meeting}",
     tag = "queries",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
     responses(
         (status = 200, description = "The meeting", body = query::meeting::MeetingDetails),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
@@ -143,7 +149,7 @@ pub async fn details(
     get,
     path = "/meetings/{meeting}/status",
     tag = "queries",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
     responses(
         (status = 200, description = "Its status", body = query::meeting::StatusReport),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
@@ -170,7 +176,7 @@ pub async fn status(
     get,
     path = "/meetings/{meeting}/participants",
     tag = "queries",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
     responses(
         (status = 200, description = "Who is present", body = query::meeting::Participants),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
@@ -193,9 +199,15 @@ pub async fn participants(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// From 1.
+    #[param(minimum = 1, nullable = false)]
     page: Option<i64>,
+    /// From 1; above 100 answers 100.
+    #[param(minimum = 1, nullable = false)]
     page_size: Option<i64>,
+    #[param(value_type = Option<events::views::MeetingStatus>, nullable = false)]
     status: Option<String>,
+    #[param(nullable = false)]
     keyword: Option<String>,
 }
 
@@ -205,7 +217,7 @@ pub struct ListParams {
     get,
     path = "/meetings",
     tag = "queries",
-    params(ListParams, ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    params(ListParams, ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
     responses(
         (status = 200, description = "A page of the caller's meetings", body = query::page::Page<query::meeting::MeetingDetails>),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
@@ -265,6 +277,7 @@ pub struct Exists {
     get,
     path = "/meetings/{meeting}/exists",
     tag = "queries",
+    security(()),
     params(("meeting" = String, Path, description = "The meeting id or its room code")),
     responses(
         (status = 200, description = "Whether it exists (no token needed)", body = Exists),
@@ -299,6 +312,7 @@ pub async fn exists(
     get,
     path = "/meetings/{meeting}/info",
     tag = "queries",
+    security(()),
     params(("meeting" = String, Path, description = "The meeting id or its room code")),
     responses(
         (status = 200, description = "Public facts (no token needed)", body = query::meeting::MeetingInfo),
@@ -330,7 +344,7 @@ pub async fn info(
     get,
     path = "/meetings/{meeting}/attendance",
     tag = "queries",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
     responses(
         (status = 200, description = "Sessions per person", body = query::activity::Attendance),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
@@ -354,7 +368,11 @@ pub async fn attendance(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChatParams {
+    /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200, nullable = false)]
     limit: Option<i64>,
+    /// Newest messages to skip.
+    #[param(minimum = 0, nullable = false)]
     offset: Option<i64>,
 }
 
@@ -364,7 +382,7 @@ pub struct ChatParams {
     get,
     path = "/meetings/{meeting}/chat",
     tag = "queries",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ChatParams, ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ChatParams, ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
     responses(
         (status = 200, description = "Messages, oldest first", body = query::activity::Chat),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
@@ -407,7 +425,7 @@ pub async fn chat(
     get,
     path = "/meetings/{meeting}/recordings",
     tag = "queries",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
     responses(
         (status = 200, description = "Recordings", body = query::activity::Recordings),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
@@ -431,7 +449,7 @@ pub async fn recordings(
     get,
     path = "/meetings/{meeting}/breakout-rooms",
     tag = "queries",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, description = "Wait until the read models reach this log position")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
     responses(
         (status = 200, description = "The open session", body = events::views::BreakoutView),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),

@@ -16,7 +16,7 @@ use super::extract::JsonBody;
     post,
     path = "/meetings/{meeting}/recording/start",
     tag = "recordings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     responses(
         (status = 200, description = "Recording", body = command::meeting::recording::RecordingView),
         (status = 400, description = "ROOM_NOT_ACTIVE", body = super::openapi::ErrorBody),
@@ -39,7 +39,7 @@ pub async fn start_recording(call: Call) -> Result<Response, ApiError> {
     post,
     path = "/meetings/{meeting}/recording/stop",
     tag = "recordings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     responses(
         (status = 200, description = "Stopped", body = command::meeting::recording::RecordingView),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
@@ -69,7 +69,7 @@ pub struct FileBody {
     post,
     path = "/meetings/{meeting}/recordings/{recording_id}/file",
     tag = "recordings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("recording_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("recording_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     request_body = FileBody,
     responses(
         (status = 200, description = "The recording with its file", body = command::meeting::recording::RecordingView),

@@ -25,7 +25,7 @@ pub struct InviteBody {
     post,
     path = "/meetings/{meeting}/participants",
     tag = "participants",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     request_body = InviteBody,
     responses(
         (status = 200, description = "Invited", body = command::meeting::roles::MemberView),
@@ -71,7 +71,7 @@ pub struct RemoveParams {
     delete,
     path = "/meetings/{meeting}/participants/{user_id}",
     tag = "participants",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("user_id" = String, Path), RemoveParams, ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("user_id" = String, Path), RemoveParams, ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
     responses(
         (status = 200, description = "Removed (and banned with ban=true)", body = command::meeting::roles::RemovedView),
         (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),

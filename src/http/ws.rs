@@ -91,7 +91,7 @@ const TOKEN_SUBPROTOCOL: &str = "bearer.";
     ),
     responses(
         (status = 101, description = "Switching to WebSocket"),
-        (status = 400, description = "Not a WebSocket upgrade", body = super::openapi::ErrorBody),
+        (status = 426, description = "UPGRADE_REQUIRED: not a WebSocket upgrade", body = super::openapi::ErrorBody),
         (status = 401, description = "UNAUTHORIZED", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION (may not read it, banned, or a foreign Origin)", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND", body = super::openapi::ErrorBody),
@@ -104,8 +104,9 @@ pub async fn connect(
     Path(meeting): Path<String>,
     headers: axum::http::HeaderMap,
     params: Result<Query<WsParams>, axum::extract::rejection::QueryRejection>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let upgrade = upgrade.map_err(|e| ApiError::NotUpgrade(e.body_text()))?;
     let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let origin = headers
         .get(axum::http::header::ORIGIN)

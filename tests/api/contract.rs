@@ -105,3 +105,73 @@ async fn the_reference_page_is_served_from_the_binary() {
     let stylesheet = html.contains("href=\"./swagger-ui.css\"");
     assert!(stylesheet, "{html}");
 }
+
+/// Schemathesis (PyPI) generates requests from the document, examples and
+/// edge cases and random ones, and checks every answer against it: no
+/// server error, every status, content type, header and body as
+/// documented. Bounded (`--max-examples`) and seeded, so a run is the same
+/// in CI. Requests the schema allows but a rule of the meeting refuses (a
+/// start time in the past, a role the caller lacks) answer their
+/// documented 4xx, which is what is checked; whether the server accepts
+/// every schema-valid request is not (no schema can say those rules).
+#[tokio::test]
+async fn the_api_holds_to_its_own_document_under_fuzzing() {
+    let app = crate::media::media_app_with(Setup::sqlite, |c| {
+        c.edge = std::mem::take(&mut c.edge).unlimited();
+    })
+    .await;
+    let python = crate::media::peers_python();
+    let schemathesis = std::path::Path::new(&python).with_file_name("schemathesis");
+    let token = app.token_with_roles("alice", &["admin"]);
+    // Path parameters that name real things, so requests reach the rules
+    // and the success answers, not only 404: a meeting alice hosts, with
+    // bob in it.
+    let meeting = app
+        .create_meeting(
+            "alice",
+            serde_json::json!({"title": "Fuzzed", "start_now": true}),
+        )
+        .await;
+    let id = meeting["meeting_id"].as_str().unwrap().to_owned();
+    let joined = app
+        .post(&format!("/api/v1/meetings/{id}/join"), "bob", None)
+        .await;
+    assert_eq!(joined.status, StatusCode::OK);
+    let config = std::env::temp_dir().join(format!("schemathesis-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(
+        &config,
+        format!("[parameters]\nmeeting = \"{id}\"\nuser_id = \"bob\"\n"),
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(&schemathesis)
+        .args([
+            "--config-file",
+            config.to_str().unwrap(),
+            "run",
+            &format!("{}/api/v1/openapi.json", app.base),
+            "--header",
+            &format!("Authorization: Bearer {token}"),
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            "25",
+            "--seed",
+            "1",
+            "--generation-database",
+            "none",
+            "--no-color",
+        ])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", schemathesis.display()));
+    let report = String::from_utf8_lossy(&output.stdout);
+    std::fs::remove_file(&config).ok();
+    // Shown with --nocapture, and on failure.
+    println!("{report}");
+    assert!(
+        output.status.success(),
+        "Schemathesis found answers outside the document:\n{report}"
+    );
+}

@@ -24,9 +24,18 @@ const JITSI_SECRET: &str = "jitsi-test-secret-of-at-least-32-bytes";
 const FRONTEND: &str = "https://app.example.test";
 
 /// The app of `setup` with LiveKit, Jitsi and a front end configured.
-async fn media_app(setup: Setup) -> TestApp {
+pub(crate) async fn media_app(setup: Setup) -> TestApp {
+    media_app_with(setup, |_| {}).await
+}
+
+/// [`media_app`] with more of the configuration changed.
+pub(crate) async fn media_app_with(
+    setup: Setup,
+    change: impl FnOnce(&mut meetings::config::Config),
+) -> TestApp {
     let (db, stream) = (TestDb::on(setup.backend()).await, TestStream::new());
     let mut config = setup_config(setup, &db, &stream);
+    change(&mut config);
     config.livekit.url = Some(LIVEKIT_URL.into());
     config.livekit.api_key = Some(LIVEKIT_KEY.into());
     config.livekit.api_secret = Some(LIVEKIT_SECRET.into());
@@ -37,15 +46,21 @@ async fn media_app(setup: Setup) -> TestApp {
     spawn_app_with(config, db, stream).await
 }
 
-/// Runs LiveKit's Python SDK (`tests/peers/livekit_peer.py`) on `input`,
-/// one JSON answer per line.
-async fn livekit_peer(command: &str, secret: &str, input: String) -> Vec<Value> {
+/// The Python of the peers' virtualenv (`scripts/test` makes it).
+pub(crate) fn peers_python() -> String {
     let python = std::env::var("MEETINGS_PEERS_PYTHON")
         .unwrap_or_else(|_| format!("{}/target/peers/bin/python", env!("CARGO_MANIFEST_DIR")));
     assert!(
         std::path::Path::new(&python).exists(),
-        "LiveKit's Python SDK is missing at {python}: scripts/test installs it"
+        "the peers' Python (LiveKit's SDK, Schemathesis) is missing at {python}: scripts/test installs it"
     );
+    python
+}
+
+/// Runs LiveKit's Python SDK (`tests/peers/livekit_peer.py`) on `input`,
+/// one JSON answer per line.
+async fn livekit_peer(command: &str, secret: &str, input: String) -> Vec<Value> {
+    let python = peers_python();
     let script = format!("{}/tests/peers/livekit_peer.py", env!("CARGO_MANIFEST_DIR"));
     let mut child = tokio::process::Command::new(python)
         .args([script.as_str(), command, LIVEKIT_KEY, secret])
