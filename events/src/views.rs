@@ -117,6 +117,7 @@ pub struct ChatView {
     pub is_private: bool,
     pub recipient_id: Option<UserId>,
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = ChatFileFields))]
     pub file: Option<ChatFile>,
     pub timestamp: DateTime<Utc>,
 }
@@ -202,4 +203,18 @@ mod tests {
             "waiting"
         );
     }
+}
+
+/// The file fields of a chat message as its JSON shows them: all present
+/// when it carries a file (`message_type` `file`), none otherwise.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ChatFileFields {
+    /// An http(s) URL.
+    file_url: Option<String>,
+    file_name: Option<String>,
+    file_type: Option<String>,
+    /// Bytes.
+    file_size: Option<i64>,
 }

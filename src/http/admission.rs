@@ -16,6 +16,7 @@ use crate::auth::AuthError;
 
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"user_name": "Ann Guest", "device_type": "web", "join_muted": true}))]
 pub struct JoinBody {
     /// Accepted for compatibility with the spec; media connections are the
     /// media server's business.

@@ -23,6 +23,7 @@ pub struct RoomBody {
 
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"room_count": 2, "auto_assign": true, "time_limit_minutes": 15}))]
 pub struct OpenBody {
     pub room_count: Option<i64>,
     #[serde(default)]
@@ -83,6 +84,7 @@ pub async fn open(call: Call, JsonBody(body): JsonBody<OpenBody>) -> Result<Resp
 
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"participant_user_id": "bob", "breakout_room_id": "01a22a5a-e004-71a9-b835-cf64b1b20a77"}))]
 pub struct AssignBody {
     pub participant_user_id: Option<String>,
     pub breakout_room_id: Option<String>,

@@ -18,6 +18,7 @@ use super::extract::JsonBody;
 /// be absent or `null`.
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"content": "Hello everyone", "message_type": "text"}))]
 pub struct ChatBody {
     pub content: Option<String>,
     pub recipient_id: Option<String>,
@@ -96,6 +97,7 @@ pub async fn chat(call: Call, JsonBody(body): JsonBody<ChatBody>) -> Result<Resp
 
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reaction_type": "thumbs_up"}))]
 pub struct ReactionBody {
     pub reaction_type: Option<String>,
     /// Accepted for compatibility with the spec (seconds to show it).

@@ -31,6 +31,7 @@ pub struct MediaAccess {
 
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({}))]
 pub struct TokenBody {
     /// Only the caller's own id is accepted: a token is always for the
     /// one who asks.

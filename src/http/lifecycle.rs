@@ -16,6 +16,7 @@ use super::password;
 
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Weekly sync", "description": "Team status", "starts_at": "2026-12-01T09:00:00Z", "ends_at": "2026-12-01T10:00:00Z", "max_participants": 50, "settings": {"waiting_room": true, "enable_chat": true}, "start_now": false}))]
 pub struct CreateMeeting {
     #[serde(alias = "name")]
     pub title: Option<String>,
@@ -74,6 +75,7 @@ pub async fn create(
 
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Weekly sync (moved)", "starts_at": "2026-12-01T10:00:00Z", "settings": {"mute_on_entry": true}}))]
 pub struct UpdateBody {
     #[serde(alias = "name")]
     pub title: Option<String>,

@@ -14,6 +14,7 @@ use super::extract::JsonBody;
 
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"is_muted": true, "is_hand_raised": false}))]
 pub struct StatusBody {
     /// Someone else (a moderator muting them); absent: the caller.
     pub user_id: Option<String>,

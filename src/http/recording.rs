@@ -57,6 +57,7 @@ pub async fn stop_recording(call: Call) -> Result<Response, ApiError> {
 
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"file_url": "https://files.example.org/rec/1.mp4", "size": 104857600}))]
 pub struct FileBody {
     pub file_url: Option<String>,
     pub size: Option<i64>,

@@ -15,6 +15,7 @@ use super::extract::JsonBody;
 
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"user_id": "bob", "role": "participant"}))]
 pub struct InviteBody {
     pub user_id: Option<String>,
     pub role: Option<Role>,
@@ -97,6 +98,7 @@ pub async fn remove(
 
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"role": "co_host"}))]
 pub struct RoleBody {
     pub role: Option<Role>,
 }
