@@ -47,17 +47,15 @@ pub const GUEST_TOKEN_TTL: chrono::Duration = chrono::Duration::hours(12);
     path = "/meetings/{meeting}/join",
     tag = "participants",
     security((), ("bearer" = [])),
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, super::openapi::Keyed),
     request_body = JoinBody,
     responses(
         (status = 200, description = "In the meeting (media access and a guest token where they apply)", body = events::views::SeatView),
         (status = 202, description = "In the waiting room (code WAITING_ROOM_REQUIRED)", body = command::meeting::admission::WaitingView),
         (status = 400, description = "ROOM_NOT_ACTIVE", body = super::openapi::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]
@@ -158,10 +156,9 @@ const GUEST_SLUG_MAX: usize = 32;
     post,
     path = "/meetings/{meeting}/leave",
     tag = "participants",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, super::openapi::Keyed),
     responses(
         (status = 200, description = "Left", body = command::meeting::admission::LeftView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
@@ -183,14 +180,12 @@ fn waiting_participant(id: &str) -> Result<ParticipantId, ApiError> {
     post,
     path = "/meetings/{meeting}/waiting-room/{participant_id}/admit",
     tag = "participants",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("participant_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, ("participant_id" = uuid::Uuid, Path), super::openapi::Keyed),
     responses(
         (status = 200, description = "The new seat", body = events::views::SeatView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]
@@ -207,14 +202,12 @@ pub async fn admit(
     post,
     path = "/meetings/{meeting}/waiting-room/{participant_id}/reject",
     tag = "participants",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("participant_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, ("participant_id" = uuid::Uuid, Path), super::openapi::Keyed),
     responses(
         (status = 200, description = "Rejected", body = command::meeting::admission::WaitingView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]

@@ -78,15 +78,13 @@ impl ChatBody {
     post,
     path = "/meetings/{meeting}/chat",
     tag = "chat",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, super::openapi::Keyed),
     request_body = ChatBody,
     responses(
         (status = 201, description = "Sent", body = events::views::ChatView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]
@@ -119,15 +117,13 @@ impl ReactionBody {
     post,
     path = "/meetings/{meeting}/reactions",
     tag = "chat",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, super::openapi::Keyed),
     request_body = ReactionBody,
     responses(
         (status = 200, description = "Sent", body = command::meeting::chat::ReactionView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]

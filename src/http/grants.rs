@@ -66,16 +66,13 @@ fn livekit(state: &AppState) -> Result<&LiveKit, ApiError> {
     post,
     path = "/meetings/{meeting}/token",
     tag = "media",
-    params(("meeting" = String, Path, description = "The meeting id or its room code")),
+    params(super::openapi::MeetingPath),
     request_body = TokenBody,
     responses(
         (status = 200, description = "A LiveKit access token", body = TokenView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
-        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody),
         (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
     )
 )]
@@ -160,14 +157,12 @@ pub struct LinkView {
     get,
     path = "/meetings/{meeting}/link",
     tag = "media",
-    params(("meeting" = String, Path, description = "The meeting id or its room code")),
+    params(super::openapi::MeetingPath),
     responses(
         (status = 200, description = "A Jitsi link", body = LinkView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
-        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody),
         (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
     )
 )]

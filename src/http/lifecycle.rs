@@ -37,13 +37,10 @@ pub struct CreateMeeting {
     post,
     path = "/meetings",
     tag = "meetings",
-    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::Keyed),
     request_body = CreateMeeting,
     responses(
         (status = 201, description = "The meeting (with room_code, meeting_link, position)", body = events::views::MeetingView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
-        (status = 413, description = "PAYLOAD_TOO_LARGE", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]
@@ -93,15 +90,13 @@ pub struct UpdateBody {
     put,
     path = "/meetings/{meeting}",
     tag = "meetings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code")),
+    params(super::openapi::MeetingPath),
     request_body = UpdateBody,
     responses(
         (status = 200, description = "The meeting as updated", body = events::views::MeetingView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]
@@ -125,10 +120,9 @@ pub async fn update(
     delete,
     path = "/meetings/{meeting}",
     tag = "meetings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, super::openapi::Keyed),
     responses(
         (status = 200, description = "Cancelled", body = command::meeting::lifecycle::CancelledView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
@@ -143,10 +137,9 @@ pub async fn delete(call: Call) -> Result<Response, ApiError> {
     post,
     path = "/meetings/{meeting}/start",
     tag = "meetings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, super::openapi::Keyed),
     responses(
         (status = 200, description = "Started", body = command::meeting::lifecycle::StartedView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 409, description = "a conflict with the meeting's state", body = super::openapi::ErrorBody),
@@ -162,11 +155,10 @@ pub async fn start(call: Call) -> Result<Response, ApiError> {
     post,
     path = "/meetings/{meeting}/end",
     tag = "meetings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, super::openapi::Keyed),
     responses(
         (status = 200, description = "Ended", body = command::meeting::lifecycle::EndedView),
         (status = 400, description = "ROOM_NOT_ACTIVE", body = super::openapi::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),

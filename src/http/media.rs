@@ -44,15 +44,13 @@ impl StatusBody {
     put,
     path = "/meetings/{meeting}/participants/status",
     tag = "participants",
-    params(("meeting" = String, Path, description = "The meeting id or its room code")),
+    params(super::openapi::MeetingPath),
     request_body = StatusBody,
     responses(
         (status = 200, description = "The status", body = command::meeting::media::StatusView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]

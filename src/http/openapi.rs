@@ -25,6 +25,40 @@ pub struct ErrorBody {
     request_id: Option<String>,
 }
 
+/// The path's `{meeting}`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct MeetingPath {
+    /// The meeting id or its room code.
+    meeting: String,
+}
+
+/// The `Idempotency-Key` header of a command.
+#[derive(utoipa::IntoParams)]
+#[into_params(names("Idempotency-Key"), parameter_in = Header)]
+#[allow(dead_code)]
+pub struct Keyed(
+    /// 1-255 visible ASCII characters; a retry answers as the first time.
+    #[param(
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]+$"
+    )]
+    Option<String>,
+);
+
+/// The `X-Min-Position` header of a query.
+#[derive(utoipa::IntoParams)]
+#[into_params(names("X-Min-Position"), parameter_in = Header)]
+#[allow(dead_code)]
+pub struct MinPosition(
+    /// Wait until the read models reach this log position.
+    #[param(nullable = false, minimum = 0)]
+    Option<i64>,
+);
+
 #[derive(OpenApi)]
 #[openapi(
     info(

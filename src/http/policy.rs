@@ -30,16 +30,14 @@ pub struct ConfigBody {
     patch,
     path = "/meetings/{meeting}/config",
     tag = "settings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code")),
+    params(super::openapi::MeetingPath),
     request_body = ConfigBody,
     responses(
         (status = 200, description = "The settings", body = command::meeting::policy::ConfigView),
         (status = 400, description = "ROOM_NOT_ACTIVE", body = super::openapi::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]
@@ -73,15 +71,13 @@ pub struct PolicyBody {
     post,
     path = "/meetings/{meeting}/security/policy",
     tag = "settings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, super::openapi::Keyed),
     request_body = PolicyBody,
     responses(
         (status = 200, description = "The policy (never the password)", body = command::meeting::policy::PolicyView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]

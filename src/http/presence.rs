@@ -32,8 +32,6 @@ pub const LIVEKIT_ACTOR: &str = "livekit";
     request_body = String,
     responses(
         (status = 200, description = "Recorded (`recorded`: events appended)"),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
     )
 )]

@@ -76,11 +76,9 @@ pub struct HistoryParams {
     get,
     path = "/meetings/history",
     tag = "queries",
-    params(HistoryParams, ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
+    params(HistoryParams, super::openapi::MinPosition),
     responses(
         (status = 200, description = "Ended meetings, most recent first", body = query::page::Page<query::history::HistoryItem>),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
     )
 )]
@@ -122,13 +120,11 @@ async fn permitted(
     get,
     path = "/meetings/{meeting}",
     tag = "queries",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
+    params(super::openapi::MeetingPath, super::openapi::MinPosition),
     responses(
         (status = 200, description = "The meeting", body = query::meeting::MeetingDetails),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
     )
 )]
@@ -149,13 +145,11 @@ pub async fn details(
     get,
     path = "/meetings/{meeting}/status",
     tag = "queries",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
+    params(super::openapi::MeetingPath, super::openapi::MinPosition),
     responses(
         (status = 200, description = "Its status", body = query::meeting::StatusReport),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
     )
 )]
@@ -176,13 +170,11 @@ pub async fn status(
     get,
     path = "/meetings/{meeting}/participants",
     tag = "queries",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
+    params(super::openapi::MeetingPath, super::openapi::MinPosition),
     responses(
         (status = 200, description = "Who is present", body = query::meeting::Participants),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
     )
 )]
@@ -217,11 +209,9 @@ pub struct ListParams {
     get,
     path = "/meetings",
     tag = "queries",
-    params(ListParams, ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
+    params(ListParams, super::openapi::MinPosition),
     responses(
         (status = 200, description = "A page of the caller's meetings", body = query::page::Page<query::meeting::MeetingDetails>),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
     )
 )]
@@ -278,10 +268,9 @@ pub struct Exists {
     path = "/meetings/{meeting}/exists",
     tag = "queries",
     security(()),
-    params(("meeting" = String, Path, description = "The meeting id or its room code")),
+    params(super::openapi::MeetingPath),
     responses(
         (status = 200, description = "Whether it exists (no token needed)", body = Exists),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]
@@ -313,12 +302,10 @@ pub async fn exists(
     path = "/meetings/{meeting}/info",
     tag = "queries",
     security(()),
-    params(("meeting" = String, Path, description = "The meeting id or its room code")),
+    params(super::openapi::MeetingPath),
     responses(
         (status = 200, description = "Public facts (no token needed)", body = query::meeting::MeetingInfo),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
-        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody),
         (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
     )
 )]
@@ -344,13 +331,11 @@ pub async fn info(
     get,
     path = "/meetings/{meeting}/attendance",
     tag = "queries",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
+    params(super::openapi::MeetingPath, super::openapi::MinPosition),
     responses(
         (status = 200, description = "Sessions per person", body = query::activity::Attendance),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
     )
 )]
@@ -382,13 +367,11 @@ pub struct ChatParams {
     get,
     path = "/meetings/{meeting}/chat",
     tag = "queries",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ChatParams, ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
+    params(super::openapi::MeetingPath, ChatParams, super::openapi::MinPosition),
     responses(
         (status = 200, description = "Messages, oldest first", body = query::activity::Chat),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
     )
 )]
@@ -425,13 +408,11 @@ pub async fn chat(
     get,
     path = "/meetings/{meeting}/recordings",
     tag = "queries",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
+    params(super::openapi::MeetingPath, super::openapi::MinPosition),
     responses(
         (status = 200, description = "Recordings", body = query::activity::Recordings),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
     )
 )]
@@ -449,13 +430,11 @@ pub async fn recordings(
     get,
     path = "/meetings/{meeting}/breakout-rooms",
     tag = "queries",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("X-Min-Position" = Option<i64>, Header, minimum = 0, nullable = false, description = "Wait until the read models reach this log position")),
+    params(super::openapi::MeetingPath, super::openapi::MinPosition),
     responses(
         (status = 200, description = "The open session", body = events::views::BreakoutView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 503, description = "DATABASE_UNAVAILABLE, PROJECTION_LAGGING or a media server not configured", body = super::openapi::ErrorBody)
     )
 )]

@@ -16,11 +16,10 @@ use super::extract::JsonBody;
     post,
     path = "/meetings/{meeting}/recording/start",
     tag = "recordings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, super::openapi::Keyed),
     responses(
         (status = 200, description = "Recording", body = command::meeting::recording::RecordingView),
         (status = 400, description = "ROOM_NOT_ACTIVE", body = super::openapi::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 409, description = "a conflict with the meeting's state", body = super::openapi::ErrorBody),
@@ -39,10 +38,9 @@ pub async fn start_recording(call: Call) -> Result<Response, ApiError> {
     post,
     path = "/meetings/{meeting}/recording/stop",
     tag = "recordings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, super::openapi::Keyed),
     responses(
         (status = 200, description = "Stopped", body = command::meeting::recording::RecordingView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 409, description = "a conflict with the meeting's state", body = super::openapi::ErrorBody),
@@ -70,14 +68,12 @@ pub struct FileBody {
     post,
     path = "/meetings/{meeting}/recordings/{recording_id}/file",
     tag = "recordings",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("recording_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, ("recording_id" = uuid::Uuid, Path), super::openapi::Keyed),
     request_body = FileBody,
     responses(
         (status = 200, description = "The recording with its file", body = command::meeting::recording::RecordingView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]

@@ -26,15 +26,13 @@ pub struct InviteBody {
     post,
     path = "/meetings/{meeting}/participants",
     tag = "participants",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, super::openapi::Keyed),
     request_body = InviteBody,
     responses(
         (status = 200, description = "Invited", body = command::meeting::roles::MemberView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]
@@ -72,14 +70,12 @@ pub struct RemoveParams {
     delete,
     path = "/meetings/{meeting}/participants/{user_id}",
     tag = "participants",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("user_id" = String, Path), RemoveParams, ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1-255 visible ASCII characters; a retry answers as the first time")),
+    params(super::openapi::MeetingPath, ("user_id" = String, Path), RemoveParams, super::openapi::Keyed),
     responses(
         (status = 200, description = "Removed (and banned with ban=true)", body = command::meeting::roles::RemovedView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]
@@ -109,15 +105,13 @@ pub struct RoleBody {
     put,
     path = "/meetings/{meeting}/participants/{user_id}/role",
     tag = "participants",
-    params(("meeting" = String, Path, description = "The meeting id or its room code"), ("user_id" = String, Path)),
+    params(super::openapi::MeetingPath, ("user_id" = String, Path)),
     request_body = RoleBody,
     responses(
         (status = 200, description = "The new role", body = command::meeting::roles::MemberView),
-        (status = 401, description = "UNAUTHORIZED: missing, malformed, expired or forged token", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION or a rule of the meeting", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND or PARTICIPANT_NOT_FOUND", body = super::openapi::ErrorBody),
         (status = 410, description = "MEETING_ENDED", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (the field in details)", body = super::openapi::ErrorBody),
         (status = 429, description = "RATE_LIMIT_EXCEEDED", body = super::openapi::ErrorBody)
     )
 )]

@@ -85,17 +85,15 @@ const TOKEN_SUBPROTOCOL: &str = "bearer.";
     path = "/ws/meetings/{meeting}",
     tag = "live",
     params(
-        ("meeting" = String, Path, description = "The meeting id or its room code"),
+        super::openapi::MeetingPath,
         ("token" = Option<String>, Query, description = "The bearer token, for clients that cannot set headers"),
         ("after" = Option<i64>, Query, description = "Send the events after this log position first"),
     ),
     responses(
         (status = 101, description = "Switching to WebSocket"),
         (status = 426, description = "UPGRADE_REQUIRED: not a WebSocket upgrade", body = super::openapi::ErrorBody),
-        (status = 401, description = "UNAUTHORIZED", body = super::openapi::ErrorBody),
         (status = 403, description = "INSUFFICIENT_PERMISSION (may not read it, banned, or a foreign Origin)", body = super::openapi::ErrorBody),
         (status = 404, description = "MEETING_NOT_FOUND", body = super::openapi::ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED (`after` beyond the head)", body = super::openapi::ErrorBody),
     )
 )]
 pub async fn connect(
