@@ -685,6 +685,14 @@ mod tests {
         }
         // Without configuration, a token's own iss/aud do not matter.
         assert!(lax.verify(&good).await.is_ok());
+        // The client is told which one was wrong.
+        for (keys, reason) in [
+            (&other_issuer, "wrong issuer"),
+            (&other_audience, "wrong audience"),
+        ] {
+            let refused = keys.verify(&good).await.unwrap_err();
+            assert_eq!(refused.public_reason(), reason);
+        }
     }
 
     /// Signs arbitrary claims with the keys' secret.
