@@ -10,6 +10,7 @@
 
 mod access;
 mod admission;
+mod audit;
 mod breakout;
 mod call;
 mod chat;
@@ -245,7 +246,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(grants::token))
         .routes(routes!(grants::link))
         .routes(routes!(presence::livekit_webhook))
-        .routes(routes!(policy::configure));
+        .routes(routes!(policy::configure))
+        .routes(routes!(audit::events));
     let ops = OpenApiRouter::new()
         .routes(routes!(ws::connect))
         .routes(routes!(healthz))

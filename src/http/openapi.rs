@@ -78,6 +78,7 @@ pub struct MinPosition(
         (name = "media", description = "LiveKit and Jitsi"),
         (name = "queries", description = "Read models"),
         (name = "live", description = "The WebSocket"),
+        (name = "audit", description = "The log for auditors"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
 )]

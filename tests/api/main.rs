@@ -26,6 +26,7 @@ macro_rules! on_setups {
 
 mod helpers;
 
+mod audit;
 mod auth;
 mod commands;
 mod contract;

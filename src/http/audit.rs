@@ -1,0 +1,209 @@
+//! The log over HTTP for auditors (deployment roles `auditor` and
+//! `admin`): `GET /api/v1/events`, every event as stored (hashes in hex),
+//! filtered by meeting and type, as a JSON page or, with
+//! `Accept: application/x-ndjson`, streamed one event per line in pages
+//! read one at a time (memory stays constant whatever the log's size).
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use events::{RecordedEvent, StreamId};
+
+use super::extract::AuthUser;
+use super::{ApiError, AppState};
+
+/// Events read from the log at a time.
+const PAGE: usize = 1000;
+/// The most events one JSON answer holds.
+pub const MAX_JSON_LIMIT: usize = 10_000;
+/// Events a JSON answer holds unless asked.
+const DEFAULT_JSON_LIMIT: usize = 1000;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsParams {
+    /// Events after this position (default 0: from the start).
+    #[param(minimum = 0, nullable = false)]
+    after: Option<i64>,
+    /// At most this many events (JSON: 1 to 10,000, default 1,000;
+    /// NDJSON: default all up to the head at the time of the request).
+    #[param(minimum = 1, nullable = false)]
+    limit: Option<i64>,
+    /// Only this meeting's events (its id or room code).
+    #[param(nullable = false)]
+    meeting: Option<String>,
+    /// Only events of this type (`participant_joined`, ...).
+    #[param(rename = "type", nullable = false)]
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+}
+
+/// A page of the log.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventsPage {
+    #[schema(value_type = Vec<Object>)]
+    events: Vec<RecordedEvent>,
+    /// Ask again with `after` = this for what follows.
+    next_after: i64,
+    /// The log's last position when the page was read.
+    head: i64,
+}
+
+/// What to read: after which position, up to where, which events.
+struct Selection {
+    after: i64,
+    until: i64,
+    limit: usize,
+    stream: Option<StreamId>,
+    event_type: Option<String>,
+}
+
+impl Selection {
+    fn keeps(&self, event: &RecordedEvent) -> bool {
+        self.stream.as_ref().is_none_or(|s| &event.stream_id == s)
+            && self
+                .event_type
+                .as_deref()
+                .is_none_or(|t| event.event_type == t)
+    }
+
+    /// The next events kept, reading from the log page by page; the
+    /// position read up to, and whether the end (`until` or `limit`) was
+    /// reached.
+    async fn next(
+        &mut self,
+        state: &AppState,
+        room: usize,
+    ) -> Result<(Vec<RecordedEvent>, bool), ApiError> {
+        let want = room.min(self.limit);
+        let mut kept = Vec::new();
+        'pages: while kept.len() < want && self.after < self.until {
+            let page = state
+                .commands
+                .store()
+                .read_all(self.after, PAGE)
+                .await
+                .map_err(|e| ApiError::App(e.into()))?;
+            if page.is_empty() {
+                self.after = self.until;
+                break;
+            }
+            for event in page {
+                if event.position > self.until {
+                    self.after = self.until;
+                    break 'pages;
+                }
+                self.after = event.position;
+                if self.keeps(&event) {
+                    kept.push(event);
+                    if kept.len() == want {
+                        break 'pages;
+                    }
+                }
+            }
+        }
+        self.limit -= kept.len();
+        let done = self.limit == 0 || self.after >= self.until;
+        Ok((kept, done))
+    }
+}
+
+/// `GET /api/v1/events`.
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "audit",
+    params(EventsParams),
+    responses(
+        (status = 200, description = "A page of the log (or NDJSON, one event per line, with `Accept: application/x-ndjson`)", body = EventsPage),
+        (status = 403, description = "INSUFFICIENT_PERMISSION: not an auditor or admin", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND (the `meeting` filter)", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn events(
+    AuthUser(caller): AuthUser,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<EventsParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let audits = caller
+        .roles
+        .iter()
+        .any(|r| query::access::READ_ALL_ROLES.contains(&r.as_str()));
+    if !audits {
+        return Err(ApiError::CannotRead);
+    }
+    let after = params.after.unwrap_or(0);
+    if after < 0 {
+        return Err(ApiError::invalid("after", "must be at least 0"));
+    }
+    let ndjson = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/x-ndjson"));
+    let limit = match params.limit {
+        Some(n) if n < 1 => return Err(ApiError::invalid("limit", "must be at least 1")),
+        Some(n) if !ndjson && n as usize > MAX_JSON_LIMIT => {
+            return Err(ApiError::invalid(
+                "limit",
+                format!("must be at most {MAX_JSON_LIMIT} (or ask for application/x-ndjson)"),
+            ));
+        }
+        Some(n) => n as usize,
+        None if ndjson => usize::MAX,
+        None => DEFAULT_JSON_LIMIT,
+    };
+    let stream = match params.meeting.as_deref() {
+        Some(reference) => Some(state.commands.resolve(reference).await?.stream_id()),
+        None => None,
+    };
+    let head = state.head().await?;
+    let mut selection = Selection {
+        after,
+        until: head,
+        limit,
+        stream,
+        event_type: params.event_type,
+    };
+    if !ndjson {
+        let (events, _) = selection.next(&state, limit).await?;
+        let page = EventsPage {
+            events,
+            next_after: selection.after,
+            head,
+        };
+        return Ok(axum::Json(page).into_response());
+    }
+    // One page at a time, each sent before the next is read.
+    let lines = futures::stream::unfold(Some(selection), move |selection| {
+        let state = state.clone();
+        async move {
+            let mut selection = selection?;
+            match selection.next(&state, PAGE).await {
+                Ok((events, done)) => {
+                    let mut text = Vec::with_capacity(events.len() * 512);
+                    for event in &events {
+                        serde_json::to_writer(&mut text, event)
+                            .expect("a recorded event serialises");
+                        text.push(b'\n');
+                    }
+                    let next = (!done).then_some(selection);
+                    Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(text)), next))
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the NDJSON export stopped");
+                    Some((Err(std::io::Error::other(e.to_string())), None))
+                }
+            }
+        }
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(lines),
+    )
+        .into_response())
+}

@@ -1,0 +1,202 @@
+//! The log for auditors: `GET /api/v1/events` pages through the whole log
+//! (larger than the server's own read page), streams it as NDJSON,
+//! filters by meeting and type, and is refused to everyone else.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::{Setup, TestApp, ctx, join, schedule, spawn_app_on};
+
+on_setups!([postgres, sqlite]
+    an_auditor_pages_through_the_whole_log_and_streams_it_as_ndjson,
+    the_log_is_filtered_by_meeting_and_type_and_refused_to_others,
+);
+
+/// A meeting with `joins` people in it, by commands in process.
+async fn crowded(app: &TestApp, host: &str, joins: usize) -> events::MeetingId {
+    let id = schedule(&app.app.commands, host, true).await;
+    let commands = app.app.commands.clone();
+    let joins = (0..joins).map(|n| {
+        let commands = commands.clone();
+        async move {
+            commands
+                .execute(id, &ctx(&format!("{host}-guest-{n}")), join(), None)
+                .await
+                .expect("join");
+        }
+    });
+    futures::future::join_all(joins).await;
+    id
+}
+
+/// The log as the store reads it, as JSON values.
+async fn stored(app: &TestApp) -> Vec<Value> {
+    app.log()
+        .await
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect()
+}
+
+async fn an_auditor_pages_through_the_whole_log_and_streams_it_as_ndjson(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    crowded(&app, "alice", 550).await;
+    crowded(&app, "bob", 550).await;
+    let log = stored(&app).await;
+    assert!(log.len() > 1_000, "more than the server reads at a time");
+    let auditor = app.token_with_roles("audrey", &["auditor"]);
+
+    // JSON pages of 400, each naming where the next starts.
+    let mut paged = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = app
+            .send(
+                Method::GET,
+                &format!("/api/v1/events?after={after}&limit=400"),
+                Some(&auditor),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+        let events = page.body["events"].as_array().unwrap().clone();
+        assert_eq!(page.body["head"], log.len() as i64);
+        after = page.body["next_after"].as_i64().unwrap();
+        if events.is_empty() {
+            break;
+        }
+        assert!(events.len() <= 400);
+        paged.extend(events);
+    }
+    assert_eq!(after, log.len() as i64);
+    assert_eq!(paged, log, "every event as stored, hashes in hex");
+    let first = &paged[0];
+    for field in [
+        "position",
+        "event_id",
+        "stream_id",
+        "stream_version",
+        "event_type",
+        "schema_version",
+        "data",
+        "metadata",
+        "recorded_at",
+        "prev_hash",
+        "hash",
+    ] {
+        assert!(!first[field].is_null(), "{field}");
+    }
+    assert_eq!(first["hash"].as_str().unwrap().len(), 64);
+
+    // NDJSON: the whole log in one answer, one event per line.
+    let response = app
+        .client
+        .get(format!("{}/api/v1/events", app.base))
+        .bearer_auth(&auditor)
+        .header("accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    let text = response.text().await.unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines, log);
+    let limited = app
+        .client
+        .get(format!("{}/api/v1/events?after=10&limit=5", app.base))
+        .bearer_auth(&auditor)
+        .header("accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let positions: Vec<i64> = limited
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["position"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(positions, vec![11, 12, 13, 14, 15]);
+
+    // More than a JSON page may hold.
+    let too_many = app
+        .send(
+            Method::GET,
+            "/api/v1/events?limit=10001",
+            Some(&auditor),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(too_many.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(too_many.body["details"]["field"], "limit");
+}
+
+async fn the_log_is_filtered_by_meeting_and_type_and_refused_to_others(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    let first = crowded(&app, "alice", 3).await;
+    let second = crowded(&app, "bob", 2).await;
+    let admin = app.token_with_roles("root", &["admin"]);
+    let get = |query: String| {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            app.send(
+                Method::GET,
+                &format!("/api/v1/events?{query}"),
+                Some(&admin),
+                None,
+                &[],
+            )
+            .await
+        }
+    };
+    let only_second = get(format!("meeting={second}")).await;
+    let events = only_second.body["events"].as_array().unwrap();
+    assert_eq!(events.len(), 4, "scheduled, started, two joins: {events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["stream_id"] == format!("meeting-{second}")),
+        "{events:?}"
+    );
+    let joins = get("type=participant_joined".into()).await;
+    let joined: Vec<&Value> = joins.body["events"].as_array().unwrap().iter().collect();
+    assert_eq!(joined.len(), 5);
+    assert!(
+        joined
+            .iter()
+            .all(|e| e["event_type"] == "participant_joined")
+    );
+    let both = get(format!("meeting={first}&type=participant_joined&limit=2")).await;
+    let two = both.body["events"].as_array().unwrap();
+    assert_eq!(two.len(), 2);
+    // The next page starts after the last event returned, not at the head.
+    let rest = get(format!(
+        "meeting={first}&type=participant_joined&after={}",
+        both.body["next_after"]
+    ))
+    .await;
+    assert_eq!(rest.body["events"].as_array().unwrap().len(), 1);
+    let nobody = get(format!("meeting={}", events::MeetingId::new())).await;
+    assert_eq!(nobody.body["events"].as_array().unwrap().len(), 0);
+    let unknown = get("meeting=zzz-zzzz-zzz".into()).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{:?}", unknown.body);
+
+    // Not an auditor or admin: 403; no token: 401.
+    let plain = app.get("/api/v1/events", "alice", &[]).await;
+    assert_eq!(plain.status, StatusCode::FORBIDDEN, "{:?}", plain.body);
+    let anonymous = app
+        .send(Method::GET, "/api/v1/events", None, None, &[])
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
