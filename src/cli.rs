@@ -33,6 +33,51 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Print a bearer token for local use (signed with JWT_SECRET).
     Token(TokenArgs),
+    /// Check the log's hash chain.
+    Audit(AuditArgs),
+    /// Write the log (or one meeting's events) as NDJSON to standard
+    /// output, one event per line as stored.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every hash of the log (exit 0) or say where the chain
+    /// breaks (exit 1); with `--file`, of an export, with no database.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The first position (default 1).
+    #[arg(long)]
+    pub from: Option<i64>,
+    /// The last position (default the head).
+    #[arg(long)]
+    pub to: Option<i64>,
+    /// An export to check instead of the database (`-` for standard input).
+    #[arg(long)]
+    pub file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Events after this position.
+    #[arg(long, default_value_t = 0)]
+    pub after: i64,
+    /// Only this meeting's events (its id or room code).
+    #[arg(long)]
+    pub meeting: Option<String>,
+    #[command(flatten)]
+    pub config: Config,
 }
 
 #[derive(Debug, clap::Args)]

@@ -7,6 +7,7 @@
 //! benchmarks start the same [`app::App`] in-process.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -6,7 +6,7 @@ use projections::Projection;
 use tokio::sync::watch;
 
 use meetings::app::{self, App};
-use meetings::cli::{Cli, Command, ReplayArgs, TokenArgs};
+use meetings::cli::{AuditCommand, Cli, Command, ExportArgs, ReplayArgs, TokenArgs, VerifyArgs};
 use meetings::config::Config;
 
 /// mimalloc instead of the system allocator: the profiles of `http` and
@@ -45,6 +45,10 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Relay(config)) => relay(config).await,
         Some(Command::Project(config)) => project(config).await,
         Some(Command::Replay(args)) => replay(args).await,
+        Some(Command::Audit(args)) => match args.command {
+            AuditCommand::Verify(args) => verify(args).await,
+        },
+        Some(Command::Export(args)) => export(args).await,
         Some(Command::Token(args)) => token(args),
     }
 }
@@ -138,6 +142,47 @@ async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     for projection in chosen {
         println!("{} rebuilt to position {position}", projection.name());
     }
+    Ok(())
+}
+
+/// `meetings audit verify`: prints the verification as JSON; exits 1 when
+/// the chain breaks.
+async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
+    let verification = match &args.file {
+        Some(path) if path.as_os_str() == "-" => {
+            meetings::audit::verify_lines(std::io::stdin().lock())?
+        }
+        Some(path) => {
+            let file =
+                std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            meetings::audit::verify_lines(std::io::BufReader::new(file))?
+        }
+        None => {
+            let log = app::open_store(&args.config).await?;
+            meetings::audit::verify_log(log.store.as_ref(), args.from, args.to).await?
+        }
+    };
+    println!("{}", serde_json::to_string(&verification)?);
+    if !verification.verified {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// `meetings export`: NDJSON on standard output.
+async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let log = app::open_store(&args.config).await?;
+    let stream = match &args.meeting {
+        Some(reference) => {
+            let commands = command::CommandHandler::new(log.store.clone());
+            Some(commands.resolve(reference).await?.stream_id())
+        }
+        None => None,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written =
+        meetings::audit::export(log.store.as_ref(), args.after, stream.as_ref(), &mut out).await?;
+    eprintln!("{written} events written");
     Ok(())
 }
 

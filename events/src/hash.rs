@@ -120,6 +120,16 @@ fn write_scalar(value: &serde_json::Value, out: &mut Vec<u8>) {
     let _ = serde_json::to_writer(out, value);
 }
 
+impl ChainError {
+    /// The first position that does not verify.
+    pub fn position(&self) -> i64 {
+        match self {
+            Self::Gap { previous, .. } => previous + 1,
+            Self::BrokenLink(p) | Self::BadHash(p) => *p,
+        }
+    }
+}
+
 /// Where a chain stops verifying.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
@@ -148,6 +158,12 @@ impl Default for Verifier {
 }
 
 impl Verifier {
+    /// Verification that goes on after the event at `position` with
+    /// `hash` (taken as given: what came before it is not checked).
+    pub fn after(position: i64, hash: Vec<u8>) -> Self {
+        Self { position, hash }
+    }
+
     /// Checks the next event; call in position order from position 1.
     pub fn check(&mut self, event: &crate::RecordedEvent) -> Result<(), ChainError> {
         if event.position != self.position + 1 {

@@ -130,13 +130,7 @@ pub async fn events(
     params: Result<Query<EventsParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
-    let audits = caller
-        .roles
-        .iter()
-        .any(|r| query::access::READ_ALL_ROLES.contains(&r.as_str()));
-    if !audits {
-        return Err(ApiError::CannotRead);
-    }
+    audits(&caller)?;
     let after = params.after.unwrap_or(0);
     if after < 0 {
         return Err(ApiError::invalid("after", "must be at least 0"));
@@ -206,4 +200,58 @@ pub async fn events(
         Body::from_stream(lines),
     )
         .into_response())
+}
+
+/// Only the deployment's auditors and admins read the whole log.
+fn audits(caller: &command::meeting::Caller) -> Result<(), ApiError> {
+    let audits = caller
+        .roles
+        .iter()
+        .any(|r| query::access::READ_ALL_ROLES.contains(&r.as_str()));
+    if audits {
+        Ok(())
+    } else {
+        Err(ApiError::CannotRead)
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VerifyParams {
+    /// The first position to check (default 1).
+    #[param(minimum = 1, nullable = false)]
+    from: Option<i64>,
+    /// The last (default the head).
+    #[param(minimum = 1, nullable = false)]
+    to: Option<i64>,
+}
+
+/// `GET /api/v1/audit/verify`: the hash chain recomputed over a range.
+#[utoipa::path(
+    get,
+    path = "/audit/verify",
+    tag = "audit",
+    params(VerifyParams),
+    responses(
+        (status = 200, description = "`verified` and the range, or where the chain breaks and why", body = crate::audit::Verification),
+        (status = 403, description = "INSUFFICIENT_PERMISSION: not an auditor or admin", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn verify(
+    AuthUser(caller): AuthUser,
+    State(state): State<AppState>,
+    params: Result<Query<VerifyParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::Json<crate::audit::Verification>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    audits(&caller)?;
+    for (field, value) in [("from", params.from), ("to", params.to)] {
+        if value.is_some_and(|v| v < 1) {
+            return Err(ApiError::invalid(field, "must be at least 1"));
+        }
+    }
+    let store = state.commands.store().as_ref();
+    crate::audit::verify_log(store, params.from, params.to)
+        .await
+        .map(axum::Json)
+        .map_err(|e| ApiError::App(e.into()))
 }

@@ -247,7 +247,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(grants::link))
         .routes(routes!(presence::livekit_webhook))
         .routes(routes!(policy::configure))
-        .routes(routes!(audit::events));
+        .routes(routes!(audit::events))
+        .routes(routes!(audit::verify));
     let ops = OpenApiRouter::new()
         .routes(routes!(ws::connect))
         .routes(routes!(healthz))

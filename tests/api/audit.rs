@@ -10,6 +10,8 @@ use crate::helpers::{Setup, TestApp, ctx, join, schedule, spawn_app_on};
 on_setups!([postgres, sqlite]
     an_auditor_pages_through_the_whole_log_and_streams_it_as_ndjson,
     the_log_is_filtered_by_meeting_and_type_and_refused_to_others,
+    the_chain_verifies_and_a_changed_event_is_named,
+    an_export_verifies_offline_and_a_changed_byte_is_named,
 );
 
 /// A meeting with `joins` people in it, by commands in process.
@@ -199,4 +201,153 @@ async fn the_log_is_filtered_by_meeting_and_type_and_refused_to_others(setup: Se
         .send(Method::GET, "/api/v1/events", None, None, &[])
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Changes one event's data behind the log's back, as a superuser could:
+/// the immutability trigger switched off for the one statement.
+async fn tamper(app: &TestApp, setup: Setup, position: i64) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app._db.url).await.unwrap();
+    let statements: &[&str] = match setup.backend() {
+        meetings::db::Backend::Postgres => &[
+            "ALTER TABLE events DISABLE TRIGGER events_no_update_or_delete",
+            "UPDATE events SET data = '{\"tampered\": true}' WHERE position = $1",
+            "ALTER TABLE events ENABLE TRIGGER events_no_update_or_delete",
+        ],
+        meetings::db::Backend::Sqlite => &[
+            "DROP TRIGGER events_no_update",
+            "UPDATE events SET data = '{\"tampered\": true}' WHERE position = $1",
+        ],
+    };
+    for statement in statements {
+        let query = sqlx::query(statement);
+        let query = if statement.contains("$1") {
+            query.bind(position)
+        } else {
+            query
+        };
+        query.execute(&pool).await.unwrap();
+    }
+}
+
+async fn the_chain_verifies_and_a_changed_event_is_named(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    crowded(&app, "alice", 20).await;
+    let head = app.head().await;
+    let log = app.log().await;
+    let auditor = app.token_with_roles("audrey", &["auditor"]);
+    let verify = |query: &'static str| {
+        let auditor = auditor.clone();
+        let app = &app;
+        async move {
+            app.send(
+                Method::GET,
+                &format!("/api/v1/audit/verify{query}"),
+                Some(&auditor),
+                None,
+                &[],
+            )
+            .await
+        }
+    };
+    let whole = verify("").await;
+    assert_eq!(whole.status, StatusCode::OK, "{:?}", whole.body);
+    assert_eq!(whole.body["verified"], true, "{:?}", whole.body);
+    assert_eq!(whole.body["events_checked"], head);
+    assert_eq!(whole.body["head_position"], head);
+    assert_eq!(
+        whole.body["head_hash"],
+        hex::encode(&log.last().unwrap().hash)
+    );
+    let part = verify("?from=5&to=10").await;
+    assert_eq!(
+        (part.body["from"].as_i64(), part.body["to"].as_i64()),
+        (Some(5), Some(10))
+    );
+    assert_eq!(part.body["events_checked"], 6);
+
+    tamper(&app, setup, 7).await;
+    let broken = verify("").await;
+    assert_eq!(broken.body["verified"], false, "{:?}", broken.body);
+    assert_eq!(broken.body["first_bad_position"], 7);
+    assert!(broken.body["reason"].as_str().unwrap().contains("7"));
+    assert_eq!(verify("?to=6").await.body["verified"], true);
+
+    let plain = app.get("/api/v1/audit/verify", "alice", &[]).await;
+    assert_eq!(plain.status, StatusCode::FORBIDDEN);
+}
+
+/// Runs `meetings <args>` on the test's database; (exit code, stdout).
+async fn cli(app: &TestApp, args: &[&str]) -> (i32, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_meetings"))
+        .args(args)
+        .env("DATABASE_URL", &app._db.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+    )
+}
+
+async fn an_export_verifies_offline_and_a_changed_byte_is_named(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    crowded(&app, "alice", 12).await;
+    let head = app.head().await;
+    let (code, online) = cli(&app, &["audit", "verify"]).await;
+    assert_eq!(code, 0, "{online}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&online).unwrap()["events_checked"],
+        head
+    );
+
+    let (code, export) = cli(&app, &["export"]).await;
+    assert_eq!(code, 0);
+    assert_eq!(export.lines().count() as i64, head);
+    let expected: Vec<Value> = stored(&app).await;
+    let lines: Vec<Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines, expected, "the same lines as GET /api/v1/events");
+    let file = std::env::temp_dir().join(format!("export-{}.ndjson", uuid::Uuid::new_v4()));
+    std::fs::write(&file, &export).unwrap();
+    let path = file.to_str().unwrap();
+    let (code, offline) = cli(&app, &["audit", "verify", "--file", path]).await;
+    assert_eq!(code, 0, "{offline}");
+    let offline: Value = serde_json::from_str(&offline).unwrap();
+    assert_eq!(offline["events_checked"], head);
+    assert_eq!(
+        offline["head_hash"],
+        serde_json::from_str::<Value>(&online).unwrap()["head_hash"]
+    );
+
+    // One byte of line 5's data changed (still valid JSON).
+    let mut changed: Vec<String> = export.lines().map(str::to_owned).collect();
+    changed[4] = changed[4].replacen("alice-guest", "blice-guest", 1);
+    assert_ne!(
+        changed[4],
+        export.lines().nth(4).unwrap(),
+        "the line holds a guest's name"
+    );
+    std::fs::write(&file, changed.join("\n")).unwrap();
+    let (code, refused) = cli(&app, &["audit", "verify", "--file", path]).await;
+    assert_eq!(code, 1, "{refused}");
+    let refused: Value = serde_json::from_str(&refused).unwrap();
+    assert_eq!(refused["first_bad_position"], 5, "{refused}");
+    std::fs::remove_file(&file).ok();
+
+    // One meeting's export.
+    let (_, only) = cli(
+        &app,
+        &[
+            "export",
+            "--meeting",
+            &lines[0]["stream_id"].as_str().unwrap()["meeting-".len()..],
+        ],
+    )
+    .await;
+    assert_eq!(only.lines().count() as i64, head, "one meeting in this log");
 }

@@ -57,8 +57,8 @@ async fn the_document_describes_every_route_it_routes() {
             );
         }
     }
-    // 38 under /api/v1, the WebSocket, and three ops routes.
-    assert_eq!(operations, 42, "{:?}", paths.keys().collect::<Vec<_>>());
+    // 39 under /api/v1, the WebSocket, and three ops routes.
+    assert_eq!(operations, 43, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
