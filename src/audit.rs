@@ -200,3 +200,57 @@ pub async fn export(
     out.flush()?;
     Ok(written)
 }
+
+/// Whether a receipt still holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ReceiptCheck {
+    /// The log still holds `hash` at `position`, and the chain from there
+    /// to the head verifies.
+    pub valid: bool,
+    pub position: i64,
+    /// The hash as given, hex.
+    pub hash: String,
+    pub head_position: i64,
+    /// Why not, when not valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Checks a receipt (a command's `position` and `hash`): the event at the
+/// position still has that hash, and every event after it still links
+/// to it. A tail rewritten and re-hashed after the receipt was taken
+/// changes the hash at its position, or breaks the links after it.
+pub async fn check_receipt(
+    store: &dyn EventStore,
+    position: i64,
+    hash: &str,
+) -> Result<ReceiptCheck, StoreError> {
+    let head = store.head_position().await?;
+    let answer = |reason: Option<String>| ReceiptCheck {
+        valid: reason.is_none(),
+        position,
+        hash: hash.to_owned(),
+        head_position: head,
+        reason,
+    };
+    if position < 1 || position > head {
+        return Ok(answer(Some("the log has no event at this position".into())));
+    }
+    let held = store.read_all(position - 1, 1).await?.pop();
+    let Some(held) = held.filter(|e| e.position == position) else {
+        return Ok(answer(Some("the log has no event at this position".into())));
+    };
+    if !hex::encode(&held.hash).eq_ignore_ascii_case(hash) {
+        return Ok(answer(Some(
+            "the log holds another hash at this position: history was rewritten".into(),
+        )));
+    }
+    let after = verify_log(store, Some(position + 1), None).await?;
+    Ok(answer((!after.verified).then(|| {
+        format!(
+            "the chain after the receipt breaks at {}: {}",
+            after.first_bad_position.unwrap_or_default(),
+            after.reason.unwrap_or_default()
+        )
+    })))
+}

@@ -119,7 +119,7 @@ pub async fn join(
         additions.guest_token = Some(token);
         additions.guest_token_expires_at = Some(expires_at);
     }
-    Ok(respond_with(&state, done, &additions))
+    Ok(respond_with(&state, done, &additions).await)
 }
 
 /// A guest of `meeting` named `name`, with a fresh id:

@@ -255,3 +255,46 @@ pub async fn verify(
         .map(axum::Json)
         .map_err(|e| ApiError::App(e.into()))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReceiptParams {
+    /// The `position` a command answered.
+    #[param(minimum = 1)]
+    position: i64,
+    /// The `hash` it answered (hex).
+    #[param(pattern = "^[0-9a-fA-F]{64}$")]
+    hash: String,
+}
+
+/// `GET /api/v1/audit/receipt`: whether a command's receipt still holds.
+/// Anyone signed in may ask: the answer shows no event, only whether the
+/// hash is still where it was.
+#[utoipa::path(
+    get,
+    path = "/audit/receipt",
+    tag = "audit",
+    params(ReceiptParams),
+    responses(
+        (status = 200, description = "Whether the log still holds the hash at the position, with an intact chain after it", body = crate::audit::ReceiptCheck),
+    )
+)]
+pub async fn receipt(
+    AuthUser(_caller): AuthUser,
+    State(state): State<AppState>,
+    params: Result<Query<ReceiptParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::Json<crate::audit::ReceiptCheck>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    if params.position < 1 {
+        return Err(ApiError::invalid("position", "must be at least 1"));
+    }
+    let hex = params.hash.len() == 64 && params.hash.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex {
+        return Err(ApiError::invalid("hash", "must be 64 hex digits"));
+    }
+    let store = state.commands.store().as_ref();
+    crate::audit::check_receipt(store, params.position, &params.hash)
+        .await
+        .map(axum::Json)
+        .map_err(|e| ApiError::App(e.into()))
+}

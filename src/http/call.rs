@@ -166,7 +166,7 @@ impl<K: Keying> Call<K> {
     ) -> Result<Response, ApiError> {
         let state = self.state.clone();
         let done = self.execute_on(meeting_id, route, command, body).await?;
-        Ok(respond(&state, done))
+        Ok(respond(&state, done).await)
     }
 
     /// Runs the command on a meeting already resolved and gives what was
@@ -196,7 +196,7 @@ impl<K: Keying> Call<K> {
         let key = self.key("POST /meetings", body);
         let ctx = self.context();
         let done = self.state.commands.schedule(&ctx, command, key).await?;
-        Ok(respond(&self.state, done))
+        Ok(respond(&self.state, done).await)
     }
 }
 
@@ -211,6 +211,10 @@ struct Answer<'a, B: Serialize> {
     join: &'a JoinAdditions,
     /// The position a reader must reach to see the command's effect.
     position: i64,
+    /// The hash of the event at `position`, hex: a receipt the client
+    /// can check later (`GET /api/v1/audit/receipt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash: Option<&'a str>,
 }
 
 /// What a join's answer adds for the one who joined: their way into the
@@ -244,31 +248,50 @@ enum Extra {
     },
 }
 
+/// The hash of the event at `position`, hex: from this process's recent
+/// commits (where a command's own events are), else from the log.
+async fn hash_at(state: &AppState, position: i64) -> Option<String> {
+    if position < 1 {
+        return None;
+    }
+    let store = state.commands.store();
+    let recent = store.recent(position - 1, 1).and_then(|mut e| e.pop());
+    let event = match recent {
+        Some(event) => Some(event),
+        None => store.read_all(position - 1, 1).await.ok()?.pop(),
+    };
+    event
+        .filter(|e| e.position == position)
+        .map(|e| hex::encode(e.hash))
+}
+
 /// The response to a command: its reply with `position`, the
 /// `X-Event-Position` header, the status of its kind, and for a new
 /// meeting `Location` and `meeting_link`.
-pub fn respond(state: &AppState, done: Executed) -> Response {
-    respond_with(state, done, &JoinAdditions::default())
+pub async fn respond(state: &AppState, done: Executed) -> Response {
+    respond_with(state, done, &JoinAdditions::default()).await
 }
 
 /// [`respond`], with what a join's answer adds.
-pub fn respond_with(state: &AppState, done: Executed, join: &JoinAdditions) -> Response {
+pub async fn respond_with(state: &AppState, done: Executed, join: &JoinAdditions) -> Response {
     fn answer<B: Serialize>(
         status: StatusCode,
         body: &B,
         extra: Option<Extra>,
         join: &JoinAdditions,
-        position: i64,
+        (position, hash): (i64, Option<&str>),
     ) -> Response {
         let answer = Answer {
             body,
             extra,
             join,
             position,
+            hash,
         };
         (status, axum::Json(answer)).into_response()
     }
-    let position = done.position;
+    let receipt = hash_at(state, done.position).await;
+    let position = (done.position, receipt.as_deref());
     let ok = StatusCode::OK;
     let mut location = None;
     let mut response = match &done.reply {
@@ -312,7 +335,13 @@ pub fn respond_with(state: &AppState, done: Executed, join: &JoinAdditions) -> R
         Reply::MediaRecorded(v) => answer(ok, v, None, join, position),
     };
     let headers = response.headers_mut();
-    headers.insert("x-event-position", HeaderValue::from(position));
+    headers.insert("x-event-position", HeaderValue::from(done.position));
+    if let Some(hash) = receipt
+        .as_deref()
+        .and_then(|h| HeaderValue::from_str(h).ok())
+    {
+        headers.insert("x-event-hash", hash);
+    }
     if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         headers.insert(header::LOCATION, location);
     }

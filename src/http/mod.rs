@@ -248,7 +248,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(presence::livekit_webhook))
         .routes(routes!(policy::configure))
         .routes(routes!(audit::events))
-        .routes(routes!(audit::verify));
+        .routes(routes!(audit::verify))
+        .routes(routes!(audit::receipt));
     let ops = OpenApiRouter::new()
         .routes(routes!(ws::connect))
         .routes(routes!(healthz))

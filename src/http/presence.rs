@@ -71,7 +71,7 @@ pub async fn livekit_webhook(
         .execute(meeting_id, &ctx, Command::RecordMedia(report), None)
         .await;
     match done {
-        Ok(done) => Ok(super::call::respond(&state, done)),
+        Ok(done) => Ok(super::call::respond(&state, done).await),
         Err(AppError::NotFound | AppError::Domain(MeetingError::NotFound)) => Ok(nothing()),
         Err(e) => Err(e.into()),
     }

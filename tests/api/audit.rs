@@ -12,6 +12,7 @@ on_setups!([postgres, sqlite]
     the_log_is_filtered_by_meeting_and_type_and_refused_to_others,
     the_chain_verifies_and_a_changed_event_is_named,
     an_export_verifies_offline_and_a_changed_byte_is_named,
+    a_receipt_refuses_a_history_rewritten_and_rehashed_after_it,
 );
 
 /// A meeting with `joins` people in it, by commands in process.
@@ -350,4 +351,108 @@ async fn an_export_verifies_offline_and_a_changed_byte_is_named(setup: Setup) {
     )
     .await;
     assert_eq!(only.lines().count() as i64, head, "one meeting in this log");
+}
+
+/// Rewrites the event at `position` and re-hashes every event after it,
+/// as someone with the database's keys could: the chain is whole again.
+async fn rewrite(app: &TestApp, setup: Setup, position: i64) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app._db.url).await.unwrap();
+    let (off, update, on): (&str, &str, Option<&str>) = match setup.backend() {
+        meetings::db::Backend::Postgres => (
+            "ALTER TABLE events DISABLE TRIGGER events_no_update_or_delete",
+            "UPDATE events SET data = $1::jsonb, prev_hash = $2, hash = $3 WHERE position = $4",
+            Some("ALTER TABLE events ENABLE TRIGGER events_no_update_or_delete"),
+        ),
+        meetings::db::Backend::Sqlite => (
+            "DROP TRIGGER events_no_update",
+            "UPDATE events SET data = $1, prev_hash = $2, hash = $3 WHERE position = $4",
+            None,
+        ),
+    };
+    sqlx::query(off).execute(&pool).await.unwrap();
+    let mut log = app.log().await;
+    let mut previous = log[(position - 2).max(0) as usize].hash.clone();
+    if position == 1 {
+        previous = vec![0; 32];
+    }
+    for event in log.iter_mut().filter(|e| e.position >= position) {
+        if event.position == position {
+            event.data = (&serde_json::json!({"rewritten": true})).into();
+        }
+        event.prev_hash = previous.clone();
+        event.hash = events::hash::recorded_hash(event).to_vec();
+        sqlx::query(update)
+            .bind(event.data.get().to_owned())
+            .bind(event.prev_hash.clone())
+            .bind(event.hash.clone())
+            .bind(event.position)
+            .execute(&pool)
+            .await
+            .unwrap();
+        previous = event.hash.clone();
+    }
+    sqlx::query("UPDATE event_log_head SET hash = $1")
+        .bind(previous)
+        .execute(&pool)
+        .await
+        .unwrap();
+    if let Some(on) = on {
+        sqlx::query(on).execute(&pool).await.unwrap();
+    }
+}
+
+async fn a_receipt_refuses_a_history_rewritten_and_rehashed_after_it(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    let body = serde_json::json!({"title": "Receipts", "start_now": true});
+    let created = app.post("/api/v1/meetings", "alice", Some(&body)).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let position = created.body["position"].as_i64().unwrap();
+    let hash = created.body["hash"].as_str().unwrap().to_owned();
+    assert_eq!(hash.len(), 64);
+    assert_eq!(created.headers["x-event-hash"], hash.as_str());
+    let stored = app.log().await;
+    assert_eq!(hex::encode(&stored[position as usize - 1].hash), hash);
+    crowded(&app, "bob", 5).await;
+
+    let check = |position: i64, hash: String| {
+        let app = &app;
+        async move {
+            let answer = app
+                .get(
+                    &format!("/api/v1/audit/receipt?position={position}&hash={hash}"),
+                    "alice",
+                    &[],
+                )
+                .await;
+            assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+            answer.body
+        }
+    };
+    let held = check(position, hash.clone()).await;
+    assert_eq!(held["valid"], true, "{held}");
+    assert_eq!(held["head_position"], app.head().await);
+    let forged = check(position, "0".repeat(64)).await;
+    assert_eq!(forged["valid"], false);
+
+    // The first event rewritten and everything after it re-hashed: the
+    // chain verifies, the receipt does not.
+    rewrite(&app, setup, 1).await;
+    let auditor = app.token_with_roles("audrey", &["auditor"]);
+    let verified = app
+        .send(
+            Method::GET,
+            "/api/v1/audit/verify",
+            Some(&auditor),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(verified.body["verified"], true, "{:?}", verified.body);
+    let refused = check(position, hash).await;
+    assert_eq!(refused["valid"], false, "{refused}");
+    assert!(
+        refused["reason"].as_str().unwrap().contains("rewritten"),
+        "{refused}"
+    );
 }
