@@ -254,3 +254,78 @@ pub async fn check_receipt(
         )
     })))
 }
+
+/// Up to where a meeting is folded.
+#[derive(Debug, Clone, Copy)]
+pub enum Until {
+    /// Its events at or before this log position.
+    Position(i64),
+    /// Its events recorded at or before this time.
+    Time(chrono::DateTime<chrono::Utc>),
+}
+
+/// A meeting as it stood at a moment: folded from its own events with the
+/// aggregate's `evolve` (not from the read models).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AsOf {
+    pub meeting_id: events::MeetingId,
+    /// The last of its events folded, and when it was recorded.
+    pub position: i64,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+    pub status: events::views::MeetingStatus,
+    pub title: String,
+    pub host_id: events::UserId,
+    pub settings: events::settings::MeetingSettings,
+    pub max_participants: u32,
+    /// Who was present, with their role (the snapshot's seat).
+    #[schema(value_type = Vec<Object>)]
+    pub participants: Vec<command::meeting::Seat>,
+    /// Who was in the waiting room.
+    #[schema(value_type = Vec<Object>)]
+    pub waiting: Vec<command::meeting::Waiter>,
+    /// The recording running then, if any.
+    #[schema(value_type = Option<Object>)]
+    pub recording: Option<command::meeting::Recording>,
+    /// The breakout rooms open then, if any.
+    #[schema(value_type = Option<Object>)]
+    pub breakout: Option<command::meeting::Breakout>,
+}
+
+/// The meeting as it stood at `until`; `None` when it did not exist yet.
+pub async fn as_of(
+    store: &dyn EventStore,
+    meeting: events::MeetingId,
+    until: Until,
+) -> anyhow::Result<Option<AsOf>> {
+    let events = store.read_stream(&meeting.stream_id(), 0).await?;
+    let mut state = None;
+    let mut last = None;
+    for event in &events {
+        let within = match until {
+            Until::Position(position) => event.position <= position,
+            Until::Time(at) => event.recorded_at <= at,
+        };
+        if !within {
+            break;
+        }
+        state = command::meeting::evolve(state, &event.decode()?);
+        last = Some((event.position, event.recorded_at));
+    }
+    let (Some(m), Some((position, recorded_at))) = (state, last) else {
+        return Ok(None);
+    };
+    Ok(Some(AsOf {
+        meeting_id: m.id,
+        position,
+        recorded_at,
+        status: m.status,
+        title: m.title,
+        host_id: m.host_id,
+        settings: m.settings,
+        max_participants: m.max_participants,
+        participants: m.present.into_values().collect(),
+        waiting: m.waiting.into_values().collect(),
+        recording: m.recording,
+        breakout: m.breakout,
+    }))
+}

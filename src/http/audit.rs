@@ -298,3 +298,61 @@ pub async fn receipt(
         .map(axum::Json)
         .map_err(|e| ApiError::App(e.into()))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsOfParams {
+    /// The meeting as its events up to this log position left it.
+    #[param(minimum = 1, nullable = false)]
+    position: Option<i64>,
+    /// ... or as its events recorded up to this time (RFC 3339) left it.
+    #[param(nullable = false)]
+    at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `GET /api/v1/meetings/{meeting}/as-of?position=N | at=T`: the meeting
+/// as it stood then, folded from its events (auditors, admins and its
+/// host).
+#[utoipa::path(
+    get,
+    path = "/meetings/{meeting}/as-of",
+    tag = "audit",
+    params(super::openapi::MeetingPath, AsOfParams),
+    responses(
+        (status = 200, description = "The meeting then", body = crate::audit::AsOf),
+        (status = 403, description = "INSUFFICIENT_PERMISSION: not an auditor, admin or its host", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND, or it did not exist yet", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn as_of(
+    AuthUser(caller): AuthUser,
+    State(state): State<AppState>,
+    axum::extract::Path(meeting): axum::extract::Path<String>,
+    params: Result<Query<AsOfParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::Json<crate::audit::AsOf>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let until = match (params.position, params.at) {
+        (Some(p), None) if p >= 1 => crate::audit::Until::Position(p),
+        (Some(_), None) => return Err(ApiError::invalid("position", "must be at least 1")),
+        (None, Some(at)) => crate::audit::Until::Time(at),
+        _ => return Err(ApiError::invalid("position", "give one of position or at")),
+    };
+    let id = state.commands.resolve(&meeting).await?;
+    let host = state
+        .commands
+        .inspect(id, |m| m.map(|m| m.host_id.clone()))
+        .await?
+        .ok_or(command::AppError::NotFound)?;
+    if audits(&caller).is_err() && caller.user_id != host {
+        return Err(ApiError::CannotRead);
+    }
+    let store = state.commands.store().as_ref();
+    crate::audit::as_of(store, id, until)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "as-of failed");
+            ApiError::App(events::StoreError::Backend(e.to_string().into()).into())
+        })?
+        .map(axum::Json)
+        .ok_or(ApiError::App(command::AppError::NotFound))
+}

@@ -249,7 +249,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(policy::configure))
         .routes(routes!(audit::events))
         .routes(routes!(audit::verify))
-        .routes(routes!(audit::receipt));
+        .routes(routes!(audit::receipt))
+        .routes(routes!(audit::as_of));
     let ops = OpenApiRouter::new()
         .routes(routes!(ws::connect))
         .routes(routes!(healthz))

@@ -17,7 +17,7 @@ use super::password;
 
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"settings": {"lock_room": true}}))]
+#[schema(example = json!({"lock_room": true}))]
 pub struct ConfigBody {
     #[serde(flatten)]
     pub settings: SettingsChange,

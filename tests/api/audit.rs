@@ -13,6 +13,7 @@ on_setups!([postgres, sqlite]
     the_chain_verifies_and_a_changed_event_is_named,
     an_export_verifies_offline_and_a_changed_byte_is_named,
     a_receipt_refuses_a_history_rewritten_and_rehashed_after_it,
+    a_meeting_as_of_a_position_or_a_time_is_folded_from_its_events,
 );
 
 /// A meeting with `joins` people in it, by commands in process.
@@ -455,4 +456,143 @@ async fn a_receipt_refuses_a_history_rewritten_and_rehashed_after_it(setup: Setu
         refused["reason"].as_str().unwrap().contains("rewritten"),
         "{refused}"
     );
+}
+
+/// A command's position, and who was present (with role) and waiting
+/// once it ran.
+type Step = (i64, Vec<(&'static str, &'static str)>, Vec<&'static str>);
+
+async fn a_meeting_as_of_a_position_or_a_time_is_folded_from_its_events(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    // Someone else's meeting first, so the log holds events before ours.
+    app.active_meeting("zed", serde_json::json!({})).await;
+    let id = app.active_meeting("alice", serde_json::json!({})).await;
+    let at = |action: &str| format!("/api/v1/meetings/{id}/{action}");
+    let mut steps: Vec<Step> = Vec::new();
+    let mut step = |response: crate::helpers::Response,
+                    present: Vec<(&'static str, &'static str)>,
+                    waiting: Vec<&'static str>| {
+        assert!(response.status.is_success(), "{:?}", response.body);
+        steps.push((
+            response.body["position"].as_i64().unwrap(),
+            present,
+            waiting,
+        ));
+    };
+    step(
+        app.post(&at("join"), "bob", None).await,
+        vec![("bob", "participant")],
+        vec![],
+    );
+    step(
+        app.post(&at("join"), "carol", None).await,
+        vec![("bob", "participant"), ("carol", "participant")],
+        vec![],
+    );
+    let role = serde_json::json!({"role": "co_host"});
+    let changed = app
+        .send(
+            Method::PUT,
+            &at("participants/carol/role"),
+            Some(&app.token("alice")),
+            Some(&role),
+            &[],
+        )
+        .await;
+    step(
+        changed,
+        vec![("bob", "participant"), ("carol", "co_host")],
+        vec![],
+    );
+    step(
+        app.post(&at("leave"), "bob", None).await,
+        vec![("carol", "co_host")],
+        vec![],
+    );
+    let waiting_room = serde_json::json!({"waiting_room": true});
+    step(
+        app.patch(&at("config"), "alice", &waiting_room).await,
+        vec![("carol", "co_host")],
+        vec![],
+    );
+    let parked = app.post(&at("join"), "dave", None).await;
+    assert_eq!(parked.status, StatusCode::ACCEPTED);
+    step(parked, vec![("carol", "co_host")], vec!["dave"]);
+
+    let as_of = |query: String, user: &'static str| {
+        let app = &app;
+        let path = at(&format!("as-of?{query}"));
+        async move { app.get(&path, user, &[]).await }
+    };
+    for (position, present, waiting) in &steps {
+        let then = as_of(format!("position={position}"), "alice").await;
+        assert_eq!(then.status, StatusCode::OK, "{:?}", then.body);
+        assert_eq!(then.body["position"], *position);
+        let mut seen: Vec<(String, String)> = then.body["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["user_id"].as_str().unwrap().to_owned(),
+                    p["role"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        seen.sort();
+        let expected: Vec<(String, String)> = present
+            .iter()
+            .map(|(u, r)| (u.to_string(), r.to_string()))
+            .collect();
+        assert_eq!(seen, expected, "at {position}");
+        let queued: Vec<&str> = then.body["waiting"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["user_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(&queued, waiting, "at {position}");
+        assert_eq!(then.body["status"], "active");
+    }
+    let settings_then = as_of(format!("position={}", steps[3].0), "alice").await;
+    assert_eq!(settings_then.body["settings"]["waiting_room"], false);
+
+    // A time between two of its events: the earlier state.
+    let stream: Vec<_> = app
+        .log()
+        .await
+        .into_iter()
+        .filter(|e| e.stream_id.0 == format!("meeting-{id}"))
+        .collect();
+    let (k, next) = (&stream[2], &stream[3]);
+    let between = k.recorded_at + (next.recorded_at - k.recorded_at) / 2;
+    let then = as_of(
+        format!(
+            "at={}",
+            between.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        ),
+        "alice",
+    )
+    .await;
+    assert_eq!(then.status, StatusCode::OK, "{:?}", then.body);
+    assert_eq!(then.body["position"], k.position, "{:?}", then.body);
+
+    // Before it existed: 404. Not its host, an auditor or an admin: 403.
+    let before = as_of(format!("position={}", stream[0].position - 1), "alice").await;
+    assert_eq!(before.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        as_of("position=1".into(), "carol").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let auditor = app.token_with_roles("audrey", &["auditor"]);
+    let audited = app
+        .send(
+            Method::GET,
+            &at(&format!("as-of?position={}", steps[0].0)),
+            Some(&auditor),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(audited.status, StatusCode::OK);
 }

@@ -57,8 +57,8 @@ async fn the_document_describes_every_route_it_routes() {
             );
         }
     }
-    // 40 under /api/v1, the WebSocket, and three ops routes.
-    assert_eq!(operations, 44, "{:?}", paths.keys().collect::<Vec<_>>());
+    // 41 under /api/v1, the WebSocket, and three ops routes.
+    assert_eq!(operations, 45, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
