@@ -356,3 +356,83 @@ pub async fn as_of(
         .map(axum::Json)
         .ok_or(ApiError::App(command::AppError::NotFound))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MeetingEventsParams {
+    /// Its events after this log position (default 0).
+    #[param(minimum = 0, nullable = false)]
+    after: Option<i64>,
+    /// At most this many (1 to 10,000, default 1,000).
+    #[param(minimum = 1, maximum = 10000, nullable = false)]
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/meetings/{meeting}/events`: the meeting's own log for its
+/// readers, private events filtered exactly as the WebSocket filters them
+/// (auditors and admins see everything).
+#[utoipa::path(
+    get,
+    path = "/meetings/{meeting}/events",
+    tag = "audit",
+    params(super::openapi::MeetingPath, MeetingEventsParams),
+    responses(
+        (status = 200, description = "A page of the meeting's events", body = EventsPage),
+        (status = 403, description = "INSUFFICIENT_PERMISSION: not a reader of the meeting", body = super::openapi::ErrorBody),
+        (status = 404, description = "MEETING_NOT_FOUND", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn meeting_events(
+    AuthUser(caller): AuthUser,
+    State(state): State<AppState>,
+    axum::extract::Path(meeting): axum::extract::Path<String>,
+    params: Result<Query<MeetingEventsParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::Json<EventsPage>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let after = params.after.unwrap_or(0);
+    if after < 0 {
+        return Err(ApiError::invalid("after", "must be at least 0"));
+    }
+    let limit = match params.limit {
+        None => DEFAULT_JSON_LIMIT,
+        Some(n) if (1..=MAX_JSON_LIMIT as i64).contains(&n) => n as usize,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_JSON_LIMIT}"),
+            ));
+        }
+    };
+    let id = state.commands.resolve(&meeting).await?;
+    let everything = audits(&caller).is_ok();
+    let entry = super::access::live(&state, &caller, id).await?;
+    let viewer = super::ws::Viewer::new(caller, id, &entry);
+    let head = state.head().await?;
+    let stream = state
+        .commands
+        .store()
+        .read_stream(&id.stream_id(), 0)
+        .await
+        .map_err(|e| ApiError::App(e.into()))?;
+    let (mut events, mut next_after, mut role) = (Vec::new(), after, None);
+    for event in stream
+        .into_iter()
+        .filter(|e| e.position > after && e.position <= head)
+    {
+        if events.len() == limit {
+            break;
+        }
+        next_after = event.position;
+        if everything || viewer.sees(&state, &event, &mut role).await {
+            events.push(event);
+        }
+    }
+    if events.len() < limit {
+        next_after = next_after.max(head);
+    }
+    Ok(axum::Json(EventsPage {
+        events,
+        next_after,
+        head,
+    }))
+}

@@ -250,7 +250,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(audit::events))
         .routes(routes!(audit::verify))
         .routes(routes!(audit::receipt))
-        .routes(routes!(audit::as_of));
+        .routes(routes!(audit::as_of))
+        .routes(routes!(audit::meeting_events));
     let ops = OpenApiRouter::new()
         .routes(routes!(ws::connect))
         .routes(routes!(healthz))

@@ -232,7 +232,7 @@ impl Cursor {
 }
 
 /// Who is connected, to which meeting, and what they may see.
-struct Viewer {
+pub(super) struct Viewer {
     caller: Caller,
     meeting: MeetingId,
     /// In the waiting room: sees only what is about their own wait, until
@@ -251,12 +251,26 @@ enum After {
 }
 
 impl Viewer {
+    /// A reader of `meeting` as the read check let them in.
+    pub(super) fn new(caller: Caller, meeting: MeetingId, entry: &super::access::Live) -> Self {
+        Self {
+            caller,
+            meeting,
+            waiting: entry.waiting,
+        }
+    }
+
     /// Whether this viewer may see the event: everything but private
     /// events, and those when their audience includes the viewer. Only an
     /// audience of moderators needs the viewer's role (as the meeting
     /// stands now), looked up once per call of `role` and kept in it. A
     /// viewer in the waiting room sees only the events about their wait.
-    async fn sees(&self, state: &AppState, event: &RecordedEvent, role: &mut Role) -> bool {
+    pub(super) async fn sees(
+        &self,
+        state: &AppState,
+        event: &RecordedEvent,
+        role: &mut Role,
+    ) -> bool {
         let private = PRIVATE_TYPES.contains(&event.event_type.as_str());
         if !private {
             return !self.waiting;
@@ -316,7 +330,7 @@ impl Viewer {
 }
 
 /// The viewer's role in the meeting once looked up (`Some(None)`: none).
-type Role = Option<Option<events::event::Role>>;
+pub(super) type Role = Option<Option<events::event::Role>>;
 
 async fn serve(
     state: AppState,

@@ -14,6 +14,7 @@ on_setups!([postgres, sqlite]
     an_export_verifies_offline_and_a_changed_byte_is_named,
     a_receipt_refuses_a_history_rewritten_and_rehashed_after_it,
     a_meeting_as_of_a_position_or_a_time_is_folded_from_its_events,
+    a_meetings_own_log_hides_private_events_as_the_websocket_does,
 );
 
 /// A meeting with `joins` people in it, by commands in process.
@@ -595,4 +596,89 @@ async fn a_meeting_as_of_a_position_or_a_time_is_folded_from_its_events(setup: S
         )
         .await;
     assert_eq!(audited.status, StatusCode::OK);
+}
+
+async fn a_meetings_own_log_hides_private_events_as_the_websocket_does(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    let id = app.active_meeting("alice", serde_json::json!({})).await;
+    for user in ["bob", "carol", "dave"] {
+        let joined = app
+            .post(&format!("/api/v1/meetings/{id}/join"), user, None)
+            .await;
+        assert_eq!(joined.status, StatusCode::OK);
+    }
+    let private = serde_json::json!({"content": "just us", "recipient_id": "carol"});
+    let sent = app
+        .post(
+            &format!("/api/v1/meetings/{id}/chat"),
+            "bob",
+            Some(&private),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{:?}", sent.body);
+    let public = serde_json::json!({"content": "hello all"});
+    app.post(
+        &format!("/api/v1/meetings/{id}/chat"),
+        "dave",
+        Some(&public),
+    )
+    .await;
+
+    let read = |user: &'static str, query: &'static str| {
+        let app = &app;
+        let path = format!("/api/v1/meetings/{id}/events{query}");
+        async move { app.get(&path, user, &[]).await }
+    };
+    let chats = |body: &Value| -> Vec<String> {
+        body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event_type"] == "chat_message_sent")
+            .map(|e| e["data"]["content"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (user, sees_private) in [
+        ("bob", true),
+        ("carol", true),
+        ("dave", false),
+        ("alice", false),
+    ] {
+        let log = read(user, "").await;
+        assert_eq!(log.status, StatusCode::OK, "{user}: {:?}", log.body);
+        let seen = chats(&log.body);
+        assert_eq!(
+            seen.contains(&"just us".to_owned()),
+            sees_private,
+            "{user}: {seen:?}"
+        );
+        assert!(seen.contains(&"hello all".to_owned()), "{user}");
+    }
+    let auditor = app.token_with_roles("audrey", &["auditor"]);
+    let audited = app
+        .send(
+            Method::GET,
+            &format!("/api/v1/meetings/{id}/events"),
+            Some(&auditor),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(chats(&audited.body).len(), 2, "auditors see everything");
+    let all = audited.body["events"].as_array().unwrap().len();
+
+    // Pages: two at a time, following next_after.
+    let first = read("bob", "?limit=2").await;
+    assert_eq!(first.body["events"].as_array().unwrap().len(), 2);
+    let after = first.body["next_after"].as_i64().unwrap();
+    let rest = app
+        .get(
+            &format!("/api/v1/meetings/{id}/events?after={after}"),
+            "bob",
+            &[],
+        )
+        .await;
+    assert_eq!(2 + rest.body["events"].as_array().unwrap().len(), all);
+
+    assert_eq!(read("eve", "").await.status, StatusCode::FORBIDDEN);
 }

@@ -57,8 +57,8 @@ async fn the_document_describes_every_route_it_routes() {
             );
         }
     }
-    // 41 under /api/v1, the WebSocket, and three ops routes.
-    assert_eq!(operations, 45, "{:?}", paths.keys().collect::<Vec<_>>());
+    // 42 under /api/v1, the WebSocket, and three ops routes.
+    assert_eq!(operations, 46, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]
