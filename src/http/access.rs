@@ -81,10 +81,7 @@ pub async fn live(
         })
         .await?;
     let (banned, waiting, over) = now.ok_or(ApiError::App(command::AppError::NotFound))?;
-    let reads_all = query::access::READ_ALL_ROLES
-        .iter()
-        .any(|role| caller.has_role(role));
-    if banned && !reads_all {
+    if banned && !super::audit::reads_all(caller) {
         return Err(ApiError::CannotRead);
     }
     match check(state, caller, meeting_id, Access::Read).await {

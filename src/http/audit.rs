@@ -129,12 +129,10 @@ pub async fn events(
     headers: HeaderMap,
     params: Result<Query<EventsParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let params = query_of(params)?;
     audits(&caller)?;
+    at_least("after", params.after, 0)?;
     let after = params.after.unwrap_or(0);
-    if after < 0 {
-        return Err(ApiError::invalid("after", "must be at least 0"));
-    }
     let ndjson = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -202,16 +200,37 @@ pub async fn events(
         .into_response())
 }
 
+/// Whether the caller holds a deployment role that reads everything
+/// (`auditor`, `admin`).
+pub fn reads_all(caller: &command::meeting::Caller) -> bool {
+    query::access::READ_ALL_ROLES
+        .iter()
+        .any(|role| caller.has_role(role))
+}
+
 /// Only the deployment's auditors and admins read the whole log.
 fn audits(caller: &command::meeting::Caller) -> Result<(), ApiError> {
-    let audits = caller
-        .roles
-        .iter()
-        .any(|r| query::access::READ_ALL_ROLES.contains(&r.as_str()));
-    if audits {
+    if reads_all(caller) {
         Ok(())
     } else {
         Err(ApiError::CannotRead)
+    }
+}
+
+/// A route's query string, or 422 naming what is wrong with it.
+fn query_of<T>(
+    params: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    params
+        .map(|Query(params)| params)
+        .map_err(|e| ApiError::invalid("query", e.body_text()))
+}
+
+/// 422 unless `value` (when given) is at least `min`.
+fn at_least(field: &str, value: Option<i64>, min: i64) -> Result<(), ApiError> {
+    match value {
+        Some(v) if v < min => Err(ApiError::invalid(field, format!("must be at least {min}"))),
+        _ => Ok(()),
     }
 }
 
@@ -242,13 +261,10 @@ pub async fn verify(
     State(state): State<AppState>,
     params: Result<Query<VerifyParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<crate::audit::Verification>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let params = query_of(params)?;
     audits(&caller)?;
-    for (field, value) in [("from", params.from), ("to", params.to)] {
-        if value.is_some_and(|v| v < 1) {
-            return Err(ApiError::invalid(field, "must be at least 1"));
-        }
-    }
+    at_least("from", params.from, 1)?;
+    at_least("to", params.to, 1)?;
     let store = state.commands.store().as_ref();
     crate::audit::verify_log(store, params.from, params.to)
         .await
@@ -284,10 +300,8 @@ pub async fn receipt(
     State(state): State<AppState>,
     params: Result<Query<ReceiptParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<crate::audit::ReceiptCheck>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
-    if params.position < 1 {
-        return Err(ApiError::invalid("position", "must be at least 1"));
-    }
+    let params = query_of(params)?;
+    at_least("position", Some(params.position), 1)?;
     let hex = params.hash.len() == 64 && params.hash.bytes().all(|b| b.is_ascii_hexdigit());
     if !hex {
         return Err(ApiError::invalid("hash", "must be 64 hex digits"));
@@ -330,7 +344,7 @@ pub async fn as_of(
     axum::extract::Path(meeting): axum::extract::Path<String>,
     params: Result<Query<AsOfParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<crate::audit::AsOf>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let params = query_of(params)?;
     let until = match (params.position, params.at) {
         (Some(p), None) if p >= 1 => crate::audit::Until::Position(p),
         (Some(_), None) => return Err(ApiError::invalid("position", "must be at least 1")),
@@ -388,11 +402,9 @@ pub async fn meeting_events(
     axum::extract::Path(meeting): axum::extract::Path<String>,
     params: Result<Query<MeetingEventsParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<EventsPage>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let params = query_of(params)?;
+    at_least("after", params.after, 0)?;
     let after = params.after.unwrap_or(0);
-    if after < 0 {
-        return Err(ApiError::invalid("after", "must be at least 0"));
-    }
     let limit = match params.limit {
         None => DEFAULT_JSON_LIMIT,
         Some(n) if (1..=MAX_JSON_LIMIT as i64).contains(&n) => n as usize,
