@@ -99,6 +99,8 @@ pub enum Scenario {
     Rebuild,
     /// Media tokens and links issued on one core.
     Tokens,
+    /// The auditor's waits: verify, export, as-of.
+    Audit,
     /// Every scenario, in this order.
     All,
     /// The server child of `fanout` (this binary, run by itself).

@@ -2,6 +2,7 @@
 //! same runs and answering [`Report`]s.
 
 mod append;
+mod audit;
 mod contention;
 pub mod fanout;
 mod http;
@@ -26,6 +27,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Report>> {
             Scenario::Fanout,
             Scenario::Rebuild,
             Scenario::Tokens,
+            Scenario::Audit,
         ],
         ref one => std::slice::from_ref(one),
     };
@@ -40,6 +42,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Report>> {
             Scenario::Fanout => fanout::report(options).await?,
             Scenario::Rebuild => rebuild::report(options).await?,
             Scenario::Tokens => tokens::report(options).await?,
+            Scenario::Audit => audit::report(options).await?,
             Scenario::All | Scenario::Serve => {
                 anyhow::bail!("{scenario:?} is not a scenario of its own")
             }

@@ -79,6 +79,12 @@ async fn read_and_decode(store: &dyn EventStore) -> anyhow::Result<(f64, f64)> {
 
 /// One meeting's whole life as new events, decided by the domain.
 fn meeting_events(id: MeetingId) -> anyhow::Result<(Vec<NewEvent>, String)> {
+    meeting_of(id, JOINS_PER_MEETING)
+}
+
+/// A meeting's life with `joins` joins, each followed by a leave: about
+/// `3 + 2 * joins` events.
+pub(super) fn meeting_of(id: MeetingId, joins: usize) -> anyhow::Result<(Vec<NewEvent>, String)> {
     let room_code = RoomCode::random(&mut rand::thread_rng());
     let alias = room_code.alias();
     let mut commands = vec![(
@@ -96,13 +102,13 @@ fn meeting_events(id: MeetingId) -> anyhow::Result<(Vec<NewEvent>, String)> {
             password_id: None,
         }),
     )];
-    for n in 0..JOINS_PER_MEETING {
+    for n in 0..joins {
         commands.push((format!("u{n}"), join_command()));
         commands.push((format!("u{n}"), Command::Leave));
     }
     commands.push(("host".to_owned(), Command::End));
     let mut state: Option<Meeting> = None;
-    let mut out = Vec::with_capacity(EVENTS_PER_MEETING);
+    let mut out = Vec::with_capacity(3 + 2 * joins);
     for (user, command) in commands {
         let ctx = context(user);
         let metadata = ctx.metadata();
@@ -118,7 +124,7 @@ fn meeting_events(id: MeetingId) -> anyhow::Result<(Vec<NewEvent>, String)> {
 }
 
 /// Fills the log with about `total` events; returns the head.
-async fn fill(store: Arc<dyn EventStore>, total: usize) -> anyhow::Result<i64> {
+pub(super) async fn fill(store: Arc<dyn EventStore>, total: usize) -> anyhow::Result<i64> {
     let meetings = total.div_ceil(EVENTS_PER_MEETING);
     let writers: Vec<_> = (0..WRITERS)
         .map(|writer| {
@@ -145,7 +151,7 @@ async fn fill(store: Arc<dyn EventStore>, total: usize) -> anyhow::Result<i64> {
 }
 
 /// The plain SELECT of every row of the log, in order; rows/s.
-async fn select_all(backend: Backend, url: &str) -> anyhow::Result<f64> {
+pub(super) async fn select_all(backend: Backend, url: &str) -> anyhow::Result<f64> {
     const SQL: &str = "SELECT position, event_id, stream_id, stream_version, event_type, \
                        schema_version, data, metadata, recorded_at, prev_hash, hash FROM events \
                        ORDER BY position";
