@@ -76,7 +76,7 @@ impl Verification {
 /// each event's hash recomputed from its columns and linked to the one
 /// before (the event at `from - 1` is taken as given).
 pub async fn verify_log(
-    store: &dyn EventStore,
+    store: &std::sync::Arc<dyn EventStore>,
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Verification, StoreError> {
@@ -100,11 +100,24 @@ pub async fn verify_log(
     };
     let (mut after, mut checked) = (from - 1, 0);
     let mut last_hash = Vec::new();
-    while after < to {
-        let want = PAGE.min((to - after) as usize);
-        let page = store.read_all(after, want).await?;
-        if page.is_empty() {
+    // The next page is read (on another task, so on the other core) while
+    // this one is hashed: the check then runs at about the speed of the
+    // read alone.
+    let read = |after: i64| {
+        let store = store.clone();
+        let want = PAGE.min((to - after).max(0) as usize);
+        tokio::spawn(async move { store.read_all(after, want).await })
+    };
+    let mut next = (after < to).then(|| read(after));
+    while let Some(reading) = next.take() {
+        let page = reading
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string().into()))??;
+        let Some(last) = page.last().map(|e| e.position) else {
             return Ok(Verification::broken(after + 1, "the event is missing"));
+        };
+        if last < to {
+            next = Some(read(last));
         }
         for event in &page {
             if let Err(e) = verifier.check(event) {
@@ -221,7 +234,7 @@ pub struct ReceiptCheck {
 /// to it. A tail rewritten and re-hashed after the receipt was taken
 /// changes the hash at its position, or breaks the links after it.
 pub async fn check_receipt(
-    store: &dyn EventStore,
+    store: &std::sync::Arc<dyn EventStore>,
     position: i64,
     hash: &str,
 ) -> Result<ReceiptCheck, StoreError> {

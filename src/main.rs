@@ -159,7 +159,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         }
         None => {
             let log = app::open_store(&args.config).await?;
-            meetings::audit::verify_log(log.store.as_ref(), args.from, args.to).await?
+            meetings::audit::verify_log(&log.store, args.from, args.to).await?
         }
     };
     println!("{}", serde_json::to_string(&verification)?);

@@ -265,8 +265,7 @@ pub async fn verify(
     audits(&caller)?;
     at_least("from", params.from, 1)?;
     at_least("to", params.to, 1)?;
-    let store = state.commands.store().as_ref();
-    crate::audit::verify_log(store, params.from, params.to)
+    crate::audit::verify_log(state.commands.store(), params.from, params.to)
         .await
         .map(axum::Json)
         .map_err(|e| ApiError::App(e.into()))
@@ -306,8 +305,8 @@ pub async fn receipt(
     if !hex {
         return Err(ApiError::invalid("hash", "must be 64 hex digits"));
     }
-    let store = state.commands.store().as_ref();
-    crate::audit::check_receipt(store, params.position, &params.hash)
+
+    crate::audit::check_receipt(state.commands.store(), params.position, &params.hash)
         .await
         .map(axum::Json)
         .map_err(|e| ApiError::App(e.into()))

@@ -37,7 +37,7 @@ pub async fn report(options: &Options) -> anyhow::Result<Vec<Report>> {
         eprintln!("audit: the log holds {head} events");
 
         let started = Instant::now();
-        let verified = meetings::audit::verify_log(store.as_ref(), None, None).await?;
+        let verified = meetings::audit::verify_log(&store, None, None).await?;
         anyhow::ensure!(verified.verified, "the log does not verify: {verified:?}");
         verify.push(Figures::from([("events_per_sec", per_sec(head, started))]));
         read.push(Figures::from([(
