@@ -106,11 +106,23 @@ impl Recent {
         }
         let batches: Vec<Arc<Committed>> = {
             let run = self.run.lock().unwrap_or_else(|e| e.into_inner());
-            let start = run.batches.iter().position(|b| b.last() >= from)?;
-            if run.batches[start].first() > from {
+            // Batches are in position order: found by bisection, and only
+            // as many taken as `limit` needs (a reader of one event right
+            // after its commit takes one batch, not the rest of the run).
+            let start = run.batches.partition_point(|b| b.last() < from);
+            if run.batches.get(start)?.first() > from {
                 return None;
             }
-            run.batches.range(start..).cloned().collect()
+            let mut needed = limit as i64;
+            let mut taken = Vec::new();
+            for batch in run.batches.range(start..) {
+                taken.push(batch.clone());
+                needed -= batch.last() - batch.first().max(from) + 1;
+                if needed <= 0 {
+                    break;
+                }
+            }
+            taken
         };
         let mut events = Vec::new();
         for batch in &batches {
