@@ -269,13 +269,7 @@ pub async fn check_receipt(
 }
 
 /// Up to where a meeting is folded.
-#[derive(Debug, Clone, Copy)]
-pub enum Until {
-    /// Its events at or before this log position.
-    Position(i64),
-    /// Its events recorded at or before this time.
-    Time(chrono::DateTime<chrono::Utc>),
-}
+pub use events::Until;
 
 /// A meeting as it stood at a moment: folded from its own events with the
 /// aggregate's `evolve` (not from the read models).
@@ -310,20 +304,12 @@ pub async fn as_of(
     meeting: events::MeetingId,
     until: Until,
 ) -> anyhow::Result<Option<AsOf>> {
-    let events = store.read_stream(&meeting.stream_id(), 0).await?;
+    let events = store.read_stream_until(&meeting.stream_id(), until).await?;
     let mut state = None;
-    let mut last = None;
     for event in &events {
-        let within = match until {
-            Until::Position(position) => event.position <= position,
-            Until::Time(at) => event.recorded_at <= at,
-        };
-        if !within {
-            break;
-        }
         state = command::meeting::evolve(state, &event.decode()?);
-        last = Some((event.position, event.recorded_at));
     }
+    let last = events.last().map(|e| (e.position, e.recorded_at));
     let (Some(m), Some((position, recorded_at))) = (state, last) else {
         return Ok(None);
     };

@@ -8,7 +8,9 @@ use tokio::sync::{mpsc, watch};
 
 use events::envelope::{Payload, RecordedEvent};
 use events::ids::StreamId;
-use events::store::{Append, AppendError, Appended, EventStore, Snapshot, StoreError, StoredReply};
+use events::store::{
+    Append, AppendError, Appended, EventStore, Snapshot, StoreError, StoredReply, Until,
+};
 
 use crate::committer::{QUEUE_DEPTH, Request, Tasks, Writer, advance, run, submit};
 use crate::recent::Recent;
@@ -28,6 +30,11 @@ pub trait LogReads: Send + Sync + 'static {
         stream_id: &str,
         after_version: i64,
     ) -> Result<Vec<RecordedEvent>, Self::Error>;
+    async fn read_stream_until(
+        &self,
+        stream_id: &str,
+        until: Until,
+    ) -> Result<Vec<Payload>, Self::Error>;
     async fn read_all(
         &self,
         after_position: i64,
@@ -70,6 +77,14 @@ macro_rules! log_reads_from_sql_module {
                 after_version: i64,
             ) -> Result<Vec<events::envelope::RecordedEvent>, sqlx::Error> {
                 sql::read_stream(self, stream_id, after_version).await
+            }
+
+            async fn read_stream_until(
+                &self,
+                stream_id: &str,
+                until: events::store::Until,
+            ) -> Result<Vec<events::envelope::Payload>, sqlx::Error> {
+                sql::read_stream_until(self, stream_id, until).await
             }
 
             async fn read_all(
@@ -197,6 +212,17 @@ impl<P: LogReads> EventStore for GroupCommitLog<P> {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         self.pool
             .read_stream(&stream_id.0, after_version)
+            .await
+            .map_err(backend::<P>)
+    }
+
+    async fn read_stream_until(
+        &self,
+        stream_id: &StreamId,
+        until: Until,
+    ) -> Result<Vec<Payload>, StoreError> {
+        self.pool
+            .read_stream_until(&stream_id.0, until)
             .await
             .map_err(backend::<P>)
     }

@@ -124,6 +124,8 @@ pub struct Payload {
     pub event_type: String,
     pub schema_version: i16,
     pub data: RawJson,
+    /// Commit time, microsecond precision.
+    pub recorded_at: DateTime<Utc>,
 }
 
 impl Payload {

@@ -32,5 +32,5 @@ pub use ids::{
 };
 pub use store::{
     Append, AppendError, Appended, EventStore, IdempotencyRecord, Rebase, RebaseWith, Rebased,
-    Snapshot, StoreError, StoredReply,
+    Snapshot, StoreError, StoredReply, Until,
 };

@@ -187,6 +187,15 @@ pub enum StoreError {
     WriterGone,
 }
 
+/// How far into a stream [`EventStore::read_stream_until`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// Its events at or before this log position.
+    Position(i64),
+    /// Its events recorded at or before this time.
+    Time(chrono::DateTime<chrono::Utc>),
+}
+
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
     /// Appends atomically; see the module contract.
@@ -204,6 +213,14 @@ pub trait EventStore: Send + Sync + 'static {
         stream_id: &StreamId,
         after_version: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The stream's events up to `until` (inclusive), in order, with only
+    /// the columns a fold needs: the meeting as it stood then.
+    async fn read_stream_until(
+        &self,
+        stream_id: &StreamId,
+        until: Until,
+    ) -> Result<Vec<crate::envelope::Payload>, StoreError>;
 
     /// At most `limit` events with a position above `after_position`, in order.
     async fn read_all(

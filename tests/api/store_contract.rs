@@ -286,6 +286,7 @@ async fn payloads_are_the_same_events_as_read_all_gives_with_their_data(setup: S
             event_type: e.event_type.clone(),
             schema_version: e.schema_version,
             data: e.data.clone(),
+            recorded_at: e.recorded_at,
         })
         .collect();
     assert_eq!(payloads, expected);
@@ -294,6 +295,62 @@ async fn payloads_are_the_same_events_as_read_all_gives_with_their_data(setup: S
         [3, 4, 5, 6]
     );
     assert_eq!(payloads[0].data.value(), event(2).data);
+}
+
+/// A stream read up to a bound stops at the bound, whether the bound is a
+/// position (other streams' events between are skipped) or a time between
+/// two commits.
+async fn a_stream_read_until_a_bound_stops_at_it(setup: Setup) {
+    let (store, _db) = store(setup).await;
+    let (mine, other) = (stream("mine"), stream("other"));
+    for i in 0..4 {
+        store
+            .append(Append::new(mine.clone(), i, vec![event(i as usize)]))
+            .await
+            .unwrap();
+        store
+            .append(Append::new(other.clone(), i, vec![event(i as usize)]))
+            .await
+            .unwrap();
+    }
+    let full = store.read_stream(&mine, 0).await.unwrap();
+    let positions = |read: &[events::Payload]| read.iter().map(|p| p.position).collect::<Vec<_>>();
+
+    let upto = store
+        .read_stream_until(&mine, events::Until::Position(full[2].position))
+        .await
+        .unwrap();
+    assert_eq!(positions(&upto), [1, 3, 5]);
+    assert_eq!(upto[2].data, full[2].data);
+    assert_eq!(upto[2].recorded_at, full[2].recorded_at);
+    let between = store
+        .read_stream_until(&mine, events::Until::Position(full[2].position + 1))
+        .await
+        .unwrap();
+    assert_eq!(positions(&between), [1, 3, 5]);
+    let before = store
+        .read_stream_until(&mine, events::Until::Position(0))
+        .await
+        .unwrap();
+    assert!(before.is_empty());
+
+    let at = full[1].recorded_at;
+    let by_time = store
+        .read_stream_until(&mine, events::Until::Time(at))
+        .await
+        .unwrap();
+    assert_eq!(positions(&by_time), [1, 3]);
+    let just_before = store
+        .read_stream_until(
+            &mine,
+            events::Until::Time(at - chrono::Duration::microseconds(1)),
+        )
+        .await
+        .unwrap();
+    assert!(
+        just_before.len() == 1 || full[0].recorded_at == at,
+        "{just_before:?}"
+    );
 }
 
 /// What a store keeps in memory of its own commits (for the relay) is the
@@ -607,6 +664,7 @@ on_setups!(
     two_committers_on_one_log_interleave_without_gap,
     the_hash_chain_verifies_and_detects_a_changed_payload,
     payloads_are_the_same_events_as_read_all_gives_with_their_data,
+    a_stream_read_until_a_bound_stops_at_it,
     recent_events_are_the_log_as_this_process_committed_it,
     the_database_refuses_to_update_or_delete_events,
     appending_an_event_id_that_exists_is_a_no_op,

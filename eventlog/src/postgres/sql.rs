@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::plan::Plan;
 use events::envelope::{Payload, RecordedEvent};
 use events::ids::{EventId, StreamId};
-use events::store::{Snapshot, StoredReply};
+use events::store::{Snapshot, StoredReply, Until};
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
@@ -89,6 +89,46 @@ struct PayloadRow {
     event_type: String,
     schema_version: i16,
     data: Json<Box<RawValue>>,
+    recorded_at: DateTime<Utc>,
+}
+
+impl From<PayloadRow> for Payload {
+    fn from(row: PayloadRow) -> Self {
+        Payload {
+            position: row.position,
+            event_type: row.event_type,
+            schema_version: row.schema_version,
+            data: row.data.0.into(),
+            recorded_at: row.recorded_at,
+        }
+    }
+}
+
+const PAYLOAD_COLUMNS: &str = "position, event_type, schema_version, data, recorded_at";
+
+/// A stream up to a position or a time; the stream's index bounds the
+/// scan, the bound stops sending rows past it.
+#[tracing::instrument(level = "trace", skip(db))]
+pub async fn read_stream_until(
+    db: impl PgExecutor<'_>,
+    stream_id: &str,
+    until: Until,
+) -> Result<Vec<Payload>, sqlx::Error> {
+    let column = match until {
+        Until::Position(_) => "position",
+        Until::Time(_) => "recorded_at",
+    };
+    let query = format!(
+        "SELECT {PAYLOAD_COLUMNS} FROM events WHERE stream_id = $1 AND {column} <= $2 \
+         ORDER BY stream_version"
+    );
+    let query = sqlx::query_as(&query).bind(stream_id);
+    let query = match until {
+        Until::Position(position) => query.bind(position),
+        Until::Time(time) => query.bind(time),
+    };
+    let rows: Vec<PayloadRow> = query.fetch_all(db).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 #[tracing::instrument(level = "trace", skip(db))]
@@ -97,23 +137,15 @@ pub async fn read_payloads(
     after_position: i64,
     limit: i64,
 ) -> Result<Vec<Payload>, sqlx::Error> {
-    let rows: Vec<PayloadRow> = sqlx::query_as(
-        "SELECT position, event_type, schema_version, data FROM events \
-         WHERE position > $1 ORDER BY position LIMIT $2",
-    )
-    .bind(after_position)
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Payload {
-            position: row.position,
-            event_type: row.event_type,
-            schema_version: row.schema_version,
-            data: row.data.0.into(),
-        })
-        .collect())
+    let query = format!(
+        "SELECT {PAYLOAD_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+    );
+    let rows: Vec<PayloadRow> = sqlx::query_as(&query)
+        .bind(after_position)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 pub async fn head_position(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {

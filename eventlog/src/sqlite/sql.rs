@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::plan::{Known, Lookups, Plan};
 use events::envelope::{Payload, RawJson, RecordedEvent};
 use events::ids::{EventId, StreamId};
-use events::store::{Snapshot, StoredReply};
+use events::store::{Snapshot, StoredReply, Until};
 
 const COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
      schema_version, data, metadata, recorded_at, prev_hash, hash";
@@ -26,7 +26,6 @@ fn event(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
     let event_id: String = row.try_get("event_id")?;
     let data: String = row.try_get("data")?;
     let metadata: String = row.try_get("metadata")?;
-    let recorded_at: String = row.try_get("recorded_at")?;
     Ok(RecordedEvent {
         position: row.try_get("position")?,
         event_id: EventId(Uuid::parse_str(&event_id).map_err(decode)?),
@@ -36,9 +35,7 @@ fn event(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
         schema_version: row.try_get("schema_version")?,
         data: RawJson::from_string(data).map_err(decode)?,
         metadata: RawJson::from_string(metadata).map_err(decode)?,
-        recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
-            .map_err(decode)?
-            .with_timezone(&Utc),
+        recorded_at: timestamp(row)?,
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
     })
@@ -81,24 +78,58 @@ pub async fn read_payloads(
     after_position: i64,
     limit: i64,
 ) -> Result<Vec<Payload>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT position, event_type, schema_version, data FROM events \
-         WHERE position > $1 ORDER BY position LIMIT $2",
-    )
-    .bind(after_position)
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Payload {
-                position: row.try_get("position")?,
-                event_type: row.try_get("event_type")?,
-                schema_version: row.try_get("schema_version")?,
-                data: RawJson::from_string(row.try_get("data")?).map_err(decode)?,
-            })
-        })
-        .collect()
+    let query = format!(
+        "SELECT {PAYLOAD_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+    );
+    let rows = sqlx::query(&query)
+        .bind(after_position)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+    rows.iter().map(payload).collect()
+}
+
+const PAYLOAD_COLUMNS: &str = "position, event_type, schema_version, data, recorded_at";
+
+fn payload(row: &SqliteRow) -> Result<Payload, sqlx::Error> {
+    Ok(Payload {
+        position: row.try_get("position")?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        data: RawJson::from_string(row.try_get("data")?).map_err(decode)?,
+        recorded_at: timestamp(row)?,
+    })
+}
+
+fn timestamp(row: &SqliteRow) -> Result<DateTime<Utc>, sqlx::Error> {
+    let text: String = row.try_get("recorded_at")?;
+    Ok(DateTime::parse_from_rfc3339(&text)
+        .map_err(decode)?
+        .with_timezone(&Utc))
+}
+
+/// A stream up to a position or a time (timestamps are fixed-width text,
+/// so they compare as text).
+pub async fn read_stream_until(
+    db: impl SqliteExecutor<'_>,
+    stream_id: &str,
+    until: Until,
+) -> Result<Vec<Payload>, sqlx::Error> {
+    let column = match until {
+        Until::Position(_) => "position",
+        Until::Time(_) => "recorded_at",
+    };
+    let query = format!(
+        "SELECT {PAYLOAD_COLUMNS} FROM events WHERE stream_id = $1 AND {column} <= $2 \
+         ORDER BY stream_version"
+    );
+    let query = sqlx::query(&query).bind(stream_id);
+    let query = match until {
+        Until::Position(position) => query.bind(position),
+        Until::Time(time) => query.bind(events::time::text(time)),
+    };
+    let rows = query.fetch_all(db).await?;
+    rows.iter().map(payload).collect()
 }
 
 pub async fn head_position(db: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
