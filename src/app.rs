@@ -244,8 +244,12 @@ impl App {
             StreamChannels::start(&feed, store.head_position().await?, stopped.clone());
         workers.push(router);
         let progress = if config.projections {
-            let (progress, runners) =
-                workers::start_projections(reads.clone(), feed.clone(), leases, stopped.clone());
+            let (progress, runners) = workers::start_projections(
+                reads.clone(),
+                feed.clone(),
+                leases.clone(),
+                stopped.clone(),
+            );
             workers.extend(runners);
             progress
         } else {
@@ -264,7 +268,12 @@ impl App {
             .unwrap_or(&public_url)
             .trim_end_matches('/')
             .to_owned();
-        let router = http::router(http::AppState::new(http::Shared {
+        let webhooks = Arc::new(crate::webhooks::Webhooks::new(
+            reads.clone(),
+            config.webhooks.clone(),
+            feed.clone(),
+        )?);
+        let state = http::AppState::new(http::Shared {
             commands: commands.clone(),
             keys: Arc::new(keys),
             frontend_url: frontend_url.into(),
@@ -282,7 +291,15 @@ impl App {
                 .then(crate::metrics::recorder)
                 .flatten(),
             origins: Arc::new(origins),
-        }));
+            webhooks: webhooks.clone(),
+        });
+        workers.push(tokio::spawn(crate::webhooks::run(
+            state.clone(),
+            webhooks,
+            leases,
+            stopped.clone(),
+        )));
+        let router = http::router(state);
         let server = tokio::spawn(crate::server::serve(
             listener,
             router,

@@ -86,6 +86,74 @@ pub struct Config {
 
     #[command(flatten)]
     pub edge: EdgeConfig,
+
+    #[command(flatten)]
+    pub webhooks: WebhookConfig,
+}
+
+/// Webhooks out (Standard Webhooks).
+#[derive(Debug, Clone, Args)]
+pub struct WebhookConfig {
+    /// Seconds before each attempt at an event, comma-separated: the first
+    /// is the first attempt (0: at once), each next one a retry after the
+    /// one before failed. The default is the Standard Webhooks schedule
+    /// (at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
+    #[arg(
+        long = "webhook-retry-schedule",
+        env = "WEBHOOK_RETRY_SCHEDULE",
+        default_value = "0,5,300,1800,7200,18000,36000,36000",
+        value_parser = retry_schedule
+    )]
+    pub retry_schedule: RetrySchedule,
+
+    /// Seconds one attempt may take (connect, send, answer).
+    #[arg(
+        long = "webhook-timeout-seconds",
+        env = "WEBHOOK_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
+    pub timeout_seconds: u64,
+
+    /// Allow receivers on loopback, private, link-local and metadata
+    /// addresses: for development and tests only (SSRF otherwise).
+    #[arg(
+        long = "webhook-allow-private-networks",
+        env = "WEBHOOK_ALLOW_PRIVATE_NETWORKS",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub allow_private_networks: bool,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            retry_schedule: retry_schedule("0,5,300,1800,7200,18000,36000,36000")
+                .expect("the default schedule reads"),
+            timeout_seconds: 10,
+            allow_private_networks: false,
+        }
+    }
+}
+
+/// The waits before each attempt at one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySchedule(pub Vec<std::time::Duration>);
+
+fn retry_schedule(text: &str) -> Result<RetrySchedule, String> {
+    let waits = text
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<u64>()
+                .map(std::time::Duration::from_secs)
+                .map_err(|_| format!("{s:?} is not a whole number of seconds"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if waits.is_empty() {
+        return Err("at least one attempt".into());
+    }
+    Ok(RetrySchedule(waits))
 }
 
 /// What callers from elsewhere meet at the edge: browser origins, metrics,
@@ -470,6 +538,7 @@ impl Config {
             http: HttpConfig::default(),
             websocket: WebSocketConfig::default(),
             edge: EdgeConfig::default(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }

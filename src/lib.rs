@@ -18,4 +18,5 @@ pub mod metrics;
 pub mod secrets;
 pub mod server;
 pub mod timer;
+pub mod webhooks;
 pub mod workers;

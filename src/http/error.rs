@@ -63,6 +63,12 @@ pub enum ApiError {
     /// A media server's token could not be made.
     #[error("media token: {0}")]
     Media(String),
+    /// No webhook subscription of this id that the caller may see.
+    #[error("no such webhook subscription")]
+    WebhookNotFound,
+    /// The caller may not do this (why).
+    #[error("{0}")]
+    Forbidden(&'static str),
 }
 
 impl From<super::limits::Exceeded> for ApiError {
@@ -180,7 +186,8 @@ impl ApiError {
             Self::RouteNotFound => plain(S::NOT_FOUND, "ROUTE_NOT_FOUND"),
             Self::TooLarge => plain(S::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             Self::TimedOut => plain(S::REQUEST_TIMEOUT, "REQUEST_TIMEOUT"),
-            Self::CannotRead | Self::GuestElsewhere | Self::ForeignOrigin => {
+            Self::WebhookNotFound => plain(S::NOT_FOUND, "WEBHOOK_NOT_FOUND"),
+            Self::CannotRead | Self::GuestElsewhere | Self::ForeignOrigin | Self::Forbidden(_) => {
                 plain(S::FORBIDDEN, "INSUFFICIENT_PERMISSION")
             }
             Self::NotConfigured(code, _) => plain(S::SERVICE_UNAVAILABLE, code),

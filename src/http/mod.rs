@@ -27,7 +27,8 @@ mod presence;
 mod queries;
 mod recording;
 mod roles;
-mod ws;
+mod webhooks;
+pub(crate) mod ws;
 
 use std::sync::Arc;
 
@@ -106,6 +107,8 @@ pub struct Shared {
     pub metrics: Option<&'static metrics_exporter_prometheus::PrometheusHandle>,
     /// Browser origins allowed (`CORS_ALLOWED_ORIGINS`).
     pub origins: Arc<Origins>,
+    /// Webhooks out: their subscriptions and the dispatcher's wake-up.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 /// Browser origins allowed to call the API (`CORS_ALLOWED_ORIGINS`).
@@ -251,7 +254,12 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(audit::verify))
         .routes(routes!(audit::receipt))
         .routes(routes!(audit::as_of))
-        .routes(routes!(audit::meeting_events));
+        .routes(routes!(audit::meeting_events))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::patch, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::replay));
     let ops = OpenApiRouter::new()
         .routes(routes!(ws::connect))
         .routes(routes!(healthz))

@@ -329,8 +329,29 @@ impl Viewer {
     }
 }
 
+/// Whether `caller`, following the event's meeting from outside (a
+/// webhook's owner), may see it: exactly as a connected viewer of that
+/// meeting who is not waiting. `role` caches the caller's role in that
+/// meeting (one per meeting).
+pub(crate) async fn follower_sees(
+    state: &AppState,
+    caller: &Caller,
+    event: &RecordedEvent,
+    role: &mut Role,
+) -> bool {
+    let Some(meeting) = MeetingId::from_stream_id(&event.stream_id) else {
+        return false;
+    };
+    let viewer = Viewer {
+        caller: caller.clone(),
+        meeting,
+        waiting: false,
+    };
+    viewer.sees(state, event, role).await
+}
+
 /// The viewer's role in the meeting once looked up (`Some(None)`: none).
-pub(super) type Role = Option<Option<events::event::Role>>;
+pub(crate) type Role = Option<Option<events::event::Role>>;
 
 async fn serve(
     state: AppState,

@@ -57,8 +57,9 @@ async fn the_document_describes_every_route_it_routes() {
             );
         }
     }
-    // 42 under /api/v1, the WebSocket, and three ops routes.
-    assert_eq!(operations, 46, "{:?}", paths.keys().collect::<Vec<_>>());
+    // 50 under /api/v1 (8 of them webhooks), the WebSocket, and three ops
+    // routes.
+    assert_eq!(operations, 54, "{:?}", paths.keys().collect::<Vec<_>>());
 }
 
 #[tokio::test]

@@ -48,4 +48,5 @@ mod relay;
 mod snapshots;
 mod store_contract;
 mod two_nodes;
+mod webhooks;
 mod websocket;

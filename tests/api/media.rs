@@ -60,10 +60,15 @@ pub(crate) fn peers_python() -> String {
 /// Runs LiveKit's Python SDK (`tests/peers/livekit_peer.py`) on `input`,
 /// one JSON answer per line.
 async fn livekit_peer(command: &str, secret: &str, input: String) -> Vec<Value> {
-    let python = peers_python();
     let script = format!("{}/tests/peers/livekit_peer.py", env!("CARGO_MANIFEST_DIR"));
-    let mut child = tokio::process::Command::new(python)
-        .args([script.as_str(), command, LIVEKIT_KEY, secret])
+    peer_lines(&[script.as_str(), command, LIVEKIT_KEY, secret], input).await
+}
+
+/// Runs a Python peer (`args`: its script and arguments) on `input`; its
+/// answers, one JSON value per line.
+pub(crate) async fn peer_lines(args: &[&str], input: String) -> Vec<Value> {
+    let mut child = tokio::process::Command::new(peers_python())
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -1,0 +1,446 @@
+//! Delivering one subscription: its events in log order, each until the
+//! receiver takes it (2xx) or its attempts run out, one at a time (a later
+//! event is never sent before an earlier one is done with), with the
+//! progress and every attempt recorded. A 410 Gone turns the subscription
+//! off. The worker reads the log through the feed from the stored
+//! position, so a restart goes on where the last recorded progress left
+//! it: what was sent after that is sent again, with the same
+//! `webhook-id` (the event's id).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use command::meeting::{Caller, CallerKind};
+use events::{RecordedEvent, StreamId, UserId};
+use live::feed::FeedItem;
+use tokio::sync::watch;
+
+use super::Webhooks;
+use super::store::{self, Delivery, Progress, Subscription};
+use crate::http::AppState;
+
+/// Events taken from the feed at a time (one progress write per batch).
+const BATCH: usize = 256;
+/// How often a worker checks its subscription for changes (a replay, a
+/// new URL, turned off or deleted) while it follows or waits.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// The most of an answer kept in the delivery log.
+const KEEP_BODY: usize = 1024;
+/// The longest `Retry-After` honoured (the schedule's longest step).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 3600);
+
+/// Why a worker stopped following.
+enum Stop {
+    /// The node is stopping, or the subscription is off or gone.
+    Done,
+    /// The subscription was replayed: start again from its new position.
+    Replayed,
+}
+
+/// Delivers one subscription until it is turned off or deleted, or `stop`.
+pub async fn subscription(
+    state: AppState,
+    hooks: Arc<Webhooks>,
+    id: String,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        match follow(&state, &hooks, &id, &mut stop).await {
+            Ok(Stop::Done) => return,
+            Ok(Stop::Replayed) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, subscription = %id, "webhook delivery restarts");
+                tokio::select! {
+                    _ = tokio::time::sleep(CHECK_EVERY) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+    }
+}
+
+/// One worker's state between the batches of one epoch.
+struct Worker<'a> {
+    state: &'a AppState,
+    hooks: &'a Webhooks,
+    sub: Subscription,
+    owner: Caller,
+    /// The event's meeting's role of the owner, looked up once.
+    roles: HashMap<StreamId, crate::http::ws::Role>,
+    progress: Progress,
+    /// The delivery log's last cursor.
+    seq: i64,
+    /// Attempts not recorded yet.
+    attempts: Vec<Delivery>,
+    /// This node's changes to subscriptions (see [`Webhooks::changed`]).
+    changes: watch::Receiver<u64>,
+}
+
+async fn follow(
+    state: &AppState,
+    hooks: &Webhooks,
+    id: &str,
+    stop: &mut watch::Receiver<bool>,
+) -> anyhow::Result<Stop> {
+    let Some(sub) = store::get(&hooks.pool, id).await?.filter(|s| s.enabled) else {
+        return Ok(Stop::Done);
+    };
+    let owner = Caller {
+        user_id: UserId(sub.owner_id.clone()),
+        name: sub.owner_id.clone(),
+        email: None,
+        roles: sub.owner_roles.clone(),
+        kind: CallerKind::Person,
+    };
+    let mut worker = Worker {
+        state,
+        hooks,
+        progress: Progress {
+            position: sub.position,
+            attempts: sub.attempts,
+            next_attempt_at: sub.next_attempt_at,
+        },
+        seq: store::last_seq(&hooks.pool, id).await?,
+        sub,
+        owner,
+        roles: HashMap::new(),
+        attempts: Vec::new(),
+        changes: hooks.changes.subscribe(),
+    };
+    let mut feed = hooks.feed.subscribe(worker.progress.position);
+    let mut check = tokio::time::interval(CHECK_EVERY);
+    loop {
+        let events = tokio::select! {
+            item = feed.next(BATCH) => match item? {
+                FeedItem::Events(events) => events,
+                _ => continue,
+            },
+            _ = check.tick() => {
+                if let Some(stopped) = worker.refresh().await? {
+                    return Ok(stopped);
+                }
+                continue;
+            }
+            _ = stop.changed() => return Ok(Stop::Done),
+        };
+        for event in &events {
+            if worker.wants(event).await {
+                if let Some(stopped) = worker.deliver(event, stop).await? {
+                    return Ok(stopped);
+                }
+            }
+            worker.progress = Progress {
+                position: event.position,
+                attempts: 0,
+                next_attempt_at: None,
+            };
+        }
+        if let Some(stopped) = worker.save().await? {
+            return Ok(stopped);
+        }
+    }
+}
+
+impl Worker<'_> {
+    /// Reads the subscription again: `Some` when the worker must stop.
+    async fn refresh(&mut self) -> anyhow::Result<Option<Stop>> {
+        match store::get(&self.hooks.pool, &self.sub.id).await? {
+            Some(now) if now.epoch != self.sub.epoch => Ok(Some(Stop::Replayed)),
+            Some(now) if now.enabled => {
+                self.sub = now;
+                Ok(None)
+            }
+            _ => Ok(Some(Stop::Done)),
+        }
+    }
+
+    /// Records the progress and attempts; `Some` when the subscription
+    /// was replayed or deleted meanwhile.
+    async fn save(&mut self) -> anyhow::Result<Option<Stop>> {
+        let saved = store::save(
+            &self.hooks.pool,
+            &self.sub.id,
+            self.sub.epoch,
+            self.progress,
+            &self.attempts,
+        )
+        .await?;
+        self.attempts.clear();
+        if saved {
+            Ok(None)
+        } else {
+            // Replayed (a new epoch) or deleted: refresh tells which.
+            Ok(Some(self.refresh().await?.unwrap_or(Stop::Replayed)))
+        }
+    }
+
+    /// Whether the subscription takes this event: its type, its meeting,
+    /// and what its owner may see of the meeting.
+    async fn wants(&mut self, event: &RecordedEvent) -> bool {
+        if !self.sub.wants(&event.event_type) {
+            return false;
+        }
+        if let Some(meeting) = &self.sub.meeting_id
+            && event.stream_id.0.strip_prefix("meeting-") != Some(meeting.as_str())
+        {
+            return false;
+        }
+        let role = self.roles.entry(event.stream_id.clone()).or_default();
+        crate::http::ws::follower_sees(self.state, &self.owner, event, role).await
+    }
+
+    /// Sends one event until it is taken or given up on; `Some` when the
+    /// worker must stop.
+    async fn deliver(
+        &mut self,
+        event: &RecordedEvent,
+        stop: &mut watch::Receiver<bool>,
+    ) -> anyhow::Result<Option<Stop>> {
+        if self.changes.has_changed().unwrap_or(false) {
+            self.changes.mark_unchanged();
+            if let Some(stopped) = self.refresh().await? {
+                return Ok(Some(stopped));
+            }
+        }
+        let body = body(event);
+        let schedule = &self.hooks.config.retry_schedule.0;
+        loop {
+            let n = self.progress.attempts as usize;
+            let due = self
+                .progress
+                .next_attempt_at
+                .unwrap_or_else(|| Utc::now() + schedule[n.min(schedule.len() - 1)]);
+            if let Some(stopped) = self.wait_until(due, stop).await? {
+                return Ok(Some(stopped));
+            }
+            let answer = self.hooks.send(&self.sub, event, &body).await;
+            let last = n + 1 >= schedule.len() || answer.gone();
+            self.seq += 1;
+            self.attempts
+                .push(answer.delivery(self.seq, event, n as i64 + 1, last));
+            if answer.delivered() {
+                return Ok(None);
+            }
+            if answer.gone() {
+                self.save().await?;
+                store::disable(
+                    &self.hooks.pool,
+                    &self.sub.id,
+                    "the receiver answered 410 Gone",
+                )
+                .await?;
+                return Ok(Some(Stop::Done));
+            }
+            if last {
+                tracing::warn!(subscription = %self.sub.id, position = event.position, "webhook given up on");
+                return Ok(None);
+            }
+            let wait = answer
+                .retry_after
+                .map(|w| w.min(MAX_RETRY_AFTER))
+                .unwrap_or(schedule[n + 1]);
+            self.progress.attempts = n as i64 + 1;
+            self.progress.next_attempt_at = Some(Utc::now() + wait);
+            if let Some(stopped) = self.save().await? {
+                return Ok(Some(stopped));
+            }
+        }
+    }
+
+    /// Waits for an attempt's time, checking the subscription meanwhile.
+    async fn wait_until(
+        &mut self,
+        due: DateTime<Utc>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> anyhow::Result<Option<Stop>> {
+        loop {
+            let left = (due - Utc::now()).to_std().unwrap_or_default();
+            if left.is_zero() {
+                return Ok(None);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(left.min(CHECK_EVERY)) => {}
+                _ = stop.changed() => return Ok(Some(Stop::Done)),
+            }
+            if let Some(stopped) = self.refresh().await? {
+                return Ok(Some(stopped));
+            }
+        }
+    }
+}
+
+/// The request body: `{type, timestamp, data: {position, event_id,
+/// meeting_id, actor, ...the event's data}}`.
+pub fn body(event: &RecordedEvent) -> Vec<u8> {
+    let mut data = match serde_json::from_str(event.data.get()) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let metadata: serde_json::Value =
+        serde_json::from_str(event.metadata.get()).unwrap_or_default();
+    data.insert("position".into(), event.position.into());
+    data.insert("event_id".into(), event.event_id.to_string().into());
+    if let Some(meeting) = event.stream_id.0.strip_prefix("meeting-") {
+        data.insert("meeting_id".into(), meeting.into());
+    }
+    data.insert(
+        "actor".into(),
+        metadata.get("actor").cloned().unwrap_or_default(),
+    );
+    serde_json::to_vec(&serde_json::json!({
+        "type": event.event_type,
+        "timestamp": events::time::text(event.recorded_at),
+        "data": data,
+    }))
+    .expect("a JSON value serialises")
+}
+
+/// What one attempt got.
+pub struct Answer {
+    pub status: Option<u16>,
+    pub retry_after: Option<Duration>,
+    pub error: Option<String>,
+    pub body: Option<String>,
+    pub latency: Duration,
+    pub at: DateTime<Utc>,
+}
+
+impl Answer {
+    fn delivered(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    fn gone(&self) -> bool {
+        self.status == Some(410)
+    }
+
+    fn delivery(&self, seq: i64, event: &RecordedEvent, attempt: i64, last: bool) -> Delivery {
+        Delivery {
+            seq,
+            position: event.position,
+            event_id: event.event_id.to_string(),
+            event_type: event.event_type.clone(),
+            attempt,
+            status: if self.delivered() {
+                "delivered"
+            } else {
+                "failed"
+            }
+            .into(),
+            last: last && !self.delivered(),
+            response_status: self.status.map(i64::from),
+            latency_ms: self.latency.as_millis() as i64,
+            error: self.error.clone(),
+            response_body: self.body.clone(),
+            attempted_at: self.at,
+        }
+    }
+}
+
+impl Webhooks {
+    /// One attempt: signs and posts the body, reads at most 1 KiB back.
+    pub async fn send(&self, sub: &Subscription, event: &RecordedEvent, body: &[u8]) -> Answer {
+        let at = Utc::now();
+        let started = Instant::now();
+        let id = event.event_id.to_string();
+        let timestamp = at.timestamp();
+        let outcome = self.post(sub, &id, timestamp, body).await;
+        let latency = started.elapsed();
+        match outcome {
+            Ok((status, retry_after, text)) => Answer {
+                status: Some(status),
+                retry_after,
+                error: None,
+                body: text,
+                latency,
+                at,
+            },
+            Err(error) => Answer {
+                status: None,
+                retry_after: None,
+                error: Some(error),
+                body: None,
+                latency,
+                at,
+            },
+        }
+    }
+
+    async fn post(
+        &self,
+        sub: &Subscription,
+        id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Result<(u16, Option<Duration>, Option<String>), String> {
+        let url = reqwest::Url::parse(&sub.url).map_err(|e| e.to_string())?;
+        if !self.config.allow_private_networks && super::target::literal_forbidden(&url) {
+            return Err("the address is not a public one".into());
+        }
+        let signature = super::sign::header(sub.signing_secrets(Utc::now()), id, timestamp, body);
+        let mut response = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry_after);
+        let mut kept = Vec::new();
+        while kept.len() < KEEP_BODY {
+            match response.chunk().await {
+                Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        kept.truncate(KEEP_BODY);
+        let text = (!kept.is_empty()).then(|| String::from_utf8_lossy(&kept).into_owned());
+        Ok((status, retry_after, text))
+    }
+}
+
+/// An error with its causes (reqwest's own text is only the outermost).
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+fn retry_after(value: &str) -> Option<Duration> {
+    if let Ok(seconds) = value.trim().parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value.trim()).ok()?;
+    (at.with_timezone(&Utc) - Utc::now()).to_std().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        assert_eq!(retry_after("7"), Some(Duration::from_secs(7)));
+        let later = (Utc::now() + chrono::Duration::seconds(90)).to_rfc2822();
+        let wait = retry_after(&later).expect("a date");
+        assert!((80..=90).contains(&wait.as_secs()), "{wait:?}");
+        assert_eq!(retry_after("soon"), None);
+    }
+}

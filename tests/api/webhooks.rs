@@ -1,0 +1,988 @@
+//! Webhooks out, against real receivers (HTTP servers on loopback in the
+//! test) and checked with the Standard Webhooks reference library
+//! (`tests/peers/webhooks_peer.py`) besides our own code: every event in
+//! order, filters, retries with the same ids, `Retry-After`, 410, replay,
+//! rotation, SSRF refusals, privacy and who may subscribe.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Setup, TestApp, TestDb, TestStream, eventually, setup_config, spawn_app_with,
+};
+
+/// One request a receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: String,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("a JSON body")
+    }
+
+    pub fn position(&self) -> i64 {
+        self.json()["data"]["position"]
+            .as_i64()
+            .expect("a position")
+    }
+}
+
+/// An answer a receiver gives: status and `Retry-After`.
+pub type Reply = (u16, Option<&'static str>);
+
+/// A webhook receiver on loopback: keeps every request, answers from its
+/// script (then 200).
+#[derive(Clone, Default)]
+pub struct Receiver {
+    pub url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+    script: Arc<Mutex<VecDeque<Reply>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut receiver = Receiver {
+            url: format!("http://{}/hook", listener.local_addr().unwrap()),
+            ..Default::default()
+        };
+        let keep = receiver.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let keep = keep.clone();
+                async move {
+                    keep.got.lock().unwrap().push(Received {
+                        headers,
+                        body,
+                        at: Instant::now(),
+                    });
+                    let (status, retry_after) = keep
+                        .script
+                        .lock()
+                        .unwrap()
+                        .pop_front()
+                        .unwrap_or((200, None));
+                    let mut response = axum::response::Response::new(axum::body::Body::from(
+                        format!("answered {status}"),
+                    ));
+                    *response.status_mut() = AxumStatus::from_u16(status).unwrap();
+                    if let Some(seconds) = retry_after {
+                        response
+                            .headers_mut()
+                            .insert("retry-after", seconds.parse().unwrap());
+                    }
+                    response
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        receiver.url = receiver.url.clone();
+        receiver
+    }
+
+    /// Answers the next requests with these, in order.
+    pub fn answer(&self, replies: &[Reply]) {
+        self.script.lock().unwrap().extend(replies.iter().copied());
+    }
+
+    pub fn got(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Waits until the requests received (2xx answered or not) include
+    /// one of every position in `positions`.
+    pub async fn wait_for(&self, positions: &[i64]) -> Vec<Received> {
+        eventually(Duration::from_secs(30), || async {
+            let got = self.got();
+            let seen: std::collections::HashSet<i64> = got.iter().map(|r| r.position()).collect();
+            positions.iter().all(|p| seen.contains(p)).then_some(got)
+        })
+        .await
+    }
+}
+
+/// The app of `setup`, with receivers on loopback allowed and retries a
+/// second apart unless `schedule` says otherwise.
+pub async fn spawn(setup: Setup, schedule: &str) -> TestApp {
+    let db = TestDb::on(setup.backend()).await;
+    let stream = TestStream::new();
+    let mut config = setup_config(setup, &db, &stream);
+    config.webhooks.allow_private_networks = true;
+    config.webhooks.retry_schedule = schedule.parse_schedule();
+    config.webhooks.timeout_seconds = 2;
+    spawn_app_with(config, db, stream).await
+}
+
+trait ParseSchedule {
+    fn parse_schedule(&self) -> meetings::config::RetrySchedule;
+}
+
+impl ParseSchedule for str {
+    fn parse_schedule(&self) -> meetings::config::RetrySchedule {
+        meetings::config::RetrySchedule(
+            self.split(',')
+                .map(|s| Duration::from_secs(s.parse().unwrap()))
+                .collect(),
+        )
+    }
+}
+
+fn admin(app: &TestApp) -> String {
+    app.token_with_roles("root", &["admin"])
+}
+
+/// Subscribes as `token`; the answer's body.
+async fn subscribe(app: &TestApp, token: &str, body: Value) -> Value {
+    let response = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/webhooks",
+            Some(token),
+            Some(&body),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::CREATED, "{:?}", response.body);
+    response.body
+}
+
+/// The log's events after `after` that `keep` takes, as (position, id, type).
+async fn log_after(
+    app: &TestApp,
+    after: i64,
+    keep: impl Fn(&events::RecordedEvent) -> bool,
+) -> Vec<(i64, String, String)> {
+    app.log()
+        .await
+        .into_iter()
+        .filter(|e| e.position > after && keep(e))
+        .map(|e| (e.position, e.event_id.to_string(), e.event_type))
+        .collect()
+}
+
+/// Checks every request with the Standard Webhooks reference library;
+/// their payloads.
+async fn verified_by_the_reference_library(secret: &str, got: &[Received]) -> Vec<Value> {
+    let script = format!(
+        "{}/tests/peers/webhooks_peer.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut input = String::new();
+    for request in got {
+        let headers: serde_json::Map<String, Value> =
+            ["webhook-id", "webhook-timestamp", "webhook-signature"]
+                .iter()
+                .map(|name| (name.to_string(), Value::from(request.header(name))))
+                .collect();
+        input.push_str(
+            &json!({"secret": secret, "headers": headers, "body": request.body}).to_string(),
+        );
+        input.push('\n');
+    }
+    crate::media::peer_lines(&[script.as_str()], input)
+        .await
+        .into_iter()
+        .map(|answer| {
+            assert_eq!(answer["ok"], true, "{answer}");
+            answer["payload"].clone()
+        })
+        .collect()
+}
+
+/// A meeting with some of everything: start, joins, chat, a role, an end.
+async fn some_of_everything(app: &TestApp, host: &str) -> String {
+    let meeting = app.active_meeting(host, json!({})).await;
+    for user in ["bob", "cat"] {
+        let joined = app
+            .post(&format!("/api/v1/meetings/{meeting}/join"), user, None)
+            .await;
+        assert_eq!(joined.status, StatusCode::OK, "{:?}", joined.body);
+    }
+    let chat = app
+        .post(
+            &format!("/api/v1/meetings/{meeting}/chat"),
+            "bob",
+            Some(&json!({"content": "hello"})),
+        )
+        .await;
+    assert!(chat.status.is_success(), "{:?}", chat.body);
+    let left = app
+        .post(&format!("/api/v1/meetings/{meeting}/leave"), "cat", None)
+        .await;
+    assert!(left.status.is_success(), "{:?}", left.body);
+    let ended = app
+        .post(&format!("/api/v1/meetings/{meeting}/end"), host, None)
+        .await;
+    assert!(ended.status.is_success(), "{:?}", ended.body);
+    meeting
+}
+
+async fn every_event_reaches_a_star_subscription_in_order_signed_as_the_spec_says(setup: Setup) {
+    let app = spawn(setup, "0,1").await;
+    let receiver = Receiver::start().await;
+    let admin = admin(&app);
+    let created = subscribe(
+        &app,
+        &admin,
+        json!({"url": receiver.url, "event_types": ["*"]}),
+    )
+    .await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{created}");
+    let from = created["position"].as_i64().unwrap();
+
+    some_of_everything(&app, "ann").await;
+    let expected = log_after(&app, from, |_| true).await;
+    let positions: Vec<i64> = expected.iter().map(|e| e.0).collect();
+    let got = receiver.wait_for(&positions).await;
+
+    assert_eq!(
+        got.iter()
+            .map(|r| (
+                r.position(),
+                r.header("webhook-id").to_owned(),
+                r.json()["type"].as_str().unwrap().to_owned()
+            ))
+            .collect::<Vec<_>>(),
+        expected,
+        "every event once, in log order, with its id"
+    );
+    let types: std::collections::HashSet<&str> = expected.iter().map(|e| e.2.as_str()).collect();
+    for t in [
+        "meeting_scheduled",
+        "meeting_started",
+        "participant_joined",
+        "chat_message_sent",
+        "participant_left",
+        "meeting_ended",
+    ] {
+        assert!(types.contains(t), "{t} in {types:?}");
+    }
+    for request in &got {
+        let signature = meetings::webhooks::sign::sign(
+            &secret,
+            request.header("webhook-id"),
+            request.header("webhook-timestamp").parse().unwrap(),
+            request.body.as_bytes(),
+        );
+        assert_eq!(request.header("webhook-signature"), signature);
+        assert_eq!(request.header("content-type"), "application/json");
+        let body = request.json();
+        assert_eq!(body["data"]["event_id"], request.header("webhook-id"));
+        assert!(body["data"]["actor"]["user_id"].is_string(), "{body}");
+        assert!(body["data"]["meeting_id"].is_string(), "{body}");
+    }
+    let payloads = verified_by_the_reference_library(&secret, &got).await;
+    assert_eq!(payloads.len(), got.len());
+    assert_eq!(payloads[0]["data"]["position"], positions[0]);
+
+    let logged = eventually(Duration::from_secs(10), || async {
+        let page = app
+            .send(
+                reqwest::Method::GET,
+                &format!(
+                    "/api/v1/webhooks/{}/deliveries?status=delivered&limit=1000",
+                    created["id"].as_str().unwrap()
+                ),
+                Some(&admin),
+                None,
+                &[],
+            )
+            .await;
+        (page.body["deliveries"].as_array().map_or(0, Vec::len) == got.len()).then_some(page.body)
+    })
+    .await;
+    assert_eq!(logged["deliveries"][0]["response_status"], 200);
+    assert_eq!(logged["deliveries"][0]["response_body"], "answered 200");
+}
+
+async fn a_subscription_gets_only_its_types_and_its_meeting(setup: Setup) {
+    let app = spawn(setup, "0,1").await;
+    let receiver = Receiver::start().await;
+    let mine = app.active_meeting("ann", json!({})).await;
+    let other = app.active_meeting("ann", json!({})).await;
+    let created = subscribe(
+        &app,
+        &app.token("ann"),
+        json!({"url": receiver.url, "event_types": ["participant_joined"], "meeting_id": mine}),
+    )
+    .await;
+    let from = created["position"].as_i64().unwrap();
+    for meeting in [&other, &mine] {
+        for user in ["bob", "cat"] {
+            app.post(&format!("/api/v1/meetings/{meeting}/join"), user, None)
+                .await;
+        }
+        app.post(&format!("/api/v1/meetings/{meeting}/end"), "ann", None)
+            .await;
+    }
+    let expected = log_after(&app, from, |e| {
+        e.event_type == "participant_joined" && e.stream_id.0 == format!("meeting-{mine}")
+    })
+    .await;
+    assert_eq!(expected.len(), 2);
+    let got = receiver
+        .wait_for(&expected.iter().map(|e| e.0).collect::<Vec<_>>())
+        .await;
+    // The last event of all is delivered or skipped once the worker passed
+    // it: wait for the subscription's progress to reach the head.
+    let head = app.head().await;
+    eventually(Duration::from_secs(10), || async {
+        let view = app
+            .send(
+                reqwest::Method::GET,
+                &format!("/api/v1/webhooks/{}", created["id"].as_str().unwrap()),
+                Some(&app.token("ann")),
+                None,
+                &[],
+            )
+            .await;
+        (view.body["position"].as_i64() == Some(head)).then_some(())
+    })
+    .await;
+    let got_now = receiver.got();
+    assert_eq!(got_now.len(), got.len(), "nothing else was sent");
+    assert!(
+        got_now
+            .iter()
+            .all(|r| r.json()["type"] == "participant_joined"
+                && r.json()["data"]["meeting_id"] == mine.as_str())
+    );
+}
+
+async fn a_failing_receiver_gets_the_events_in_order_afterwards_with_the_same_ids(setup: Setup) {
+    let app = spawn(setup, "0,1,1,1,1").await;
+    let receiver = Receiver::start().await;
+    receiver.answer(&[(500, None), (502, None), (503, None)]);
+    let created = subscribe(
+        &app,
+        &admin(&app),
+        json!({"url": receiver.url, "event_types": ["*"]}),
+    )
+    .await;
+    let from = created["position"].as_i64().unwrap();
+    some_of_everything(&app, "ann").await;
+    let expected = log_after(&app, from, |_| true).await;
+    let got = receiver
+        .wait_for(&expected.iter().map(|e| e.0).collect::<Vec<_>>())
+        .await;
+
+    let first = &expected[0];
+    let attempts: Vec<&Received> = got.iter().take(4).collect();
+    assert!(
+        attempts.iter().all(|r| r.header("webhook-id") == first.1),
+        "the first event four times with its id"
+    );
+    for pair in attempts.windows(2) {
+        assert!(
+            pair[1].at - pair[0].at >= Duration::from_millis(900),
+            "retries a second apart"
+        );
+    }
+    let delivered: Vec<(i64, String)> = got[3..]
+        .iter()
+        .map(|r| (r.position(), r.header("webhook-id").to_owned()))
+        .collect();
+    assert_eq!(
+        delivered,
+        expected
+            .iter()
+            .map(|e| (e.0, e.1.clone()))
+            .collect::<Vec<_>>(),
+        "then all in order"
+    );
+
+    let id = created["id"].as_str().unwrap();
+    let failed = app
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/webhooks/{id}/deliveries?status=failed"),
+            Some(&admin(&app)),
+            None,
+            &[],
+        )
+        .await;
+    let failed = failed.body["deliveries"].as_array().unwrap().clone();
+    assert_eq!(
+        failed
+            .iter()
+            .map(|d| d["response_status"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [500, 502, 503]
+    );
+    assert_eq!(
+        failed
+            .iter()
+            .map(|d| d["attempt"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|d| d["final"] == false && d["event_id"] == first.1.as_str())
+    );
+}
+
+async fn retry_after_is_honoured_and_a_410_turns_the_subscription_off(setup: Setup) {
+    let app = spawn(setup, "0,0,0").await;
+    let receiver = Receiver::start().await;
+    receiver.answer(&[(503, Some("2")), (200, None), (410, None)]);
+    let admin = admin(&app);
+    let created = subscribe(
+        &app,
+        &admin,
+        json!({"url": receiver.url, "event_types": ["*"]}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    app.active_meeting("ann", json!({})).await;
+    let got = eventually(Duration::from_secs(20), || async {
+        let got = receiver.got();
+        (got.len() >= 3).then_some(got)
+    })
+    .await;
+    assert!(
+        got[1].at - got[0].at >= Duration::from_millis(1900),
+        "waited as asked: {:?}",
+        got[1].at - got[0].at
+    );
+    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
+
+    let view = eventually(Duration::from_secs(10), || async {
+        let view = app
+            .send(
+                reqwest::Method::GET,
+                &format!("/api/v1/webhooks/{id}"),
+                Some(&admin),
+                None,
+                &[],
+            )
+            .await;
+        (view.body["enabled"] == false).then_some(view.body)
+    })
+    .await;
+    assert_eq!(view["disabled_reason"], "the receiver answered 410 Gone");
+    app.active_meeting("ann", json!({})).await;
+    app.wait_projected().await;
+    let failed = app
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/webhooks/{id}/deliveries?status=failed"),
+            Some(&admin),
+            None,
+            &[],
+        )
+        .await;
+    let last = failed.body["deliveries"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last["response_status"].as_i64(), last["final"].as_bool()),
+        (Some(410), Some(true))
+    );
+    assert_eq!(receiver.got().len(), 3, "nothing sent once off");
+}
+
+async fn a_replay_delivers_again_from_a_position_with_the_same_ids(setup: Setup) {
+    let app = spawn(setup, "0,1").await;
+    let receiver = Receiver::start().await;
+    let admin = admin(&app);
+    let created = subscribe(
+        &app,
+        &admin,
+        json!({"url": receiver.url, "event_types": ["*"]}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let from = created["position"].as_i64().unwrap();
+    some_of_everything(&app, "ann").await;
+    let expected = log_after(&app, from, |_| true).await;
+    let first_round = receiver
+        .wait_for(&expected.iter().map(|e| e.0).collect::<Vec<_>>())
+        .await;
+    assert_eq!(first_round.len(), expected.len());
+
+    let from_third = expected[2].0 - 1;
+    let replayed = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/webhooks/{id}/replay"),
+            Some(&admin),
+            Some(&json!({"after_position": from_third})),
+            &[],
+        )
+        .await;
+    assert_eq!(replayed.status, StatusCode::ACCEPTED, "{:?}", replayed.body);
+    let again = eventually(Duration::from_secs(20), || async {
+        let got = receiver.got();
+        (got.len() == expected.len() * 2 - 2).then_some(got)
+    })
+    .await;
+    let replay: Vec<(i64, String)> = again[expected.len()..]
+        .iter()
+        .map(|r| (r.position(), r.header("webhook-id").to_owned()))
+        .collect();
+    assert_eq!(
+        replay,
+        expected[2..]
+            .iter()
+            .map(|e| (e.0, e.1.clone()))
+            .collect::<Vec<_>>()
+    );
+}
+
+async fn a_rotated_secret_signs_beside_the_old_one(setup: Setup) {
+    let app = spawn(setup, "0,1").await;
+    let receiver = Receiver::start().await;
+    let admin = admin(&app);
+    let created = subscribe(
+        &app,
+        &admin,
+        json!({"url": receiver.url, "event_types": ["meeting_scheduled"]}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let old = created["secret"].as_str().unwrap().to_owned();
+    let listed = app
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/webhooks",
+            Some(&admin),
+            None,
+            &[],
+        )
+        .await;
+    assert!(
+        listed.body["webhooks"][0].get("secret").is_none(),
+        "the secret is shown once"
+    );
+
+    let rotated = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/webhooks/{id}/rotate-secret"),
+            Some(&admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{:?}", rotated.body);
+    let new = rotated.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    app.active_meeting("ann", json!({})).await;
+    let got = eventually(Duration::from_secs(20), || async {
+        let got = receiver.got();
+        (!got.is_empty()).then_some(got)
+    })
+    .await;
+    let signatures: Vec<&str> = got[0].header("webhook-signature").split(' ').collect();
+    assert_eq!(
+        signatures.len(),
+        2,
+        "both secrets sign during the grace period"
+    );
+    verified_by_the_reference_library(&new, &got).await;
+    verified_by_the_reference_library(&old, &got).await;
+}
+
+async fn a_hosts_subscription_never_receives_another_pairs_private_message(setup: Setup) {
+    let app = spawn(setup, "0,1").await;
+    let receiver = Receiver::start().await;
+    let meeting = app.active_meeting("ann", json!({})).await;
+    for user in ["ann", "bob", "cat"] {
+        app.post(&format!("/api/v1/meetings/{meeting}/join"), user, None)
+            .await;
+    }
+    subscribe(
+        &app,
+        &app.token("ann"),
+        json!({"url": receiver.url, "event_types": ["chat_message_sent"], "meeting_id": meeting}),
+    )
+    .await;
+    let chat = |from: &'static str, body: Value| {
+        let app = &app;
+        let meeting = meeting.clone();
+        async move {
+            let sent = app
+                .post(
+                    &format!("/api/v1/meetings/{meeting}/chat"),
+                    from,
+                    Some(&body),
+                )
+                .await;
+            assert!(sent.status.is_success(), "{:?}", sent.body);
+        }
+    };
+    chat(
+        "bob",
+        json!({"content": "secret for cat", "recipient_id": "cat"}),
+    )
+    .await;
+    chat("bob", json!({"content": "for ann", "recipient_id": "ann"})).await;
+    chat("cat", json!({"content": "to everyone"})).await;
+    let got = eventually(Duration::from_secs(20), || async {
+        let got = receiver.got();
+        (got.len() >= 2).then_some(got)
+    })
+    .await;
+    // The last one is delivered after the private one before it was passed.
+    let contents: Vec<String> = got
+        .iter()
+        .map(|r| {
+            r.json()["data"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(contents, ["for ann", "to everyone"]);
+}
+
+async fn who_may_subscribe_and_to_what_is_checked(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
+    let stream = TestStream::new();
+    let config = setup_config(setup, &db, &stream);
+    let app = spawn_app_with(config, db, stream).await;
+    let meeting = app.active_meeting("ann", json!({})).await;
+    let post = |token: String, body: Value| {
+        let app = &app;
+        async move {
+            app.send(
+                reqwest::Method::POST,
+                "/api/v1/webhooks",
+                Some(&token),
+                Some(&body),
+                &[],
+            )
+            .await
+        }
+    };
+    let url = "https://hooks.example.com/in";
+    let everything = post(app.token("bob"), json!({"url": url, "event_types": ["*"]})).await;
+    assert_eq!(
+        everything.status,
+        StatusCode::FORBIDDEN,
+        "{:?}",
+        everything.body
+    );
+    let not_host = post(
+        app.token("bob"),
+        json!({"url": url, "event_types": ["*"], "meeting_id": meeting}),
+    )
+    .await;
+    assert_eq!(not_host.status, StatusCode::FORBIDDEN);
+    for (body, field) in [
+        (
+            json!({"url": "http://127.0.0.1:9/x", "event_types": ["*"]}),
+            "url",
+        ),
+        (
+            json!({"url": "http://169.254.169.254/latest", "event_types": ["*"]}),
+            "url",
+        ),
+        (json!({"url": "http://[::1]/", "event_types": ["*"]}), "url"),
+        (
+            json!({"url": "http://10.1.2.3/", "event_types": ["*"]}),
+            "url",
+        ),
+        (
+            json!({"url": "http://localhost:8080/", "event_types": ["*"]}),
+            "url",
+        ),
+        (
+            json!({"url": "ftp://hooks.example.com/", "event_types": ["*"]}),
+            "url",
+        ),
+        (json!({"url": url, "event_types": []}), "event_types"),
+        (
+            json!({"url": url, "event_types": ["meeting_exploded"]}),
+            "event_types",
+        ),
+        (json!({"url": url}), "event_types"),
+    ] {
+        let refused = post(admin(&app), body.clone()).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {:?}",
+            refused.body
+        );
+        assert_eq!(refused.body["details"]["field"], field, "{body}");
+    }
+    let hosts = post(
+        app.token("ann"),
+        json!({"url": url, "event_types": ["*"], "meeting_id": meeting}),
+    )
+    .await;
+    assert_eq!(hosts.status, StatusCode::CREATED, "{:?}", hosts.body);
+    let id = hosts.body["id"].as_str().unwrap();
+    let as_bob = app
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/webhooks/{id}"),
+            Some(&app.token("bob")),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(as_bob.status, StatusCode::NOT_FOUND);
+    assert_eq!(as_bob.body["code"], "WEBHOOK_NOT_FOUND");
+    let bobs = app
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/webhooks",
+            Some(&app.token("bob")),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(bobs.body["webhooks"], json!([]));
+    let as_admin = app
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/webhooks/{id}"),
+            Some(&admin(&app)),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(as_admin.status, StatusCode::OK);
+    let off = app
+        .patch(
+            &format!("/api/v1/webhooks/{id}"),
+            "ann",
+            &json!({"enabled": false, "url": "http://192.168.0.1/"}),
+        )
+        .await;
+    assert_eq!(
+        off.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a changed URL is checked too"
+    );
+    let off = app
+        .patch(
+            &format!("/api/v1/webhooks/{id}"),
+            "ann",
+            &json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(
+        (off.status, off.body["enabled"].clone()),
+        (StatusCode::OK, json!(false))
+    );
+    let deleted = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/webhooks/{id}"),
+            Some(&app.token("ann")),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let gone = app
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/webhooks/{id}"),
+            Some(&app.token("ann")),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+}
+
+on_setups!(
+    [postgres, sqlite]
+    every_event_reaches_a_star_subscription_in_order_signed_as_the_spec_says,
+    a_subscription_gets_only_its_types_and_its_meeting,
+    a_failing_receiver_gets_the_events_in_order_afterwards_with_the_same_ids,
+    retry_after_is_honoured_and_a_410_turns_the_subscription_off,
+    a_replay_delivers_again_from_a_position_with_the_same_ids,
+    a_rotated_secret_signs_beside_the_old_one,
+    a_hosts_subscription_never_receives_another_pairs_private_message,
+    who_may_subscribe_and_to_what_is_checked,
+);
+
+/// The server as a process with webhooks to loopback allowed.
+async fn server_process(setup: Setup, db: &TestDb, stream: &TestStream) -> crate::crash::Server {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_meetings"));
+    command
+        .arg("serve")
+        .env("MEETINGS_ADDR", "127.0.0.1:0")
+        .env("DATABASE_URL", &db.url)
+        .env("NATS_PREFIX", &stream.prefix)
+        .env("JWT_SECRET", crate::helpers::SECRET)
+        .env("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
+        .env("WEBHOOK_RETRY_SCHEDULE", "0,1");
+    if setup.nats() {
+        command.env("NATS_URL", crate::helpers::nats_url());
+    } else {
+        command.env_remove("NATS_URL");
+    }
+    crate::crash::launch(command).await
+}
+
+fn token_of(user: &str, roles: &[&str]) -> String {
+    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    meetings::auth::JwtKeys::new(crate::helpers::SECRET.as_bytes(), None, None)
+        .issue(user, user, None, &roles, chrono::Duration::hours(1))
+        .unwrap()
+}
+
+/// Checks what a receiver got against the log after `from`: every event
+/// at least once, and each run of deliveries in log order (a run starts
+/// again only where a restart sent again what was not recorded).
+fn assert_every_event_in_order(
+    got: &[Received],
+    expected: &[(i64, String, String)],
+    restarts: usize,
+) {
+    let positions: Vec<i64> = got.iter().map(Received::position).collect();
+    let seen: std::collections::HashSet<i64> = positions.iter().copied().collect();
+    for (position, id, _) in expected {
+        assert!(
+            seen.contains(position),
+            "position {position} ({id}) was delivered"
+        );
+    }
+    let back_steps = positions.windows(2).filter(|w| w[1] <= w[0]).count();
+    assert!(
+        back_steps <= restarts,
+        "in order but for {restarts} restarts: {positions:?}"
+    );
+    for request in got {
+        let position = request.position();
+        let (_, id, _) = expected
+            .iter()
+            .find(|e| e.0 == position)
+            .expect("only events of the log");
+        assert_eq!(request.header("webhook-id"), id, "the same id every time");
+    }
+}
+
+/// kill -9 of the server while it delivers, then a restart: every event
+/// reaches the receiver at least once, in order, with its own id.
+async fn a_kill_9_mid_stream_loses_and_reorders_nothing(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
+    let stream = TestStream::new();
+    let receiver = Receiver::start().await;
+    let mut server = server_process(setup, &db, &stream).await;
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(format!("{}/api/v1/webhooks", server.base))
+        .bearer_auth(token_of("root", &["admin"]))
+        .json(&json!({"url": receiver.url, "event_types": ["*"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let from = created["position"].as_i64().expect("subscribed");
+
+    // A burst of meetings; the server dies while their events go out.
+    let burst = |base: String, n: usize| {
+        let client = client.clone();
+        async move {
+            for i in 0..n {
+                let sent = client
+                    .post(format!("{base}/api/v1/meetings"))
+                    .bearer_auth(token_of("ann", &[]))
+                    .json(&json!({"title": format!("m{i}"), "start_now": true}))
+                    .send()
+                    .await;
+                if sent.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    let first = tokio::spawn(burst(server.base.clone(), 400));
+    eventually(Duration::from_secs(60), || async {
+        (receiver.got().len() >= 40).then_some(())
+    })
+    .await;
+    server.child.start_kill().expect("kill -9");
+    server.child.wait().await.unwrap();
+    first.await.unwrap();
+
+    let server = server_process(setup, &db, &stream).await;
+    burst(server.base.clone(), 5).await;
+    let store = db.store().await;
+    let expected: Vec<(i64, String, String)> = store
+        .read_all(from, 1_000_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.position, e.event_id.to_string(), e.event_type))
+        .collect();
+    let got = receiver
+        .wait_for(&expected.iter().map(|e| e.0).collect::<Vec<_>>())
+        .await;
+    assert_every_event_in_order(&got, &expected, 1);
+    drop(server);
+}
+
+/// Two nodes on one database: one delivers at a time, so no event is
+/// delivered twice.
+async fn two_nodes_deliver_each_event_once(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
+    let stream = TestStream::new();
+    let receiver = Receiver::start().await;
+    let mut config = setup_config(setup, &db, &stream);
+    config.webhooks.allow_private_networks = true;
+    config.webhooks.retry_schedule = "0,1".parse_schedule();
+    let other = meetings::app::App::start(config.clone())
+        .await
+        .expect("a second node");
+    let app = spawn_app_with(config, db, stream).await;
+    let created = subscribe(
+        &app,
+        &admin(&app),
+        json!({"url": receiver.url, "event_types": ["*"]}),
+    )
+    .await;
+    let from = created["position"].as_i64().unwrap();
+    for _ in 0..3 {
+        some_of_everything(&app, "ann").await;
+    }
+    let expected = log_after(&app, from, |_| true).await;
+    let got = receiver
+        .wait_for(&expected.iter().map(|e| e.0).collect::<Vec<_>>())
+        .await;
+    assert_every_event_in_order(&got, &expected, 0);
+    assert_eq!(got.len(), expected.len(), "each event once");
+    other.stop().await.unwrap();
+}
+
+on_setups!(
+    [postgres, sqlite]
+    a_kill_9_mid_stream_loses_and_reorders_nothing,
+);
+
+on_setups!(
+    [postgres]
+    two_nodes_deliver_each_event_once,
+);
