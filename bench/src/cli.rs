@@ -101,6 +101,8 @@ pub enum Scenario {
     Tokens,
     /// The auditor's waits: verify, export, as-of.
     Audit,
+    /// Webhooks out: committed -> received latency, deliveries/s.
+    Webhooks,
     /// Every scenario, in this order.
     All,
     /// The server child of `fanout` (this binary, run by itself).

@@ -26,6 +26,9 @@ const BATCH: usize = 256;
 /// How often a worker checks its subscription for changes (a replay, a
 /// new URL, turned off or deleted) while it follows or waits.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often a worker records its progress while it delivers (and when it
+/// goes idle): what a kill -9 sends again is at most this much.
+const SAVE_EVERY: Duration = Duration::from_millis(100);
 /// The most of an answer kept in the delivery log.
 const KEEP_BODY: usize = 1024;
 /// The longest `Retry-After` honoured (the schedule's longest step).
@@ -74,6 +77,9 @@ struct Worker<'a> {
     seq: i64,
     /// Attempts not recorded yet.
     attempts: Vec<Delivery>,
+    /// The position last recorded, and when.
+    saved: i64,
+    saved_at: Instant,
     /// This node's changes to subscriptions (see [`Webhooks::changed`]).
     changes: watch::Receiver<u64>,
 }
@@ -107,29 +113,46 @@ async fn follow(
         owner,
         roles: HashMap::new(),
         attempts: Vec::new(),
+        saved: 0,
+        saved_at: Instant::now(),
         changes: hooks.changes.subscribe(),
     };
+    worker.saved = worker.progress.position;
     let mut feed = hooks.feed.subscribe(worker.progress.position);
-    let mut check = tokio::time::interval(CHECK_EVERY);
+    let mut tick = tokio::time::interval(SAVE_EVERY);
+    let mut refreshed = Instant::now();
     loop {
         let events = tokio::select! {
             item = feed.next(BATCH) => match item? {
                 FeedItem::Events(events) => events,
                 _ => continue,
             },
-            _ = check.tick() => {
-                if let Some(stopped) = worker.refresh().await? {
+            _ = tick.tick() => {
+                if worker.dirty()
+                    && let Some(stopped) = worker.save().await?
+                {
                     return Ok(stopped);
+                }
+                if refreshed.elapsed() >= CHECK_EVERY {
+                    refreshed = Instant::now();
+                    if let Some(stopped) = worker.refresh().await? {
+                        return Ok(stopped);
+                    }
                 }
                 continue;
             }
-            _ = stop.changed() => return Ok(Stop::Done),
+            _ = stop.changed() => {
+                if worker.dirty() {
+                    worker.save().await?;
+                }
+                return Ok(Stop::Done);
+            }
         };
         for event in &events {
-            if worker.wants(event).await {
-                if let Some(stopped) = worker.deliver(event, stop).await? {
-                    return Ok(stopped);
-                }
+            if worker.wants(event).await
+                && let Some(stopped) = worker.deliver(event, stop).await?
+            {
+                return Ok(stopped);
             }
             worker.progress = Progress {
                 position: event.position,
@@ -137,7 +160,8 @@ async fn follow(
                 next_attempt_at: None,
             };
         }
-        if let Some(stopped) = worker.save().await? {
+        let due = worker.attempts.len() >= BATCH || worker.saved_at.elapsed() >= SAVE_EVERY;
+        if due && let Some(stopped) = worker.save().await? {
             return Ok(stopped);
         }
     }
@@ -156,6 +180,11 @@ impl Worker<'_> {
         }
     }
 
+    /// Whether there is progress or an attempt not recorded yet.
+    fn dirty(&self) -> bool {
+        self.progress.position != self.saved || !self.attempts.is_empty()
+    }
+
     /// Records the progress and attempts; `Some` when the subscription
     /// was replayed or deleted meanwhile.
     async fn save(&mut self) -> anyhow::Result<Option<Stop>> {
@@ -168,6 +197,7 @@ impl Worker<'_> {
         )
         .await?;
         self.attempts.clear();
+        (self.saved, self.saved_at) = (self.progress.position, Instant::now());
         if saved {
             Ok(None)
         } else {

@@ -10,6 +10,7 @@ mod latency;
 mod long_stream;
 mod rebuild;
 mod tokens;
+mod webhooks;
 
 use crate::cli::{Options, Scenario};
 use crate::harness::Report;
@@ -28,6 +29,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Report>> {
             Scenario::Rebuild,
             Scenario::Tokens,
             Scenario::Audit,
+            Scenario::Webhooks,
         ],
         ref one => std::slice::from_ref(one),
     };
@@ -43,6 +45,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Report>> {
             Scenario::Rebuild => rebuild::report(options).await?,
             Scenario::Tokens => tokens::report(options).await?,
             Scenario::Audit => audit::report(options).await?,
+            Scenario::Webhooks => webhooks::report(options).await?,
             Scenario::All | Scenario::Serve => {
                 anyhow::bail!("{scenario:?} is not a scenario of its own")
             }

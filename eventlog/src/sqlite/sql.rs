@@ -115,8 +115,12 @@ pub async fn read_stream_until(
     stream_id: &str,
     until: Until,
 ) -> Result<Vec<Payload>, sqlx::Error> {
+    // `position + 0`: the stream is read by its index and the bound
+    // filters it. Left bare, the planner ANDs in every position below the
+    // bound from the primary key (the whole log before it: 70 ms of a
+    // 1M-event log for a 10k-event meeting).
     let column = match until {
-        Until::Position(_) => "position",
+        Until::Position(_) => "position + 0",
         Until::Time(_) => "recorded_at",
     };
     let query = format!(
