@@ -108,4 +108,8 @@ pub enum Scenario {
     /// The server child of `fanout` (this binary, run by itself).
     #[value(name = "__serve", hide = true)]
     Serve,
+    /// The webhook receiver child of `webhooks` (this binary, run by
+    /// itself).
+    #[value(name = "__receive", hide = true)]
+    Receive,
 }

@@ -49,6 +49,9 @@ fn main() -> anyhow::Result<()> {
     if options.scenario == Scenario::Serve {
         return runtime.block_on(scenarios::fanout::serve_child());
     }
+    if options.scenario == Scenario::Receive {
+        return runtime.block_on(scenarios::webhooks::receive_child());
+    }
     let reports = runtime.block_on(scenarios::run(&options))?;
     if options.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);

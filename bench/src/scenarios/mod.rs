@@ -10,7 +10,7 @@ mod latency;
 mod long_stream;
 mod rebuild;
 mod tokens;
-mod webhooks;
+pub mod webhooks;
 
 use crate::cli::{Options, Scenario};
 use crate::harness::Report;
@@ -46,7 +46,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Report>> {
             Scenario::Tokens => tokens::report(options).await?,
             Scenario::Audit => audit::report(options).await?,
             Scenario::Webhooks => webhooks::report(options).await?,
-            Scenario::All | Scenario::Serve => {
+            Scenario::All | Scenario::Serve | Scenario::Receive => {
                 anyhow::bail!("{scenario:?} is not a scenario of its own")
             }
         };

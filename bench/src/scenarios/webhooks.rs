@@ -1,5 +1,6 @@
 //! `webhooks`: webhooks out to a receiver on loopback (an HTTP server in
-//! this process), the app in this process.
+//! a child process: this binary with `__receive`), the app in this
+//! process.
 //! - latency: joins at `--rate` (1k/s by default) for `--seconds`, one
 //!   subscription to everything: command accepted -> request received,
 //!   p50/p99;
@@ -21,8 +22,9 @@ use crate::harness::{Figures, Report, percentile};
 const MEETINGS: usize = 50;
 const SUBSCRIPTIONS: usize = 10;
 
-/// Requests received: (subscription, position) -> when, first time only.
-type Seen = Arc<Mutex<HashMap<(usize, i64), Instant>>>;
+/// Requests received: (subscription, position) -> when (wall clock,
+/// microseconds), first time only.
+type Seen = Arc<Mutex<HashMap<(usize, i64), i64>>>;
 
 pub async fn report(options: &Options) -> anyhow::Result<Vec<Report>> {
     let (mut latency, mut throughput, mut fanout) = (Vec::new(), Vec::new(), Vec::new());
@@ -60,29 +62,80 @@ struct Run {
     fanout: Duration,
 }
 
-/// A receiver on loopback: `POST /hook/{n}` keeps when each position
-/// first reached subscription `n`.
-async fn receiver(seen: Seen) -> anyhow::Result<String> {
+/// The receiver child: serves `POST /hook/{n}` on loopback, prints its
+/// address, then `n position micros` (wall clock) per request as it
+/// arrives; stops when its stdin closes. A process of its own, as the
+/// integrator's server is: it does not queue behind the app's tasks.
+pub async fn receive_child() -> anyhow::Result<()> {
+    use std::io::Write;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}/hook", listener.local_addr()?);
+    println!("{}", listener.local_addr()?);
+    let out = Arc::new(Mutex::new(std::io::BufWriter::new(std::io::stdout())));
     let app = axum::Router::new().route(
         "/hook/{n}",
         axum::routing::post(
             move |axum::extract::Path(n): axum::extract::Path<usize>, body: axum::body::Bytes| {
-                let seen = seen.clone();
+                let out = out.clone();
                 async move {
-                    let at = Instant::now();
+                    let at = micros_now();
                     let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                     if let Some(position) = body["data"]["position"].as_i64() {
-                        seen.lock().unwrap().entry((n, position)).or_insert(at);
+                        let mut out = out.lock().unwrap();
+                        let _ = writeln!(out, "{n} {position} {at}");
+                        let _ = out.flush();
                     }
                     axum::http::StatusCode::NO_CONTENT
                 }
             },
         ),
     );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(base)
+    // Ends when the bench closes its stdin (or drops the child).
+    std::thread::spawn(|| {
+        let _ = std::io::stdin().read_line(&mut String::new());
+        std::process::exit(0);
+    });
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// The wall clock in microseconds (the two processes share it).
+fn micros_now() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// Starts the receiver child; its base URL, and the child (ends when
+/// dropped). What it reports goes into `seen`.
+async fn receiver(seen: Seen) -> anyhow::Result<(String, tokio::process::Child)> {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("__receive")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let addr = lines
+        .next_line()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the receiver printed nothing"))?;
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut parts = line.split(' ').map(str::parse::<i64>);
+            if let (Some(Ok(n)), Some(Ok(position)), Some(Ok(at))) =
+                (parts.next(), parts.next(), parts.next())
+            {
+                seen.lock()
+                    .unwrap()
+                    .entry((n as usize, position))
+                    .or_insert(at);
+            }
+        }
+    });
+    Ok((format!("http://{addr}/hook"), child))
 }
 
 /// Subscribes receiver `n` to every event after the head, as an admin.
@@ -144,7 +197,7 @@ async fn warm_up(
 /// Waits (at most a minute) until `done` holds of what was received.
 async fn until(
     seen: &Seen,
-    done: impl Fn(&HashMap<(usize, i64), Instant>) -> bool,
+    done: impl Fn(&HashMap<(usize, i64), i64>) -> bool,
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !done(&seen.lock().unwrap()) {
@@ -171,12 +224,12 @@ async fn run(backend: Backend, rate: f64, seconds: f64, burst: usize) -> anyhow:
     let app = meetings::app::App::start(config).await?;
     let meetings = meetings_per_worker(&app.commands, MEETINGS, seconds.max(1.0) / 10.0).await?;
     let seen: Seen = Arc::default();
-    let base = receiver(seen.clone()).await?;
+    let (base, _receiver) = receiver(seen.clone()).await?;
 
     // Latency: one subscription, joins at the rate.
     subscribe(&app, &base, 0).await?;
     warm_up(&app, meetings[0][0], &seen, 0..=0, "latency").await?;
-    let accepted: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
+    let accepted: Arc<Mutex<HashMap<i64, i64>>> = Arc::default();
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let total = (rate * seconds) as usize;
@@ -191,10 +244,7 @@ async fn run(backend: Backend, rate: f64, seconds: f64, burst: usize) -> anyhow:
                 .execute(meeting, &context(format!("l{n}")), join_command(), None)
                 .await
             {
-                accepted
-                    .lock()
-                    .unwrap()
-                    .insert(done.position, Instant::now());
+                accepted.lock().unwrap().insert(done.position, micros_now());
             }
         }));
     }
@@ -213,7 +263,7 @@ async fn run(backend: Backend, rate: f64, seconds: f64, burst: usize) -> anyhow:
             .iter()
             .filter_map(|(p, at)| {
                 seen.get(&(0, *p))
-                    .map(|got| got.saturating_duration_since(*at))
+                    .map(|got| Duration::from_micros((got - at).max(0) as u64))
             })
             .collect()
     };
@@ -248,6 +298,7 @@ async fn run(backend: Backend, rate: f64, seconds: f64, burst: usize) -> anyhow:
         })
         .collect();
     let started = Instant::now();
+    let started_micros = micros_now();
     let mut joins = Vec::with_capacity(burst);
     for n in 0..burst {
         let commands = app.commands.clone();
@@ -281,7 +332,7 @@ async fn run(backend: Backend, rate: f64, seconds: f64, burst: usize) -> anyhow:
         .unwrap()
         .iter()
         .filter(|((n, p), _)| *n >= 1 && positions.contains(p))
-        .map(|(_, at)| at.saturating_duration_since(started))
+        .map(|(_, at)| Duration::from_micros((at - started_micros).max(0) as u64))
         .max()
         .unwrap_or_default();
     app.stop().await?;
