@@ -298,18 +298,73 @@ pub struct AsOf {
     pub breakout: Option<command::meeting::Breakout>,
 }
 
+/// Events of a meeting between the past snapshots as-of keeps: a later
+/// as-of folds from the nearest one before its bound, so at most this many
+/// events (and the read of them) once a meeting has been looked at.
+pub const PAST_SNAPSHOT_EVERY: i64 = 1000;
+
+/// Keeps the state folded so far as a past snapshot (best effort: the log
+/// has everything).
+async fn keep_past(
+    store: &dyn EventStore,
+    stream: &events::StreamId,
+    version: i64,
+    event: &events::Payload,
+    meeting: &command::meeting::Meeting,
+) {
+    let Ok(state) = serde_json::to_string(meeting) else {
+        return;
+    };
+    let past = events::PastSnapshot {
+        snapshot: events::store::Snapshot {
+            stream_id: stream.clone(),
+            version,
+            position: event.position,
+            schema_version: command::meeting::SNAPSHOT_SCHEMA,
+            state,
+        },
+        recorded_at: event.recorded_at,
+    };
+    if let Err(e) = store.write_past_snapshot(&past).await {
+        tracing::debug!(error = %e, "past snapshot not kept");
+    }
+}
+
 /// The meeting as it stood at `until`; `None` when it did not exist yet.
 pub async fn as_of(
     store: &dyn EventStore,
     meeting: events::MeetingId,
     until: Until,
 ) -> anyhow::Result<Option<AsOf>> {
-    let events = store.read_stream_until(&meeting.stream_id(), until).await?;
-    let mut state = None;
+    use command::meeting::{Meeting, SNAPSHOT_SCHEMA};
+    let stream = meeting.stream_id();
+    let past = store
+        .read_past_snapshot(&stream, SNAPSHOT_SCHEMA, until)
+        .await?
+        .and_then(|past| {
+            let state = serde_json::from_str::<Meeting>(&past.snapshot.state).ok()?;
+            Some((state, past))
+        });
+    let (mut state, mut version, mut last) = match past {
+        Some((state, past)) => (
+            Some(state),
+            past.snapshot.version,
+            Some((past.snapshot.position, past.recorded_at)),
+        ),
+        None => (None, 0, None),
+    };
+    let events = store.read_stream_until(&stream, version, until).await?;
     for event in &events {
         state = command::meeting::evolve(state, &event.decode()?);
+        // A stream's versions follow one another from 1.
+        version += 1;
+        last = Some((event.position, event.recorded_at));
+        if version % PAST_SNAPSHOT_EVERY == 0
+            && let Some(meeting) = &state
+        {
+            keep_past(store, &stream, version, event, meeting).await;
+        }
     }
-    let last = events.last().map(|e| (e.position, e.recorded_at));
     let (Some(m), Some((position, recorded_at))) = (state, last) else {
         return Ok(None);
     };

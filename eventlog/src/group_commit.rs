@@ -9,7 +9,8 @@ use tokio::sync::{mpsc, watch};
 use events::envelope::{Payload, RecordedEvent};
 use events::ids::StreamId;
 use events::store::{
-    Append, AppendError, Appended, EventStore, Snapshot, StoreError, StoredReply, Until,
+    Append, AppendError, Appended, EventStore, PastSnapshot, Snapshot, StoreError, StoredReply,
+    Until,
 };
 
 use crate::committer::{QUEUE_DEPTH, Request, Tasks, Writer, advance, run, submit};
@@ -33,8 +34,16 @@ pub trait LogReads: Send + Sync + 'static {
     async fn read_stream_until(
         &self,
         stream_id: &str,
+        after_version: i64,
         until: Until,
     ) -> Result<Vec<Payload>, Self::Error>;
+    async fn read_past_snapshot(
+        &self,
+        stream_id: &str,
+        schema_version: i32,
+        until: Until,
+    ) -> Result<Option<PastSnapshot>, Self::Error>;
+    async fn write_past_snapshot(&self, snapshot: &PastSnapshot) -> Result<(), Self::Error>;
     async fn read_all(
         &self,
         after_position: i64,
@@ -82,9 +91,26 @@ macro_rules! log_reads_from_sql_module {
             async fn read_stream_until(
                 &self,
                 stream_id: &str,
+                after_version: i64,
                 until: events::store::Until,
             ) -> Result<Vec<events::envelope::Payload>, sqlx::Error> {
-                sql::read_stream_until(self, stream_id, until).await
+                sql::read_stream_until(self, stream_id, after_version, until).await
+            }
+
+            async fn read_past_snapshot(
+                &self,
+                stream_id: &str,
+                schema_version: i32,
+                until: events::store::Until,
+            ) -> Result<Option<events::store::PastSnapshot>, sqlx::Error> {
+                sql::read_past_snapshot(self, stream_id, schema_version, until).await
+            }
+
+            async fn write_past_snapshot(
+                &self,
+                snapshot: &events::store::PastSnapshot,
+            ) -> Result<(), sqlx::Error> {
+                sql::write_past_snapshot(self, snapshot).await
             }
 
             async fn read_all(
@@ -219,10 +245,30 @@ impl<P: LogReads> EventStore for GroupCommitLog<P> {
     async fn read_stream_until(
         &self,
         stream_id: &StreamId,
+        after_version: i64,
         until: Until,
     ) -> Result<Vec<Payload>, StoreError> {
         self.pool
-            .read_stream_until(&stream_id.0, until)
+            .read_stream_until(&stream_id.0, after_version, until)
+            .await
+            .map_err(backend::<P>)
+    }
+
+    async fn read_past_snapshot(
+        &self,
+        stream_id: &StreamId,
+        schema_version: i32,
+        until: Until,
+    ) -> Result<Option<PastSnapshot>, StoreError> {
+        self.pool
+            .read_past_snapshot(&stream_id.0, schema_version, until)
+            .await
+            .map_err(backend::<P>)
+    }
+
+    async fn write_past_snapshot(&self, snapshot: &PastSnapshot) -> Result<(), StoreError> {
+        self.pool
+            .write_past_snapshot(snapshot)
             .await
             .map_err(backend::<P>)
     }

@@ -31,6 +31,6 @@ pub use ids::{
     RoomCode, SecretId, StreamId, UserId,
 };
 pub use store::{
-    Append, AppendError, Appended, EventStore, IdempotencyRecord, Rebase, RebaseWith, Rebased,
-    Snapshot, StoreError, StoredReply, Until,
+    Append, AppendError, Appended, EventStore, IdempotencyRecord, PastSnapshot, Rebase, RebaseWith,
+    Rebased, Snapshot, StoreError, StoredReply, Until,
 };

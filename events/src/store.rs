@@ -115,6 +115,14 @@ pub struct Snapshot {
     pub state: String,
 }
 
+/// A snapshot of a stream as it stood at a past version, with the time
+/// of the event at that version (for "as of a time").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastSnapshot {
+    pub snapshot: Snapshot,
+    pub recorded_at: DateTime<Utc>,
+}
+
 /// What an append did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Appended {
@@ -214,13 +222,28 @@ pub trait EventStore: Send + Sync + 'static {
         after_version: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
-    /// The stream's events up to `until` (inclusive), in order, with only
-    /// the columns a fold needs: the meeting as it stood then.
+    /// The stream's events after `after_version` up to `until`
+    /// (inclusive), in order, with only the columns a fold needs: the
+    /// meeting as it stood then.
     async fn read_stream_until(
         &self,
         stream_id: &StreamId,
+        after_version: i64,
         until: Until,
     ) -> Result<Vec<crate::envelope::Payload>, StoreError>;
+
+    /// The latest past snapshot of the stream, of this schema, at or
+    /// before `until`.
+    async fn read_past_snapshot(
+        &self,
+        stream_id: &StreamId,
+        schema_version: i32,
+        until: Until,
+    ) -> Result<Option<PastSnapshot>, StoreError>;
+
+    /// Keeps a past snapshot (one of a version already kept changes
+    /// nothing).
+    async fn write_past_snapshot(&self, snapshot: &PastSnapshot) -> Result<(), StoreError>;
 
     /// At most `limit` events with a position above `after_position`, in order.
     async fn read_all(

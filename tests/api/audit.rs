@@ -15,6 +15,7 @@ on_setups!([postgres, sqlite]
     a_receipt_refuses_a_history_rewritten_and_rehashed_after_it,
     a_meeting_as_of_a_position_or_a_time_is_folded_from_its_events,
     a_meetings_own_log_hides_private_events_as_the_websocket_does,
+    as_of_from_past_snapshots_is_the_fold_from_the_first_event,
 );
 
 /// A meeting with `joins` people in it, by commands in process.
@@ -681,4 +682,84 @@ async fn a_meetings_own_log_hides_private_events_as_the_websocket_does(setup: Se
     assert_eq!(2 + rest.body["events"].as_array().unwrap().len(), all);
 
     assert_eq!(read("eve", "").await.status, StatusCode::FORBIDDEN);
+}
+
+/// A meeting longer than two past snapshots' spacing, asked about out of
+/// order: every answer is the fold of its events from the first (done by
+/// hand here), whether it started from a past snapshot or not, and the
+/// snapshots are kept.
+async fn as_of_from_past_snapshots_is_the_fold_from_the_first_event(setup: Setup) {
+    let app = spawn_app_on(setup).await;
+    let id = crowded(&app, "alice", 700).await;
+    let commands = app.app.commands.clone();
+    // Everyone leaves, then 700 join again: ~2,100 events.
+    let wave = |leave: bool| {
+        let commands = commands.clone();
+        (0..700).map(move |n| {
+            let commands = commands.clone();
+            async move {
+                let command = if leave {
+                    command::meeting::Command::Leave
+                } else {
+                    join()
+                };
+                commands
+                    .execute(id, &ctx(&format!("alice-guest-{n}")), command, None)
+                    .await
+                    .expect("leave or join");
+            }
+        })
+    };
+    futures::future::join_all(wave(true)).await;
+    futures::future::join_all(wave(false)).await;
+
+    let store = app.app.store.clone();
+    let stream = store.read_stream(&id.stream_id(), 0).await.unwrap();
+    assert!(stream.len() as i64 > 2 * meetings::audit::PAST_SNAPSHOT_EVERY);
+    let by_hand = |upto: usize| {
+        let events: Vec<_> = stream[..upto].iter().map(|e| e.decode().unwrap()).collect();
+        let m = command::meeting::fold(None, &events).unwrap();
+        let mut present: Vec<Value> = m
+            .present
+            .values()
+            .map(|s| serde_json::to_value(s).unwrap())
+            .collect();
+        present.sort_by_key(|v| v.to_string());
+        (m.status, present, stream[upto - 1].position)
+    };
+    for upto in [2_050, 300, 1_500, 1_001, stream.len()] {
+        let position = stream[upto - 1].position;
+        let then = meetings::audit::as_of(
+            store.as_ref(),
+            id,
+            meetings::audit::Until::Position(position),
+        )
+        .await
+        .unwrap()
+        .expect("the meeting existed");
+        let mut present: Vec<Value> = then
+            .participants
+            .iter()
+            .map(|s| serde_json::to_value(s).unwrap())
+            .collect();
+        present.sort_by_key(|v| v.to_string());
+        assert_eq!(
+            (then.status, present, then.position),
+            by_hand(upto),
+            "at event {upto}"
+        );
+    }
+    let kept = store
+        .read_past_snapshot(
+            &id.stream_id(),
+            command::meeting::SNAPSHOT_SCHEMA,
+            meetings::audit::Until::Position(i64::MAX),
+        )
+        .await
+        .unwrap()
+        .expect("past snapshots kept");
+    assert_eq!(
+        kept.snapshot.version,
+        2 * meetings::audit::PAST_SNAPSHOT_EVERY
+    );
 }

@@ -317,32 +317,33 @@ async fn a_stream_read_until_a_bound_stops_at_it(setup: Setup) {
     let positions = |read: &[events::Payload]| read.iter().map(|p| p.position).collect::<Vec<_>>();
 
     let upto = store
-        .read_stream_until(&mine, events::Until::Position(full[2].position))
+        .read_stream_until(&mine, 0, events::Until::Position(full[2].position))
         .await
         .unwrap();
     assert_eq!(positions(&upto), [1, 3, 5]);
     assert_eq!(upto[2].data, full[2].data);
     assert_eq!(upto[2].recorded_at, full[2].recorded_at);
     let between = store
-        .read_stream_until(&mine, events::Until::Position(full[2].position + 1))
+        .read_stream_until(&mine, 0, events::Until::Position(full[2].position + 1))
         .await
         .unwrap();
     assert_eq!(positions(&between), [1, 3, 5]);
     let before = store
-        .read_stream_until(&mine, events::Until::Position(0))
+        .read_stream_until(&mine, 0, events::Until::Position(0))
         .await
         .unwrap();
     assert!(before.is_empty());
 
     let at = full[1].recorded_at;
     let by_time = store
-        .read_stream_until(&mine, events::Until::Time(at))
+        .read_stream_until(&mine, 0, events::Until::Time(at))
         .await
         .unwrap();
     assert_eq!(positions(&by_time), [1, 3]);
     let just_before = store
         .read_stream_until(
             &mine,
+            0,
             events::Until::Time(at - chrono::Duration::microseconds(1)),
         )
         .await
@@ -350,6 +351,73 @@ async fn a_stream_read_until_a_bound_stops_at_it(setup: Setup) {
     assert!(
         just_before.len() == 1 || full[0].recorded_at == at,
         "{just_before:?}"
+    );
+}
+
+/// A past snapshot is found by the last one at or before a bound, of the
+/// schema asked; writing one of a version kept already changes nothing.
+/// And a stream read after a version starts after it.
+async fn past_snapshots_are_found_by_their_bound(setup: Setup) {
+    let (store, _db) = store(setup).await;
+    let s = stream("past");
+    for i in 0..6 {
+        store
+            .append(Append::new(s.clone(), i, vec![event(i as usize)]))
+            .await
+            .unwrap();
+    }
+    let log = store.read_stream(&s, 0).await.unwrap();
+    let keep = |at: usize, schema: i32, state: &str| events::PastSnapshot {
+        snapshot: events::Snapshot {
+            stream_id: s.clone(),
+            version: log[at].stream_version,
+            position: log[at].position,
+            schema_version: schema,
+            state: state.into(),
+        },
+        recorded_at: log[at].recorded_at,
+    };
+    for past in [
+        keep(1, 2, "two"),
+        keep(3, 2, "four"),
+        keep(4, 1, "old schema"),
+    ] {
+        store.write_past_snapshot(&past).await.unwrap();
+    }
+    store
+        .write_past_snapshot(&keep(3, 2, "rewritten"))
+        .await
+        .unwrap();
+    let found = |until| {
+        let store = store.clone();
+        let s = s.clone();
+        async move {
+            store
+                .read_past_snapshot(&s, 2, until)
+                .await
+                .unwrap()
+                .map(|p| (p.snapshot.state, p.snapshot.version, p.recorded_at))
+        }
+    };
+    use events::Until::{Position, Time};
+    assert_eq!(found(Position(log[0].position)).await, None);
+    assert_eq!(
+        found(Position(log[2].position)).await,
+        Some(("two".into(), 2, log[1].recorded_at))
+    );
+    assert_eq!(
+        found(Position(log[5].position)).await,
+        Some(("four".into(), 4, log[3].recorded_at)),
+        "the newest of the schema asked, as first written"
+    );
+    assert_eq!(found(Time(log[3].recorded_at)).await.map(|f| f.1), Some(4));
+    let tail = store
+        .read_stream_until(&s, 4, Position(log[5].position))
+        .await
+        .unwrap();
+    assert_eq!(
+        tail.iter().map(|p| p.position).collect::<Vec<_>>(),
+        [log[4].position, log[5].position]
     );
 }
 
@@ -665,6 +733,7 @@ on_setups!(
     the_hash_chain_verifies_and_detects_a_changed_payload,
     payloads_are_the_same_events_as_read_all_gives_with_their_data,
     a_stream_read_until_a_bound_stops_at_it,
+    past_snapshots_are_found_by_their_bound,
     recent_events_are_the_log_as_this_process_committed_it,
     the_database_refuses_to_update_or_delete_events,
     appending_an_event_id_that_exists_is_a_no_op,

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::plan::Plan;
 use events::envelope::{Payload, RecordedEvent};
 use events::ids::{EventId, StreamId};
-use events::store::{Snapshot, StoredReply, Until};
+use events::store::{PastSnapshot, Snapshot, StoredReply, Until};
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
@@ -112,6 +112,7 @@ const PAYLOAD_COLUMNS: &str = "position, event_type, schema_version, data, recor
 pub async fn read_stream_until(
     db: impl PgExecutor<'_>,
     stream_id: &str,
+    after_version: i64,
     until: Until,
 ) -> Result<Vec<Payload>, sqlx::Error> {
     // `position + 0`: the stream is read by its index and the bound
@@ -123,15 +124,15 @@ pub async fn read_stream_until(
         Until::Time(_) => "recorded_at",
     };
     let query = format!(
-        "SELECT {PAYLOAD_COLUMNS} FROM events WHERE stream_id = $1 AND {column} <= $2 \
-         ORDER BY stream_version"
+        "SELECT {PAYLOAD_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $3 \
+         AND {column} <= $2 ORDER BY stream_version"
     );
     let query = sqlx::query_as(&query).bind(stream_id);
     let query = match until {
         Until::Position(position) => query.bind(position),
         Until::Time(time) => query.bind(time),
     };
-    let rows: Vec<PayloadRow> = query.fetch_all(db).await?;
+    let rows: Vec<PayloadRow> = query.bind(after_version).fetch_all(db).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
@@ -396,6 +397,62 @@ pub async fn write_snapshot(
     snapshot: &Snapshot,
 ) -> Result<(), sqlx::Error> {
     write_snapshot_query(snapshot).execute(db).await?;
+    Ok(())
+}
+
+/// The latest past snapshot of a schema at or before a bound.
+pub async fn read_past_snapshot(
+    db: impl PgExecutor<'_>,
+    stream_id: &str,
+    schema_version: i32,
+    until: Until,
+) -> Result<Option<PastSnapshot>, sqlx::Error> {
+    let column = match until {
+        Until::Position(_) => "position",
+        Until::Time(_) => "recorded_at",
+    };
+    let query = format!(
+        "SELECT version, position, recorded_at, state FROM past_snapshots \
+         WHERE stream_id = $1 AND schema_version = $2 AND {column} <= $3 \
+         ORDER BY version DESC LIMIT 1"
+    );
+    let query = sqlx::query_as(&query).bind(stream_id).bind(schema_version);
+    let query = match until {
+        Until::Position(position) => query.bind(position),
+        Until::Time(time) => query.bind(time),
+    };
+    let row: Option<(i64, i64, DateTime<Utc>, String)> = query.fetch_optional(db).await?;
+    Ok(
+        row.map(|(version, position, recorded_at, state)| PastSnapshot {
+            snapshot: Snapshot {
+                stream_id: StreamId(stream_id.to_owned()),
+                version,
+                position,
+                schema_version,
+                state,
+            },
+            recorded_at,
+        }),
+    )
+}
+
+pub async fn write_past_snapshot(
+    db: impl PgExecutor<'_>,
+    past: &PastSnapshot,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO past_snapshots \
+         (stream_id, version, position, recorded_at, schema_version, state) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_id, version) DO NOTHING",
+    )
+    .bind(&past.snapshot.stream_id.0)
+    .bind(past.snapshot.version)
+    .bind(past.snapshot.position)
+    .bind(past.recorded_at)
+    .bind(past.snapshot.schema_version)
+    .bind(&past.snapshot.state)
+    .execute(db)
+    .await?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::plan::{Known, Lookups, Plan};
 use events::envelope::{Payload, RawJson, RecordedEvent};
 use events::ids::{EventId, StreamId};
-use events::store::{Snapshot, StoredReply, Until};
+use events::store::{PastSnapshot, Snapshot, StoredReply, Until};
 
 const COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
      schema_version, data, metadata, recorded_at, prev_hash, hash";
@@ -113,6 +113,7 @@ fn timestamp(row: &SqliteRow) -> Result<DateTime<Utc>, sqlx::Error> {
 pub async fn read_stream_until(
     db: impl SqliteExecutor<'_>,
     stream_id: &str,
+    after_version: i64,
     until: Until,
 ) -> Result<Vec<Payload>, sqlx::Error> {
     // `position + 0`: the stream is read by its index and the bound
@@ -124,16 +125,76 @@ pub async fn read_stream_until(
         Until::Time(_) => "recorded_at",
     };
     let query = format!(
-        "SELECT {PAYLOAD_COLUMNS} FROM events WHERE stream_id = $1 AND {column} <= $2 \
-         ORDER BY stream_version"
+        "SELECT {PAYLOAD_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $3 \
+         AND {column} <= $2 ORDER BY stream_version"
     );
     let query = sqlx::query(&query).bind(stream_id);
     let query = match until {
         Until::Position(position) => query.bind(position),
         Until::Time(time) => query.bind(events::time::text(time)),
     };
-    let rows = query.fetch_all(db).await?;
+    let rows = query.bind(after_version).fetch_all(db).await?;
     rows.iter().map(payload).collect()
+}
+
+/// The latest past snapshot of a schema at or before a bound.
+pub async fn read_past_snapshot(
+    db: impl SqliteExecutor<'_>,
+    stream_id: &str,
+    schema_version: i32,
+    until: Until,
+) -> Result<Option<PastSnapshot>, sqlx::Error> {
+    let column = match until {
+        Until::Position(_) => "position",
+        Until::Time(_) => "recorded_at",
+    };
+    let query = format!(
+        "SELECT version, position, recorded_at, state FROM past_snapshots \
+         WHERE stream_id = $1 AND schema_version = $2 AND {column} <= $3 \
+         ORDER BY version DESC LIMIT 1"
+    );
+    let query = sqlx::query(&query).bind(stream_id).bind(schema_version);
+    let query = match until {
+        Until::Position(position) => query.bind(position),
+        Until::Time(time) => query.bind(events::time::text(time)),
+    };
+    let Some(row) = query.fetch_optional(db).await? else {
+        return Ok(None);
+    };
+    Ok(Some(PastSnapshot {
+        snapshot: Snapshot {
+            stream_id: StreamId(stream_id.to_owned()),
+            version: row.try_get("version")?,
+            position: row.try_get("position")?,
+            schema_version,
+            state: row.try_get("state")?,
+        },
+        recorded_at: timestamp(&row)?,
+    }))
+}
+
+/// Written at the file's gate, as every write of this process.
+pub async fn write_past_snapshot(
+    pool: &sqlx::SqlitePool,
+    past: &PastSnapshot,
+) -> Result<(), sqlx::Error> {
+    let gate = crate::gate::for_file(pool.connect_options().get_filename());
+    let _turn = gate.lock().await;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "INSERT INTO past_snapshots \
+         (stream_id, version, position, recorded_at, schema_version, state) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_id, version) DO NOTHING",
+    )
+    .bind(&past.snapshot.stream_id.0)
+    .bind(past.snapshot.version)
+    .bind(past.snapshot.position)
+    .bind(events::time::text(past.recorded_at))
+    .bind(past.snapshot.schema_version)
+    .bind(&past.snapshot.state)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
 }
 
 pub async fn head_position(db: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
