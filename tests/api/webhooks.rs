@@ -144,6 +144,26 @@ impl ParseSchedule for str {
     }
 }
 
+/// The app of `setup` (retries on `schedule`), a receiver, and an admin's
+/// subscription of it to `types`: (app, receiver, the admin's token, the
+/// subscription as created).
+async fn subscribed(
+    setup: Setup,
+    schedule: &str,
+    types: Value,
+) -> (TestApp, Receiver, String, Value) {
+    let app = spawn(setup, schedule).await;
+    let receiver = Receiver::start().await;
+    let admin = admin(&app);
+    let created = subscribe(
+        &app,
+        &admin,
+        json!({"url": receiver.url, "event_types": types}),
+    )
+    .await;
+    (app, receiver, admin, created)
+}
+
 fn admin(app: &TestApp) -> String {
     app.token_with_roles("root", &["admin"])
 }
@@ -235,15 +255,7 @@ async fn some_of_everything(app: &TestApp, host: &str) -> String {
 }
 
 async fn every_event_reaches_a_star_subscription_in_order_signed_as_the_spec_says(setup: Setup) {
-    let app = spawn(setup, "0,1").await;
-    let receiver = Receiver::start().await;
-    let admin = admin(&app);
-    let created = subscribe(
-        &app,
-        &admin,
-        json!({"url": receiver.url, "event_types": ["*"]}),
-    )
-    .await;
+    let (app, receiver, admin, created) = subscribed(setup, "0,1", json!(["*"])).await;
     let secret = created["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"), "{created}");
     let from = created["position"].as_i64().unwrap();
@@ -368,15 +380,8 @@ async fn a_subscription_gets_only_its_types_and_its_meeting(setup: Setup) {
 }
 
 async fn a_failing_receiver_gets_the_events_in_order_afterwards_with_the_same_ids(setup: Setup) {
-    let app = spawn(setup, "0,1,1,1,1").await;
-    let receiver = Receiver::start().await;
+    let (app, receiver, admin, created) = subscribed(setup, "0,1,1,1,1", json!(["*"])).await;
     receiver.answer(&[(500, None), (502, None), (503, None)]);
-    let created = subscribe(
-        &app,
-        &admin(&app),
-        json!({"url": receiver.url, "event_types": ["*"]}),
-    )
-    .await;
     let from = created["position"].as_i64().unwrap();
     some_of_everything(&app, "ann").await;
     let expected = log_after(&app, from, |_| true).await;
@@ -414,7 +419,7 @@ async fn a_failing_receiver_gets_the_events_in_order_afterwards_with_the_same_id
         .send(
             reqwest::Method::GET,
             &format!("/api/v1/webhooks/{id}/deliveries?status=failed"),
-            Some(&admin(&app)),
+            Some(&admin),
             None,
             &[],
         )
@@ -442,16 +447,8 @@ async fn a_failing_receiver_gets_the_events_in_order_afterwards_with_the_same_id
 }
 
 async fn retry_after_is_honoured_and_a_410_turns_the_subscription_off(setup: Setup) {
-    let app = spawn(setup, "0,0,0").await;
-    let receiver = Receiver::start().await;
+    let (app, receiver, admin, created) = subscribed(setup, "0,0,0", json!(["*"])).await;
     receiver.answer(&[(503, Some("2")), (200, None), (410, None)]);
-    let admin = admin(&app);
-    let created = subscribe(
-        &app,
-        &admin,
-        json!({"url": receiver.url, "event_types": ["*"]}),
-    )
-    .await;
     let id = created["id"].as_str().unwrap();
     app.active_meeting("ann", json!({})).await;
     let got = eventually(Duration::from_secs(20), || async {
@@ -505,15 +502,7 @@ async fn retry_after_is_honoured_and_a_410_turns_the_subscription_off(setup: Set
 }
 
 async fn a_replay_delivers_again_from_a_position_with_the_same_ids(setup: Setup) {
-    let app = spawn(setup, "0,1").await;
-    let receiver = Receiver::start().await;
-    let admin = admin(&app);
-    let created = subscribe(
-        &app,
-        &admin,
-        json!({"url": receiver.url, "event_types": ["*"]}),
-    )
-    .await;
+    let (app, receiver, admin, created) = subscribed(setup, "0,1", json!(["*"])).await;
     let id = created["id"].as_str().unwrap();
     let from = created["position"].as_i64().unwrap();
     some_of_everything(&app, "ann").await;
@@ -553,15 +542,8 @@ async fn a_replay_delivers_again_from_a_position_with_the_same_ids(setup: Setup)
 }
 
 async fn a_rotated_secret_signs_beside_the_old_one(setup: Setup) {
-    let app = spawn(setup, "0,1").await;
-    let receiver = Receiver::start().await;
-    let admin = admin(&app);
-    let created = subscribe(
-        &app,
-        &admin,
-        json!({"url": receiver.url, "event_types": ["meeting_scheduled"]}),
-    )
-    .await;
+    let (app, receiver, admin, created) =
+        subscribed(setup, "0,1", json!(["meeting_scheduled"])).await;
     let id = created["id"].as_str().unwrap();
     let old = created["secret"].as_str().unwrap().to_owned();
     let listed = app
