@@ -90,6 +90,9 @@ async fn follow(
     id: &str,
     stop: &mut watch::Receiver<bool>,
 ) -> anyhow::Result<Stop> {
+    // Listened to before the subscription is read: a change made after
+    // the read is then always seen.
+    let changes = hooks.changes.subscribe();
     let Some(sub) = store::get(&hooks.pool, id).await?.filter(|s| s.enabled) else {
         return Ok(Stop::Done);
     };
@@ -115,7 +118,7 @@ async fn follow(
         attempts: Vec::new(),
         saved: 0,
         saved_at: Instant::now(),
-        changes: hooks.changes.subscribe(),
+        changes,
     };
     worker.saved = worker.progress.position;
     let mut feed = hooks.feed.subscribe(worker.progress.position);
