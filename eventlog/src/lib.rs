@@ -9,6 +9,8 @@
 //! `postgres` (production) and `sqlite` (the embedded default, with
 //! [`gate`] queueing the file's writers in this process).
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod as_of_sql;
 pub mod committer;
 pub mod gate;
 pub mod group_commit;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use events::{RecordedEvent, StreamId};
 
-use super::extract::AuthUser;
+use super::extract::{AuthUser, at_least, query_of};
 use super::{ApiError, AppState};
 
 /// Events read from the log at a time.
@@ -214,23 +214,6 @@ fn audits(caller: &command::meeting::Caller) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::CannotRead)
-    }
-}
-
-/// A route's query string, or 422 naming what is wrong with it.
-fn query_of<T>(
-    params: Result<Query<T>, axum::extract::rejection::QueryRejection>,
-) -> Result<T, ApiError> {
-    params
-        .map(|Query(params)| params)
-        .map_err(|e| ApiError::invalid("query", e.body_text()))
-}
-
-/// 422 unless `value` (when given) is at least `min`.
-fn at_least(field: &str, value: Option<i64>, min: i64) -> Result<(), ApiError> {
-    match value {
-        Some(v) if v < min => Err(ApiError::invalid(field, format!("must be at least {min}"))),
-        _ => Ok(()),
     }
 }
 

@@ -259,6 +259,23 @@ impl IdempotencyHeader {
     }
 }
 
+/// A route's query string, or 422 naming what is wrong with it.
+pub(super) fn query_of<T>(
+    params: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    params
+        .map(|axum::extract::Query(params)| params)
+        .map_err(|e| ApiError::invalid("query", e.body_text()))
+}
+
+/// 422 unless `value` (when given) is at least `min`.
+pub(super) fn at_least(field: &str, value: Option<i64>, min: i64) -> Result<(), ApiError> {
+    match value {
+        Some(v) if v < min => Err(ApiError::invalid(field, format!("must be at least {min}"))),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::escapes_nul;

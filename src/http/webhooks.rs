@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use command::meeting::Caller;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{AuthUser, JsonBody};
+use super::extract::{AuthUser, JsonBody, at_least, query_of};
 use super::{ApiError, AppState};
 use crate::webhooks::store::{self, Delivery, Subscription};
 
@@ -385,17 +385,17 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<WebhookView>, ApiError> {
-    owned(&state, &caller, &id).await?;
-    let secret = crate::webhooks::sign::new_secret();
+    let mut subscription = owned(&state, &caller, &id).await?;
+    subscription.secret = crate::webhooks::sign::new_secret();
+    subscription.updated_at = Utc::now();
     store::rotate(
         &state.webhooks.pool,
         &id,
-        &secret,
-        Utc::now() + ROTATION_GRACE,
+        &subscription.secret,
+        subscription.updated_at + ROTATION_GRACE,
     )
     .await?;
     state.webhooks.changed();
-    let subscription = owned(&state, &caller, &id).await?;
     Ok(axum::Json(WebhookView::of(subscription, true)))
 }
 
@@ -416,12 +416,10 @@ pub async fn deliveries(
     Path(id): Path<String>,
     params: Result<Query<DeliveriesParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<DeliveryPage>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let params = query_of(params)?;
     owned(&state, &caller, &id).await?;
+    at_least("after", params.after, 0)?;
     let after = params.after.unwrap_or(0);
-    if after < 0 {
-        return Err(ApiError::invalid("after", "must be at least 0"));
-    }
     let limit = params.limit.unwrap_or(100);
     if !(1..=MAX_DELIVERIES).contains(&limit) {
         return Err(ApiError::invalid(
@@ -461,16 +459,14 @@ pub async fn replay(
     body: Result<JsonBody<ReplayBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     let JsonBody(body) = body?;
-    owned(&state, &caller, &id).await?;
+    let mut subscription = owned(&state, &caller, &id).await?;
+    at_least("after_position", body.after_position, 0)?;
     let after = body
         .after_position
         .ok_or_else(|| ApiError::invalid("after_position", "is required"))?;
-    if after < 0 {
-        return Err(ApiError::invalid("after_position", "must be at least 0"));
-    }
     store::replay(&state.webhooks.pool, &id, after).await?;
     state.webhooks.changed();
-    let subscription = owned(&state, &caller, &id).await?;
+    subscription.position = after;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(WebhookView::of(subscription, false)),

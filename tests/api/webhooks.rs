@@ -164,6 +164,12 @@ async fn subscribed(
     (app, receiver, admin, created)
 }
 
+/// `GET path` with `token`.
+async fn get_as(app: &TestApp, path: &str, token: &str) -> crate::helpers::Response {
+    app.send(reqwest::Method::GET, path, Some(token), None, &[])
+        .await
+}
+
 fn admin(app: &TestApp) -> String {
     app.token_with_roles("root", &["admin"])
 }
@@ -306,18 +312,15 @@ async fn every_event_reaches_a_star_subscription_in_order_signed_as_the_spec_say
     assert_eq!(payloads[0]["data"]["position"], positions[0]);
 
     let logged = eventually(Duration::from_secs(10), || async {
-        let page = app
-            .send(
-                reqwest::Method::GET,
-                &format!(
-                    "/api/v1/webhooks/{}/deliveries?status=delivered&limit=1000",
-                    created["id"].as_str().unwrap()
-                ),
-                Some(&admin),
-                None,
-                &[],
-            )
-            .await;
+        let page = get_as(
+            &app,
+            &format!(
+                "/api/v1/webhooks/{}/deliveries?status=delivered&limit=1000",
+                created["id"].as_str().unwrap()
+            ),
+            &admin,
+        )
+        .await;
         (page.body["deliveries"].as_array().map_or(0, Vec::len) == got.len()).then_some(page.body)
     })
     .await;
@@ -357,15 +360,12 @@ async fn a_subscription_gets_only_its_types_and_its_meeting(setup: Setup) {
     // it: wait for the subscription's progress to reach the head.
     let head = app.head().await;
     eventually(Duration::from_secs(10), || async {
-        let view = app
-            .send(
-                reqwest::Method::GET,
-                &format!("/api/v1/webhooks/{}", created["id"].as_str().unwrap()),
-                Some(&app.token("ann")),
-                None,
-                &[],
-            )
-            .await;
+        let view = get_as(
+            &app,
+            &format!("/api/v1/webhooks/{}", created["id"].as_str().unwrap()),
+            &app.token("ann"),
+        )
+        .await;
         (view.body["position"].as_i64() == Some(head)).then_some(())
     })
     .await;
@@ -415,15 +415,12 @@ async fn a_failing_receiver_gets_the_events_in_order_afterwards_with_the_same_id
     );
 
     let id = created["id"].as_str().unwrap();
-    let failed = app
-        .send(
-            reqwest::Method::GET,
-            &format!("/api/v1/webhooks/{id}/deliveries?status=failed"),
-            Some(&admin),
-            None,
-            &[],
-        )
-        .await;
+    let failed = get_as(
+        &app,
+        &format!("/api/v1/webhooks/{id}/deliveries?status=failed"),
+        &admin,
+    )
+    .await;
     let failed = failed.body["deliveries"].as_array().unwrap().clone();
     assert_eq!(
         failed
@@ -464,30 +461,19 @@ async fn retry_after_is_honoured_and_a_410_turns_the_subscription_off(setup: Set
     assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
 
     let view = eventually(Duration::from_secs(10), || async {
-        let view = app
-            .send(
-                reqwest::Method::GET,
-                &format!("/api/v1/webhooks/{id}"),
-                Some(&admin),
-                None,
-                &[],
-            )
-            .await;
+        let view = get_as(&app, &format!("/api/v1/webhooks/{id}"), &admin).await;
         (view.body["enabled"] == false).then_some(view.body)
     })
     .await;
     assert_eq!(view["disabled_reason"], "the receiver answered 410 Gone");
     app.active_meeting("ann", json!({})).await;
     app.wait_projected().await;
-    let failed = app
-        .send(
-            reqwest::Method::GET,
-            &format!("/api/v1/webhooks/{id}/deliveries?status=failed"),
-            Some(&admin),
-            None,
-            &[],
-        )
-        .await;
+    let failed = get_as(
+        &app,
+        &format!("/api/v1/webhooks/{id}/deliveries?status=failed"),
+        &admin,
+    )
+    .await;
     let last = failed.body["deliveries"]
         .as_array()
         .unwrap()
@@ -546,15 +532,7 @@ async fn a_rotated_secret_signs_beside_the_old_one(setup: Setup) {
         subscribed(setup, "0,1", json!(["meeting_scheduled"])).await;
     let id = created["id"].as_str().unwrap();
     let old = created["secret"].as_str().unwrap().to_owned();
-    let listed = app
-        .send(
-            reqwest::Method::GET,
-            "/api/v1/webhooks",
-            Some(&admin),
-            None,
-            &[],
-        )
-        .await;
+    let listed = get_as(&app, "/api/v1/webhooks", &admin).await;
     assert!(
         listed.body["webhooks"][0].get("secret").is_none(),
         "the secret is shown once"
@@ -719,36 +697,12 @@ async fn who_may_subscribe_and_to_what_is_checked(setup: Setup) {
     .await;
     assert_eq!(hosts.status, StatusCode::CREATED, "{:?}", hosts.body);
     let id = hosts.body["id"].as_str().unwrap();
-    let as_bob = app
-        .send(
-            reqwest::Method::GET,
-            &format!("/api/v1/webhooks/{id}"),
-            Some(&app.token("bob")),
-            None,
-            &[],
-        )
-        .await;
+    let as_bob = get_as(&app, &format!("/api/v1/webhooks/{id}"), &app.token("bob")).await;
     assert_eq!(as_bob.status, StatusCode::NOT_FOUND);
     assert_eq!(as_bob.body["code"], "WEBHOOK_NOT_FOUND");
-    let bobs = app
-        .send(
-            reqwest::Method::GET,
-            "/api/v1/webhooks",
-            Some(&app.token("bob")),
-            None,
-            &[],
-        )
-        .await;
+    let bobs = get_as(&app, "/api/v1/webhooks", &app.token("bob")).await;
     assert_eq!(bobs.body["webhooks"], json!([]));
-    let as_admin = app
-        .send(
-            reqwest::Method::GET,
-            &format!("/api/v1/webhooks/{id}"),
-            Some(&admin(&app)),
-            None,
-            &[],
-        )
-        .await;
+    let as_admin = get_as(&app, &format!("/api/v1/webhooks/{id}"), &admin(&app)).await;
     assert_eq!(as_admin.status, StatusCode::OK);
     let off = app
         .patch(
@@ -783,15 +737,7 @@ async fn who_may_subscribe_and_to_what_is_checked(setup: Setup) {
         )
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let gone = app
-        .send(
-            reqwest::Method::GET,
-            &format!("/api/v1/webhooks/{id}"),
-            Some(&app.token("ann")),
-            None,
-            &[],
-        )
-        .await;
+    let gone = get_as(&app, &format!("/api/v1/webhooks/{id}"), &app.token("ann")).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
 

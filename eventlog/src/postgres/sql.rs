@@ -8,6 +8,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
+use crate::as_of_sql::{self, PAYLOAD_COLUMNS};
 use crate::plan::Plan;
 use events::envelope::{Payload, RecordedEvent};
 use events::ids::{EventId, StreamId};
@@ -104,8 +105,6 @@ impl From<PayloadRow> for Payload {
     }
 }
 
-const PAYLOAD_COLUMNS: &str = "position, event_type, schema_version, data, recorded_at";
-
 /// A stream up to a position or a time; the stream's index bounds the
 /// scan, the bound stops sending rows past it.
 #[tracing::instrument(level = "trace", skip(db))]
@@ -115,18 +114,7 @@ pub async fn read_stream_until(
     after_version: i64,
     until: Until,
 ) -> Result<Vec<Payload>, sqlx::Error> {
-    // `position + 0`: the stream is read by its index and the bound
-    // filters it. Left bare, the planner ANDs in every position below the
-    // bound from the primary key (the whole log before it: 70 ms of a
-    // 1M-event log for a 10k-event meeting).
-    let column = match until {
-        Until::Position(_) => "position + 0",
-        Until::Time(_) => "recorded_at",
-    };
-    let query = format!(
-        "SELECT {PAYLOAD_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $3 \
-         AND {column} <= $2 ORDER BY stream_version"
-    );
+    let query = as_of_sql::stream_until(until);
     let query = sqlx::query_as(&query).bind(stream_id);
     let query = match until {
         Until::Position(position) => query.bind(position),
@@ -407,15 +395,7 @@ pub async fn read_past_snapshot(
     schema_version: i32,
     until: Until,
 ) -> Result<Option<PastSnapshot>, sqlx::Error> {
-    let column = match until {
-        Until::Position(_) => "position",
-        Until::Time(_) => "recorded_at",
-    };
-    let query = format!(
-        "SELECT version, position, recorded_at, state FROM past_snapshots \
-         WHERE stream_id = $1 AND schema_version = $2 AND {column} <= $3 \
-         ORDER BY version DESC LIMIT 1"
-    );
+    let query = as_of_sql::past_snapshot(until);
     let query = sqlx::query_as(&query).bind(stream_id).bind(schema_version);
     let query = match until {
         Until::Position(position) => query.bind(position),
@@ -440,19 +420,15 @@ pub async fn write_past_snapshot(
     db: impl PgExecutor<'_>,
     past: &PastSnapshot,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO past_snapshots \
-         (stream_id, version, position, recorded_at, schema_version, state) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_id, version) DO NOTHING",
-    )
-    .bind(&past.snapshot.stream_id.0)
-    .bind(past.snapshot.version)
-    .bind(past.snapshot.position)
-    .bind(past.recorded_at)
-    .bind(past.snapshot.schema_version)
-    .bind(&past.snapshot.state)
-    .execute(db)
-    .await?;
+    sqlx::query(as_of_sql::KEEP_PAST_SNAPSHOT)
+        .bind(&past.snapshot.stream_id.0)
+        .bind(past.snapshot.version)
+        .bind(past.snapshot.position)
+        .bind(past.recorded_at)
+        .bind(past.snapshot.schema_version)
+        .bind(&past.snapshot.state)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
