@@ -38,6 +38,20 @@ pub struct Attendee {
     /// (an open connection counts until now, or until the meeting ended),
     /// rounded to 0.01: who was really in the call, not only who joined.
     pub media_minutes: f64,
+    /// Each connection to the media room, in order (a timeline's second
+    /// lane beside `sessions`).
+    pub media_sessions: Vec<MediaSession>,
+}
+
+/// One connection to the media room, as the media server reported it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MediaSession {
+    /// `None` when only the closing was reported (then it counts 0).
+    pub connected_at: Option<String>,
+    /// `None` while still connected (or until the meeting's end).
+    pub disconnected_at: Option<String>,
+    pub minutes: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,14 +105,19 @@ pub async fn attendance(
         media_sessions(pool, meeting_id).await?
     {
         let until = disconnected_at
-            .or(ended_at)
             .as_deref()
+            .or(ended_at.as_deref())
             .and_then(parse)
             .unwrap_or(now);
         let minutes = minutes_between(connected_at.as_deref().and_then(parse), until);
         let name = user_id.clone();
         let attendee = entry(&mut by_user, &mut order, user_id, &name);
         attendee.media_minutes = add_minutes(attendee.media_minutes, minutes);
+        attendee.media_sessions.push(MediaSession {
+            connected_at,
+            disconnected_at,
+            minutes,
+        });
     }
     let attendees: Vec<Attendee> = order
         .iter()
@@ -126,6 +145,7 @@ fn entry<'a>(
             sessions: Vec::new(),
             total_minutes: 0.0,
             media_minutes: 0.0,
+            media_sessions: Vec::new(),
         }
     })
 }

@@ -158,7 +158,9 @@ pub async fn list(
     })
 }
 
-/// What a join page may learn without a token.
+/// What a join page may learn without a token: what anyone holding the
+/// link is shown before they join (as the title on any meeting app's
+/// join screen); never who is in it, the host or the settings.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeetingInfo {
@@ -167,6 +169,10 @@ pub struct MeetingInfo {
     pub num_participants: i64,
     pub created_at: DateTime<Utc>,
     pub max_participants: u32,
+    pub title: String,
+    pub room_code: RoomCode,
+    pub status: MeetingStatus,
+    pub starts_at: Option<DateTime<Utc>>,
 }
 
 pub async fn info(
@@ -179,6 +185,10 @@ pub async fn info(
         num_participants: r.details.participant_count,
         created_at: r.details.meeting.created_at,
         max_participants: r.details.meeting.max_participants,
+        title: r.details.meeting.title,
+        room_code: r.details.meeting.room_code,
+        status: r.details.meeting.status,
+        starts_at: r.details.meeting.starts_at,
     }))
 }
 

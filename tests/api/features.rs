@@ -287,7 +287,7 @@ async fn info_and_exists_answer_without_a_token_and_reveal_nothing_else(setup: S
     let created = app
         .create_meeting(
             "alice",
-            json!({"title": "Secret title", "start_now": true, "max_participants": 12}),
+            json!({"title": "Design review", "description": "Secret agenda", "start_now": true, "max_participants": 12}),
         )
         .await;
     let id = created["meeting_id"].as_str().unwrap();
@@ -310,12 +310,35 @@ async fn info_and_exists_answer_without_a_token_and_reveal_nothing_else(setup: S
         )
         .await;
     assert_eq!(info.status, StatusCode::OK, "{:?}", info.body);
-    let keys: Vec<&String> = info.body.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 5, "{:?}", info.body);
+    let mut keys: Vec<&String> = info.body.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "created_at",
+            "exists",
+            "max_participants",
+            "meeting_id",
+            "num_participants",
+            "room_code",
+            "starts_at",
+            "status",
+            "title"
+        ],
+        "what a join page shows before anyone joins: {:?}",
+        info.body
+    );
     assert_eq!(info.body["num_participants"], 1);
     assert_eq!(info.body["max_participants"], 12);
     assert_eq!(info.body["exists"], true);
-    assert!(!info.body.to_string().contains("Secret title"));
+    assert_eq!(info.body["title"], "Design review");
+    assert_eq!(info.body["status"], "active");
+    assert_eq!(info.body["room_code"], code);
+    let text = info.body.to_string();
+    assert!(
+        !text.contains("Secret agenda") && !text.contains("alice"),
+        "{text}"
+    );
     let missing = app
         .send(Method::GET, &at("zzz-zzzz-zzz", "exists"), None, None, &[])
         .await;
