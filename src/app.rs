@@ -207,6 +207,12 @@ impl App {
     /// Applies migrations, binds the listener, and starts the API and the
     /// relay.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
+        if config.dev_login && db::Backend::of(&config.database_url)? != db::Backend::Sqlite {
+            anyhow::bail!(
+                "MEETINGS_DEV_LOGIN mints tokens for any name: it is for the embedded default \
+                 (SQLite) only, and refused with DATABASE_URL on PostgreSQL"
+            );
+        }
         let keys = jwt_keys(&config.jwt)?;
         if let Some(public) = keys.public_keys() {
             // Tokens of keys not fetched now fetch them when they come.
@@ -292,6 +298,7 @@ impl App {
                 .flatten(),
             origins: Arc::new(origins),
             webhooks: webhooks.clone(),
+            dev_login: config.dev_login,
         });
         workers.push(tokio::spawn(crate::webhooks::run(
             state.clone(),

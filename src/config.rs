@@ -89,6 +89,17 @@ pub struct Config {
 
     #[command(flatten)]
     pub webhooks: WebhookConfig,
+
+    /// A local sign-in on the console that mints a token for a typed name,
+    /// for trying the product on one machine: only on the embedded default
+    /// (refused at start on PostgreSQL), off by default.
+    #[arg(
+        long,
+        env = "MEETINGS_DEV_LOGIN",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub dev_login: bool,
 }
 
 /// Webhooks out (Standard Webhooks).
@@ -539,6 +550,7 @@ impl Config {
             websocket: WebSocketConfig::default(),
             edge: EdgeConfig::default(),
             webhooks: WebhookConfig::default(),
+            dev_login: false,
         }
     }
 }

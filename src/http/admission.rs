@@ -125,18 +125,7 @@ pub async fn join(
 /// A guest of `meeting` named `name`, with a fresh id:
 /// `guest-<name in lower-case letters, digits and dashes>-<8 hex>`.
 fn guest_caller(name: &str, meeting: MeetingId) -> Caller {
-    let mut slug = String::new();
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-        if slug.len() >= GUEST_SLUG_MAX {
-            break;
-        }
-    }
-    let slug = slug.trim_end_matches('-');
+    let slug = slug(name, GUEST_SLUG_MAX);
     let suffix: u32 = rand::random();
     let user_id = if slug.is_empty() {
         format!("guest-{suffix:08x}")
@@ -147,6 +136,23 @@ fn guest_caller(name: &str, meeting: MeetingId) -> Caller {
         kind: CallerKind::Guest(meeting),
         ..Caller::person(user_id, name)
     }
+}
+
+/// `Hana Host` -> `hana-host`: the ASCII letters and digits of a name in
+/// lower case, each run of anything else one dash, at most `max` bytes.
+pub(super) fn slug(name: &str, max: usize) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+        if slug.len() >= max {
+            break;
+        }
+    }
+    slug.trim_end_matches('-').to_owned()
 }
 
 /// Most characters of a guest id's name part.

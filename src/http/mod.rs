@@ -27,6 +27,7 @@ mod presence;
 mod queries;
 mod recording;
 mod roles;
+mod web;
 mod webhooks;
 pub(crate) mod ws;
 
@@ -109,6 +110,8 @@ pub struct Shared {
     pub origins: Arc<Origins>,
     /// Webhooks out: their subscriptions and the dispatcher's wake-up.
     pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// The console's local sign-in (`MEETINGS_DEV_LOGIN`, embedded only).
+    pub dev_login: bool,
 }
 
 /// Browser origins allowed to call the API (`CORS_ALLOWED_ORIGINS`).
@@ -273,6 +276,7 @@ pub fn router(state: AppState) -> Router {
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/api/v1/openapi.json", document);
     let router = api
         .merge(docs)
+        .merge(web::routes())
         .fallback(|| async { ApiError::RouteNotFound })
         // After every route: each keeps its `Allow` header.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

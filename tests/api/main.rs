@@ -28,6 +28,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod browser;
 mod commands;
 mod contract;
 mod crash;

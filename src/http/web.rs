@@ -1,0 +1,192 @@
+//! The pages this binary serves to people: the join page behind every
+//! `meeting_link` (`/meeting/{room_code}`), the console (`/console`), their
+//! assets (compiled in from `web/`, no build step, no network), and the
+//! console's local sign-in for the embedded default.
+//!
+//! The pages hold no data: they are static and talk to the public API and
+//! the WebSocket like any other client (README, "The join page and the
+//! console"), so everything they show passes the same checks as a curl
+//! would.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+use super::extract::JsonBody;
+use super::{ApiError, AppState};
+
+/// One compiled-in file: its name under `/assets/`, media type and text.
+struct Asset {
+    name: &'static str,
+    media_type: &'static str,
+    body: &'static str,
+}
+
+macro_rules! assets {
+    ($( $name:literal => $media_type:literal ),* $(,)?) => {
+        const ASSETS: &[Asset] = &[$(
+            Asset {
+                name: $name,
+                media_type: $media_type,
+                body: include_str!(concat!("../../web/", $name)),
+            },
+        )*];
+    };
+}
+
+assets! {
+    "app.css" => "text/css; charset=utf-8",
+    "api.js" => "text/javascript; charset=utf-8",
+    "room.js" => "text/javascript; charset=utf-8",
+    "join.js" => "text/javascript; charset=utf-8",
+    "console.js" => "text/javascript; charset=utf-8",
+    "timeline.js" => "text/javascript; charset=utf-8",
+}
+
+const JOIN_PAGE: &str = include_str!("../../web/join.html");
+const CONSOLE_PAGE: &str = include_str!("../../web/console.html");
+
+/// What the pages may load and where they may connect: this server only.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The pages' routes (outside `/api/v1` and the OpenAPI document).
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/meeting/{room_code}", get(join_page))
+        .route("/console", get(console_page))
+        .route("/console/", get(console_page))
+        .route("/console/dev-login", post(dev_login))
+        .route("/assets/{name}", get(asset))
+}
+
+async fn join_page(Path(_room_code): Path<String>) -> Response {
+    page(JOIN_PAGE.to_owned())
+}
+
+async fn console_page(State(state): State<AppState>) -> Response {
+    page(CONSOLE_PAGE.replace(
+        "{{DEV_LOGIN}}",
+        if state.dev_login { "true" } else { "false" },
+    ))
+}
+
+async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
+    let asset = ASSETS
+        .iter()
+        .find(|a| a.name == name)
+        .ok_or(ApiError::RouteNotFound)?;
+    Ok(with_headers(asset.body.to_owned(), asset.media_type))
+}
+
+fn page(html: String) -> Response {
+    with_headers(html, "text/html; charset=utf-8")
+}
+
+/// A page or asset with the headers every one carries: revalidated on
+/// each load (a new binary serves new assets at the same names), and
+/// locked to this origin.
+fn with_headers(body: String, media_type: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevLogin {
+    name: Option<String>,
+    /// `admin` and/or `auditor`, to try those doors too.
+    roles: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+struct DevToken {
+    token: String,
+    user_id: String,
+}
+
+/// `POST /console/dev-login {name, roles?}` -> a token for that name
+/// (`sub` is the name in lower case with dashes), only when
+/// `MEETINGS_DEV_LOGIN` is on (the embedded default only); 404 otherwise.
+async fn dev_login(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<DevLogin>,
+) -> Result<Json<DevToken>, ApiError> {
+    if !state.dev_login {
+        return Err(ApiError::RouteNotFound);
+    }
+    let name = body.name.as_deref().map(str::trim).unwrap_or_default();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "name",
+            "1 to 100 characters, no control characters",
+        ));
+    }
+    let user_id = super::admission::slug(name, 64);
+    if user_id.is_empty() {
+        return Err(ApiError::invalid(
+            "name",
+            "must hold at least one letter or digit",
+        ));
+    }
+    let roles = body.roles.unwrap_or_default();
+    if let Some(role) = roles
+        .iter()
+        .find(|r| !matches!(r.as_str(), "admin" | "auditor"))
+    {
+        return Err(ApiError::invalid(
+            "roles",
+            format!("{role:?} is not admin or auditor"),
+        ));
+    }
+    let token = state
+        .keys
+        .issue(&user_id, name, None, &roles, chrono::Duration::hours(8))
+        .map_err(ApiError::media)?;
+    Ok(Json(DevToken { token, user_id }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_becomes_a_lower_case_dashed_id() {
+        let slug = |name| super::super::admission::slug(name, 64);
+        assert_eq!(slug("Hana Host"), "hana-host");
+        assert_eq!(slug("  Zoe  O'Brien!! "), "zoe-o-brien");
+        assert_eq!(slug("!!!"), "");
+    }
+
+    #[test]
+    fn every_page_names_only_assets_that_are_compiled_in() {
+        for page in [JOIN_PAGE, CONSOLE_PAGE] {
+            for part in page.split("/assets/").skip(1) {
+                let name = part.split('"').next().unwrap_or_default();
+                assert!(
+                    ASSETS.iter().any(|a| a.name == name),
+                    "{name} is not compiled in"
+                );
+            }
+        }
+    }
+}
