@@ -134,6 +134,15 @@ pub struct WebhookConfig {
         action = clap::ArgAction::Set
     )]
     pub allow_private_networks: bool,
+
+    /// Days the delivery log keeps an attempt (0: for ever); each
+    /// subscription's last attempt is always kept.
+    #[arg(
+        long = "webhook-delivery-log-days",
+        env = "WEBHOOK_DELIVERY_LOG_DAYS",
+        default_value_t = 30
+    )]
+    pub delivery_log_days: u32,
 }
 
 impl Default for WebhookConfig {
@@ -143,6 +152,7 @@ impl Default for WebhookConfig {
                 .expect("the default schedule reads"),
             timeout_seconds: 10,
             allow_private_networks: false,
+            delivery_log_days: 30,
         }
     }
 }

@@ -29,6 +29,9 @@ const LEASE: &str = "webhooks";
 /// How often the dispatcher looks for subscriptions made or turned on
 /// elsewhere, and confirms its lease.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// How often the delivering node removes attempts older than the delivery
+/// log keeps (`WEBHOOK_DELIVERY_LOG_DAYS`); also when it takes the lease.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// What delivering needs: the subscriptions' database, the settings, the
 /// HTTP client, the log's feed, and a wake-up for the dispatcher.
@@ -63,6 +66,20 @@ impl Webhooks {
         })
     }
 
+    /// Removes the attempts older than the delivery log keeps.
+    async fn prune(&self) {
+        let days = self.config.delivery_log_days;
+        if days == 0 {
+            return;
+        }
+        let before = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        match store::prune(&self.pool, before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, days, "webhook delivery log pruned"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune the webhook delivery log"),
+        }
+    }
+
     /// Tells the dispatcher to look at the subscriptions now.
     pub fn changed(&self) {
         self.changes.send_modify(|n| *n += 1);
@@ -92,10 +109,15 @@ pub async fn run(
         };
         let mut running: HashMap<String, JoinHandle<()>> = HashMap::new();
         let mut changes = hooks.changes.subscribe();
+        let mut pruned: Option<std::time::Instant> = None;
         loop {
             if let Err(e) = lease.confirm().await {
                 tracing::warn!(error = %e, "the webhooks lease is lost");
                 break;
+            }
+            if pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                pruned = Some(std::time::Instant::now());
+                hooks.prune().await;
             }
             running.retain(|_, task| !task.is_finished());
             match store::enabled(&hooks.pool).await {

@@ -315,6 +315,49 @@ pub async fn deliveries(
     rows.iter().map(delivery).collect()
 }
 
+/// Delivery rows one `INSERT` writes (13 values each: well under either
+/// database's limit on bound values).
+const ROWS_PER_INSERT: usize = 200;
+
+/// `INSERT INTO webhook_deliveries ... VALUES (...), (...)` for `rows`
+/// rows, numbered `$1`, `$2`, ... (as both databases read them through
+/// `sqlx::Any`).
+fn insert_deliveries(rows: usize) -> String {
+    const COLUMNS: usize = 13;
+    let mut sql = String::from(
+        "INSERT INTO webhook_deliveries (subscription_id, seq, position, event_id, \
+         event_type, attempt, status, final, response_status, latency_ms, error, \
+         response_body, attempted_at) VALUES ",
+    );
+    for row in 0..rows {
+        let values: Vec<String> = (1..=COLUMNS)
+            .map(|c| format!("${}", row * COLUMNS + c))
+            .collect();
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        sql.push_str(&values.join(", "));
+        sql.push(')');
+    }
+    sql
+}
+
+/// Removes the delivery log's attempts made before `before`, but for each
+/// subscription's last one (whose `seq` the next attempt counts on from);
+/// answers how many went.
+pub async fn prune(pool: &AnyPool, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM webhook_deliveries WHERE attempted_at < $1 AND seq < \
+         (SELECT MAX(d.seq) FROM webhook_deliveries d \
+          WHERE d.subscription_id = webhook_deliveries.subscription_id)",
+    )
+    .bind(text(before))
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
 /// The delivery log's last cursor of a subscription.
 pub async fn last_seq(pool: &AnyPool, id: &str) -> Result<i64, sqlx::Error> {
     let last: Option<i64> =
@@ -360,28 +403,27 @@ pub async fn save(
         tx.rollback().await?;
         return Ok(false);
     }
-    for d in attempts {
-        sqlx::query(
-            "INSERT INTO webhook_deliveries (subscription_id, seq, position, event_id, \
-             event_type, attempt, status, final, response_status, latency_ms, error, \
-             response_body, attempted_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(id)
-        .bind(d.seq)
-        .bind(d.position)
-        .bind(&d.event_id)
-        .bind(&d.event_type)
-        .bind(d.attempt)
-        .bind(&d.status)
-        .bind(i64::from(d.last))
-        .bind(d.response_status)
-        .bind(d.latency_ms)
-        .bind(&d.error)
-        .bind(&d.response_body)
-        .bind(text(d.attempted_at))
-        .execute(&mut **tx)
-        .await?;
+    // Many rows a statement: one round trip for a save's attempts.
+    for chunk in attempts.chunks(ROWS_PER_INSERT) {
+        let sql = insert_deliveries(chunk.len());
+        let mut insert = sqlx::query(&sql);
+        for d in chunk {
+            insert = insert
+                .bind(id)
+                .bind(d.seq)
+                .bind(d.position)
+                .bind(&d.event_id)
+                .bind(&d.event_type)
+                .bind(d.attempt)
+                .bind(&d.status)
+                .bind(i64::from(d.last))
+                .bind(d.response_status)
+                .bind(d.latency_ms)
+                .bind(&d.error)
+                .bind(&d.response_body)
+                .bind(text(d.attempted_at));
+        }
+        insert.execute(&mut **tx).await?;
     }
     tx.commit().await?;
     Ok(true)

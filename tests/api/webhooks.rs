@@ -741,9 +741,105 @@ async fn who_may_subscribe_and_to_what_is_checked(setup: Setup) {
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
 
+/// The delivery log keeps what `WEBHOOK_DELIVERY_LOG_DAYS` says (the
+/// delivering node prunes it), but each subscription's last attempt,
+/// whose cursor the next one counts on from; many attempts are recorded
+/// in few statements and every one is there.
+async fn the_delivery_log_forgets_old_attempts_but_keeps_its_cursor(setup: Setup) {
+    use meetings::webhooks::store;
+    let (app, receiver, _, created) = subscribed(setup, "0,1", json!(["*"])).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let from = created["position"].as_i64().unwrap();
+    some_of_everything(&app, "ann").await;
+    let expected = log_after(&app, from, |_| true).await;
+    receiver
+        .wait_for(&expected.iter().map(|e| e.0).collect::<Vec<_>>())
+        .await;
+    let logged = || async {
+        store::deliveries(&app.app.reads, &id, None, 0, 10_000)
+            .await
+            .unwrap()
+    };
+    crate::helpers::eventually(Duration::from_secs(10), || async {
+        (logged().await.len() == expected.len()).then_some(())
+    })
+    .await;
+    let last = logged().await.last().unwrap().seq;
+
+    // Everything is older than the log keeps, but for what is newer than
+    // the cutoff.
+    sqlx::query("UPDATE webhook_deliveries SET attempted_at = '2020-01-01T00:00:00.000000Z'")
+        .execute(&app.app.reads)
+        .await
+        .unwrap();
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(30);
+    let removed = store::prune(&app.app.reads, cutoff).await.unwrap();
+    assert_eq!(removed as usize, expected.len() - 1);
+    let kept: Vec<i64> = logged().await.iter().map(|d| d.seq).collect();
+    assert_eq!(kept, [last], "the last attempt stays");
+    assert_eq!(store::prune(&app.app.reads, cutoff).await.unwrap(), 0);
+
+    // The next attempt follows it.
+    let more = app.create_meeting("ann", json!({"title": "more"})).await;
+    let position = more["position"].as_i64().unwrap();
+    receiver.wait_for(&[position]).await;
+    crate::helpers::eventually(Duration::from_secs(10), || async {
+        logged()
+            .await
+            .iter()
+            .any(|d| d.position == position)
+            .then_some(())
+    })
+    .await;
+    let after: Vec<i64> = logged().await.iter().map(|d| d.seq).collect();
+    assert_eq!(after[0], last);
+    assert!(after[1..].iter().all(|&seq| seq > last), "{after:?}");
+
+    // Hundreds of attempts saved at once are all there, in order.
+    let sub = store::get(&app.app.reads, &id).await.unwrap().unwrap();
+    let start = *after.last().unwrap();
+    let attempts: Vec<store::Delivery> = (1..=450)
+        .map(|n| store::Delivery {
+            seq: start + n,
+            position: 1_000_000 + n,
+            event_id: format!("e{n}"),
+            event_type: "chat_message_sent".into(),
+            attempt: 1,
+            status: "delivered".into(),
+            last: false,
+            response_status: Some(200),
+            latency_ms: 1,
+            error: None,
+            response_body: Some(format!("ok {n}")),
+            attempted_at: chrono::Utc::now(),
+        })
+        .collect();
+    let progress = store::Progress {
+        position: sub.position,
+        attempts: 0,
+        next_attempt_at: None,
+    };
+    assert!(
+        store::save(&app.app.reads, &id, sub.epoch, progress, &attempts)
+            .await
+            .unwrap()
+    );
+    let saved = store::deliveries(&app.app.reads, &id, None, start, 10_000)
+        .await
+        .unwrap();
+    assert_eq!(saved.len(), 450);
+    assert!(
+        saved
+            .iter()
+            .zip(&attempts)
+            .all(|(got, sent)| got.seq == sent.seq && got.response_body == sent.response_body)
+    );
+}
+
 on_setups!(
     [postgres, sqlite]
     every_event_reaches_a_star_subscription_in_order_signed_as_the_spec_says,
+    the_delivery_log_forgets_old_attempts_but_keeps_its_cursor,
     a_subscription_gets_only_its_types_and_its_meeting,
     a_failing_receiver_gets_the_events_in_order_afterwards_with_the_same_ids,
     retry_after_is_honoured_and_a_410_turns_the_subscription_off,
