@@ -10,7 +10,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -64,35 +64,54 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/assets/{name}", get(asset))
 }
 
-async fn join_page(Path(_room_code): Path<String>) -> Response {
-    page(JOIN_PAGE.to_owned())
+const HTML: &str = "text/html; charset=utf-8";
+
+async fn join_page(Path(_room_code): Path<String>, asked: HeaderMap) -> Response {
+    served(JOIN_PAGE.to_owned(), HTML, &asked)
 }
 
-async fn console_page(State(state): State<AppState>) -> Response {
-    page(CONSOLE_PAGE.replace(
+async fn console_page(State(state): State<AppState>, asked: HeaderMap) -> Response {
+    let page = CONSOLE_PAGE.replace(
         "{{DEV_LOGIN}}",
         if state.dev_login { "true" } else { "false" },
-    ))
+    );
+    served(page, HTML, &asked)
 }
 
-async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
+async fn asset(Path(name): Path<String>, asked: HeaderMap) -> Result<Response, ApiError> {
     let asset = ASSETS
         .iter()
         .find(|a| a.name == name)
         .ok_or(ApiError::RouteNotFound)?;
-    Ok(with_headers(asset.body.to_owned(), asset.media_type))
+    Ok(served(asset.body.to_owned(), asset.media_type, &asked))
 }
 
-fn page(html: String) -> Response {
-    with_headers(html, "text/html; charset=utf-8")
-}
-
-/// A page or asset with the headers every one carries: revalidated on
-/// each load (a new binary serves new assets at the same names), and
-/// locked to this origin.
-fn with_headers(body: String, media_type: &'static str) -> Response {
-    let mut response = body.into_response();
+/// A page or asset with the headers every one carries: an `ETag` of its
+/// text, revalidated on each load (`no-cache`: a new binary serves new
+/// assets at the same names) and answered 304 while unchanged; locked to
+/// this origin.
+fn served(body: String, media_type: &'static str, asked: &HeaderMap) -> Response {
+    let etag = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        body.hash(&mut hasher);
+        format!("\"{:016x}\"", hasher.finish())
+    };
+    let unchanged = asked
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == etag || tag.trim() == "*");
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        body.into_response()
+    };
     let headers = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, etag);
+    }
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(

@@ -179,6 +179,29 @@ async fn the_pages_and_their_assets_are_served_locked_to_this_origin() {
             total += body.len();
         }
     }
+    // Unchanged, a page or asset is answered 304 with no body.
+    let first = client
+        .get(format!("{}/assets/join.js", app.base))
+        .send()
+        .await
+        .unwrap();
+    let etag = first.headers()["etag"].clone();
+    let again = client
+        .get(format!("{}/assets/join.js", app.base))
+        .header("if-none-match", etag.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers()["etag"], etag);
+    assert!(again.text().await.unwrap().is_empty());
+    let other = client
+        .get(format!("{}/assets/room.js", app.base))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::OK, "another file, another tag");
     // What the join page loads (it and what it imports), well under 100 KB.
     assert!(total < 100 * 1024, "the join page weighs {total} bytes");
     let missing = client
