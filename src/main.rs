@@ -56,11 +56,21 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let created_secret = app::ensure_secret(&config)?;
     let key_from_file = config.jwt.secret.is_none();
+    let config_dev_login = config.dev_login;
     let app = App::start(config).await?;
     // The first line is the one scripts and tests read to find the port.
     // Written at once, ignoring a closed stdout: a reader that stopped
     // listening must not stop the server.
     let mut banner = format!("meetings listening on http://{}\n", app.addr);
+    banner += &format!(
+        "console: {0}/console (sign in with a token{1}); meetings' links open {0}/meeting/<room code>\n",
+        app.public_url,
+        if config_dev_login {
+            ", or by name: MEETINGS_DEV_LOGIN is on"
+        } else {
+            ""
+        },
+    );
     if created_secret {
         banner += &format!("created a token key in {}\n", app::SECRET_FILE);
     }

@@ -101,6 +101,23 @@ async fn with_no_settings_it_serves_on_sqlite_and_keeps_data_across_a_kill_9() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["meeting_id"].as_str().unwrap().to_owned();
+    // The shared link leads to this server's join page, and the banner
+    // to the console.
+    let link = created["meeting_link"].as_str().unwrap();
+    assert!(link.starts_with(&server.base), "{link}");
+    let page = reqwest::get(link).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("/assets/join.js"));
+    let console = format!("console: {}/console", server.base);
+    assert!(
+        server
+            .printed
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.starts_with(&console)),
+        "the banner names the console"
+    );
     let (status, joined) = call(
         &server,
         reqwest::Method::POST,
