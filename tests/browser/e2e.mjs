@@ -93,6 +93,38 @@ async function signIn(page, name, token, { auditor = false } = {}) {
   await page.locator("#who", { hasText: name }).waitFor({ timeout: WAIT });
 }
 
+/** Every visible text reads at a contrast of at least 4.5:1 (WCAG AA). */
+async function readable(page, where) {
+  const low = await page.evaluate(() => {
+    const rgb = (text) => (text.match(/[\d.]+/g) || []).map(Number);
+    const luminance = ([r, g, b]) => {
+      const linear = (c) => ((c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+    };
+    const background = (node) => {
+      for (let at = node; at; at = at.parentElement) {
+        const [r, g, b, a = 1] = rgb(getComputedStyle(at).backgroundColor);
+        if (a > 0) return [r, g, b];
+      }
+      return [255, 255, 255];
+    };
+    const found = [];
+    for (const node of document.querySelectorAll("body *")) {
+      const own = [...node.childNodes].some((c) => c.nodeType === 3 && c.textContent.trim());
+      if (!own || node.offsetParent === null) continue;
+      const style = getComputedStyle(node);
+      const [fg, bg] = [luminance(rgb(style.color)), luminance(background(node))];
+      let ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+      // A disabled control is exempt (WCAG 1.4.3); its opacity is not in
+      // its computed colour.
+      if (node.closest("button:disabled, option")) continue;
+      if (ratio < 4.5) found.push(`${node.tagName.toLowerCase()} "${node.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+    }
+    return found;
+  });
+  if (low.length) fail(`${where}: text below 4.5:1: ${low.join(" | ")}`);
+}
+
 let link;
 let guestId;
 try {
@@ -101,6 +133,7 @@ try {
     await signIn(host, "Hana Host", process.env.HOST_TOKEN);
     await host.locator("h1", { hasText: "Meetings" }).waitFor({ timeout: WAIT });
     await labelled(host, "console, meetings");
+    await readable(host, "console, meetings");
     await shot("console-meetings", host);
   });
 
@@ -151,6 +184,7 @@ try {
     console.log(`    join page: ${bytes} bytes in ${counted.length} responses`);
     guest.removeAllListeners("response");
     await labelled(guest, "join page");
+    await readable(guest, "join page");
     await shot("join-form", guest);
     await guest.fill("#name", "Gus Guest");
     await guest.keyboard.press("Enter");
@@ -184,6 +218,8 @@ try {
     await guest.click("text=Raise hand");
     await host.locator(`.person[data-user='${guestId}'] .flags`, { hasText: "hand raised" }).waitFor({ timeout: SECOND });
     await labelled(guest, "join page, in the room");
+    await readable(guest, "join page, in the room");
+    await readable(host, "console, a meeting");
     await shot("join-room", guest);
     await shot("console-meeting", host);
   });
@@ -264,6 +300,7 @@ try {
     await auditor.click("#verify");
     await auditor.locator("#verdict", { hasText: "Verified" }).waitFor({ timeout: WAIT });
     await labelled(auditor, "console, audit");
+    await readable(auditor, "console, audit");
     await shot("console-audit", auditor);
   });
 
