@@ -278,12 +278,35 @@ try {
     }
   });
 
+  await step("a meeting with a password asks for it on the join page", async () => {
+    await host.click("nav >> text=Meetings");
+    await host.fill("#new-title", "Board meeting");
+    await host.fill("#new-password", "s3cret-board");
+    await host.click("#create button[type=submit]");
+    await host.locator("#meeting-status", { hasText: "active" }).waitFor({ timeout: WAIT });
+    const boardLink = await host.getAttribute("#meeting-link", "href");
+    const member = await person("member");
+    await member.goto(boardLink);
+    await member.fill("#name", "Mo Member");
+    await member.click("#join");
+    await member.locator("#error", { hasText: "needs a password" }).waitFor({ timeout: WAIT });
+    await member.locator("#password:focus").waitFor({ timeout: WAIT });
+    await member.fill("#password", "wrong");
+    await member.click("#join");
+    await member.locator("#error", { hasText: "not right" }).waitFor({ timeout: WAIT });
+    await shot("join-password", member);
+    await member.fill("#password", "s3cret-board");
+    await member.click("#join");
+    await member.locator(".people-panel .person", { hasText: "Mo Member (you)" }).waitFor({ timeout: WAIT });
+    await host.locator(".people-panel .person", { hasText: "Mo Member" }).waitFor({ timeout: WAIT });
+  });
+
   await step("the host finds the meeting in history and by status and title", async () => {
     await host.click("nav >> text=History");
     await host.locator("table td a", { hasText: "Design review" }).waitFor({ timeout: WAIT });
     await shot("console-history", host);
     await host.click("nav >> text=Meetings");
-    await host.selectOption("#status-filter", "active");
+    await host.selectOption("#status-filter", "cancelled");
     await host.click("button:text-is('Search')");
     await host.locator("text=No meetings match.").waitFor({ timeout: WAIT });
     await host.selectOption("#status-filter", "ended");
