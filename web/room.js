@@ -56,7 +56,7 @@ export class Room {
     this.peopleList = el("ul", { class: "people", "aria-label": "Participants" });
     this.waitingList = el("ul", { class: "people waiting-list", "aria-label": "Waiting room" });
     this.waitingBox = el("section", { class: "panel waiting-panel", hidden: true }, el("h3", {}, "Waiting room"), this.waitingList);
-    this.controls = el("div", { class: "controls", role: "toolbar", "aria-label": "Your controls", hidden: true });
+    this.controls = el("div", { class: "controls", role: "toolbar", "aria-label": "Your controls" });
     this.reactionsShown = el("div", { class: "reactions-shown", "aria-live": "polite" });
     this.chatLog = el("ol", { class: "chat-log", "aria-label": "Chat messages", "aria-live": "polite" });
     this.recipient = el("select", { id: "chat-recipient", "aria-label": "Send to" });
@@ -69,7 +69,9 @@ export class Room {
       el("button", { type: "submit" }, "Send"),
     );
     this.notice = el("p", { class: "error", role: "alert" });
+    this.mePanel = el("section", { class: "panel me-panel", hidden: true }, this.controls);
     this.root.replaceChildren(
+      el("div", { class: "room-notes" }, this.reactionsShown, this.notice),
       el(
         "div",
         { class: "room" },
@@ -87,7 +89,7 @@ export class Room {
           this.chatLog,
           this.chatForm,
         ),
-        el("section", { class: "panel me-panel" }, this.controls, this.reactionsShown, this.notice),
+        this.mePanel,
       ),
     );
   }
@@ -238,7 +240,7 @@ export class Room {
     const present = Boolean(seat) && !this.over;
     const state = present && [seat.is_muted, seat.is_video_enabled, seat.is_hand_raised];
     if (!this.changed("controls", state)) return;
-    this.controls.hidden = !present;
+    this.mePanel.hidden = !present;
     this.chatForm.hidden = !present;
     if (!present) return;
     const status = (change) => () => this.command("PUT", "/participants/status", change);
@@ -329,10 +331,11 @@ export class Room {
     this.notice.textContent = e instanceof ApiError ? e.message : String(e);
   }
 
+  /** The meeting is over for this viewer (the server then closes the
+   * connection after the backlog: 4000, or 4003 for a ban). */
   end(reason) {
     if (this.over) return;
     this.over = true;
-    this.stop();
     this.renderControls(null);
     this.onOver(reason);
   }

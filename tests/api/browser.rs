@@ -12,37 +12,22 @@ use crate::helpers::{Setup, TestDb, TestStream, setup_config, spawn_app_with};
 
 on_setups!([sqlite, postgres] a_host_and_a_guest_meet_through_the_console_and_the_join_page_in_chromium);
 
-/// The embedded default signs the host in with the local sign-in; on
-/// PostgreSQL (where that is refused) the host pastes a token.
-async fn a_host_and_a_guest_meet_through_the_console_and_the_join_page_in_chromium(setup: Setup) {
-    let db = TestDb::on(setup.backend()).await;
-    let stream = TestStream::new();
-    let mut config = setup_config(setup, &db, &stream);
-    config.dev_login = setup == Setup::sqlite;
-    let app = spawn_app_with(config, db, stream).await;
+/// Runs `tests/browser/<script>` (node, playwright-core, Chromium) against
+/// the server at `base` with `env`; panics with what it printed when it
+/// fails. Screenshots go to `target/browser-artifacts/<artifacts>`.
+pub(crate) async fn in_chromium(script: &str, base: &str, artifacts: &str, env: &[(&str, String)]) {
     let root = env!("CARGO_MANIFEST_DIR");
-    let artifacts = format!("{root}/target/browser-artifacts/{setup:?}");
+    let artifacts = format!("{root}/target/browser-artifacts/{artifacts}");
     let mut run = tokio::process::Command::new(
         std::env::var("MEETINGS_NODE").unwrap_or_else(|_| "node".into()),
     );
-    run.arg(format!("{root}/tests/browser/e2e.mjs"))
-        .env("MEETINGS_URL", &app.base)
+    run.arg(format!("{root}/tests/browser/{script}"))
+        .env("MEETINGS_URL", base)
         .env("ARTIFACTS", &artifacts)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    if setup != Setup::sqlite {
-        let token = |sub: &str, name: &str, roles: &[String]| {
-            app.keys
-                .issue(sub, name, None, roles, chrono::Duration::hours(1))
-                .unwrap()
-        };
-        run.env("HOST_TOKEN", token("hana-host", "Hana Host", &[]))
-            .env(
-                "AUDITOR_TOKEN",
-                token("ada-auditor", "Ada Auditor", &["auditor".into()]),
-            );
-    }
     let output = run
         .output()
         .await
@@ -55,8 +40,32 @@ async fn a_host_and_a_guest_meet_through_the_console_and_the_join_page_in_chromi
     println!("{said}");
     assert!(
         output.status.success(),
-        "the browser test failed (screenshots in {artifacts}):\n{said}"
+        "{script} failed in the browser (screenshots in {artifacts}):\n{said}"
     );
+}
+
+/// The embedded default signs the host in with the local sign-in; on
+/// PostgreSQL (where that is refused) the host pastes a token.
+async fn a_host_and_a_guest_meet_through_the_console_and_the_join_page_in_chromium(setup: Setup) {
+    let db = TestDb::on(setup.backend()).await;
+    let stream = TestStream::new();
+    let mut config = setup_config(setup, &db, &stream);
+    config.dev_login = setup == Setup::sqlite;
+    let app = spawn_app_with(config, db, stream).await;
+    let mut env = vec![];
+    if setup != Setup::sqlite {
+        let token = |sub: &str, name: &str, roles: &[String]| {
+            app.keys
+                .issue(sub, name, None, roles, chrono::Duration::hours(1))
+                .unwrap()
+        };
+        env.push(("HOST_TOKEN", token("hana-host", "Hana Host", &[])));
+        env.push((
+            "AUDITOR_TOKEN",
+            token("ada-auditor", "Ada Auditor", &["auditor".into()]),
+        ));
+    }
+    in_chromium("e2e.mjs", &app.base, &format!("{setup:?}"), &env).await;
 
     // What the pages did is in the log, exactly: the chat in order, one
     // session each, the lock, the end.

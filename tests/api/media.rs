@@ -502,6 +502,23 @@ async fn livekit_webhooks_record_who_was_really_connected(setup: Setup) {
         "connected 180 s, never joined by the API"
     );
     assert_eq!(minutes("alice"), 0.0, "joined, never connected");
+
+    // What the pages make of it, in Chromium: the timeline's media lane,
+    // and the join page's ways into LiveKit and Jitsi.
+    let (_, active) = active_call(&app).await;
+    crate::browser::in_chromium(
+        "media.mjs",
+        &app.base,
+        &format!("media-{setup:?}"),
+        &[
+            ("TOKEN", app.token("alice")),
+            ("ENDED", id.clone()),
+            ("ACTIVE", active),
+            ("LIVEKIT_URL", LIVEKIT_URL.into()),
+            ("JITSI_DOMAIN", JITSI_DOMAIN.into()),
+        ],
+    )
+    .await;
 }
 
 fn jwt_claims(token: &str, secret: &str) -> Value {
