@@ -100,7 +100,6 @@ async function join() {
   try {
     answer = await api("POST", `/meetings/${encodeURIComponent(code)}/join`, { token: who && who.token, body });
   } catch (e) {
-    $("join").disabled = false;
     return refused(e, who);
   } finally {
     $("join").disabled = false;

@@ -14,6 +14,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use super::extract::JsonBody;
 use super::{ApiError, AppState};
@@ -66,37 +68,69 @@ pub fn routes() -> axum::Router<AppState> {
 
 const HTML: &str = "text/html; charset=utf-8";
 
-async fn join_page(Path(_room_code): Path<String>, asked: HeaderMap) -> Response {
-    served(JOIN_PAGE.to_owned(), HTML, &asked)
+/// A page or asset ready to serve: its text and the `ETag` of it, made
+/// once per process rather than on every request.
+struct Ready {
+    media_type: &'static str,
+    body: axum::body::Bytes,
+    etag: String,
 }
 
-async fn console_page(State(state): State<AppState>, asked: HeaderMap) -> Response {
-    let page = CONSOLE_PAGE.replace(
-        "{{DEV_LOGIN}}",
-        if state.dev_login { "true" } else { "false" },
-    );
-    served(page, HTML, &asked)
-}
-
-async fn asset(Path(name): Path<String>, asked: HeaderMap) -> Result<Response, ApiError> {
-    let asset = ASSETS
-        .iter()
-        .find(|a| a.name == name)
-        .ok_or(ApiError::RouteNotFound)?;
-    Ok(served(asset.body.to_owned(), asset.media_type, &asked))
-}
-
-/// A page or asset with the headers every one carries: an `ETag` of its
-/// text, revalidated on each load (`no-cache`: a new binary serves new
-/// assets at the same names) and answered 304 while unchanged; locked to
-/// this origin.
-fn served(body: String, media_type: &'static str, asked: &HeaderMap) -> Response {
-    let etag = {
+impl Ready {
+    fn new(body: String, media_type: &'static str) -> Self {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         body.hash(&mut hasher);
-        format!("\"{:016x}\"", hasher.finish())
+        Self {
+            media_type,
+            etag: format!("\"{:016x}\"", hasher.finish()),
+            body: body.into(),
+        }
+    }
+}
+
+/// Every page and asset by name: the assets', `join`, and the console
+/// with its local sign-in off (`console`) and on (`console+dev`).
+static READY: LazyLock<HashMap<&'static str, Ready>> = LazyLock::new(|| {
+    let console = |dev: &str| CONSOLE_PAGE.replace("{{DEV_LOGIN}}", dev);
+    let mut ready: HashMap<&'static str, Ready> = ASSETS
+        .iter()
+        .map(|a| (a.name, Ready::new(a.body.to_owned(), a.media_type)))
+        .collect();
+    ready.insert("join", Ready::new(JOIN_PAGE.to_owned(), HTML));
+    ready.insert("console", Ready::new(console("false"), HTML));
+    ready.insert("console+dev", Ready::new(console("true"), HTML));
+    ready
+});
+
+async fn join_page(Path(_room_code): Path<String>, asked: HeaderMap) -> Response {
+    served(&READY["join"], &asked)
+}
+
+async fn console_page(State(state): State<AppState>, asked: HeaderMap) -> Response {
+    let page = if state.dev_login {
+        "console+dev"
+    } else {
+        "console"
     };
+    served(&READY[page], &asked)
+}
+
+async fn asset(Path(name): Path<String>, asked: HeaderMap) -> Result<Response, ApiError> {
+    let ready = ASSETS
+        .iter()
+        .find(|a| a.name == name)
+        .and_then(|a| READY.get(a.name))
+        .ok_or(ApiError::RouteNotFound)?;
+    Ok(served(ready, &asked))
+}
+
+/// A page or asset with the headers every one carries: its `ETag`,
+/// revalidated on each load (`no-cache`: a new binary serves new assets at
+/// the same names) and answered 304 while unchanged; locked to this
+/// origin.
+fn served(ready: &Ready, asked: &HeaderMap) -> Response {
+    let etag = &ready.etag;
     let unchanged = asked
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -106,13 +140,16 @@ fn served(body: String, media_type: &'static str, asked: &HeaderMap) -> Response
     let mut response = if unchanged {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        body.into_response()
+        ready.body.clone().into_response()
     };
     let headers = response.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(&etag) {
+    if let Ok(etag) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, etag);
     }
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(ready.media_type),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
