@@ -26,6 +26,7 @@ use crate::error::AppError;
 use crate::meeting::{
     Command, Context, Decision, Meeting, MeetingError, Reply, SNAPSHOT_SCHEMA, decide, evolve,
 };
+use crate::route::{Forwarded, Route, Router};
 
 /// Counts a command by its name and outcome, and times it (the metrics
 /// `meetings_commands_total` and `meetings_command_duration_seconds`).
@@ -68,7 +69,7 @@ const CACHE_CAPACITY: usize = 50_000;
 pub const SNAPSHOT_MIN_EVENTS: usize = 32;
 
 /// A client's idempotency key for one request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct IdempotencyKey {
     pub scope: String,
     pub key: String,
@@ -107,6 +108,11 @@ pub struct CommandHandler {
     slots: Mutex<HashMap<MeetingId, Arc<tokio::sync::Mutex<Slot>>>>,
     /// Version conflicts met (and retried) since start.
     conflicts: AtomicU64,
+    /// Where a meeting other nodes write too has its commands run (none:
+    /// this node is the deployment, or runs everything itself).
+    router: Option<Arc<dyn Router>>,
+    /// Commands sent to another node and answered there, since start.
+    forwarded: AtomicU64,
 }
 
 impl CommandHandler {
@@ -115,7 +121,22 @@ impl CommandHandler {
             store,
             slots: Mutex::new(HashMap::new()),
             conflicts: AtomicU64::new(0),
+            router: None,
+            forwarded: AtomicU64::new(0),
         }
+    }
+
+    /// Runs the commands of meetings other nodes write too where `router`
+    /// says (see [`crate::route`]).
+    pub fn with_router(mut self, router: Arc<dyn Router>) -> Self {
+        self.router = Some(router);
+        self
+    }
+
+    /// How many commands were executed by another node (the meeting's
+    /// holder) and answered from there, since start.
+    pub fn forwarded(&self) -> u64 {
+        self.forwarded.load(Ordering::Relaxed)
     }
 
     /// How many appends met a version conflict (another process wrote the
@@ -203,8 +224,56 @@ impl CommandHandler {
         Err(AppError::Conflict)
     }
 
-    /// Runs one command on one meeting.
+    /// Runs one command on one meeting: on the meeting's holder when
+    /// other nodes write it too, else here.
     pub async fn execute(
+        &self,
+        meeting_id: MeetingId,
+        ctx: &Context,
+        command: Command,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Executed, AppError> {
+        let Some(router) = &self.router else {
+            return self
+                .execute_here(meeting_id, ctx, command, idempotency)
+                .await;
+        };
+        let Route::There(node) = router.route(meeting_id).await else {
+            return self
+                .execute_here(meeting_id, ctx, command, idempotency)
+                .await;
+        };
+        let (name, started) = (command.name(), std::time::Instant::now());
+        let forwarded = Forwarded {
+            meeting_id,
+            ctx: ctx.clone(),
+            command,
+            idempotency,
+        };
+        match router.forward(&node, &forwarded).await {
+            Some(result) => {
+                self.forwarded.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("meetings_commands_forwarded_total", "command" => name)
+                    .increment(1);
+                observe(name, started, &result);
+                result
+            }
+            // Nobody took it: it was not executed anywhere.
+            None => {
+                let Forwarded {
+                    command,
+                    idempotency,
+                    ..
+                } = forwarded;
+                self.execute_here(meeting_id, ctx, command, idempotency)
+                    .await
+            }
+        }
+    }
+
+    /// Runs one command on one meeting on this node (what a holder does
+    /// with the commands forwarded to it).
+    pub async fn execute_here(
         &self,
         meeting_id: MeetingId,
         ctx: &Context,
@@ -220,6 +289,110 @@ impl CommandHandler {
         };
         observe(name, started, &result);
         result
+    }
+
+    /// Runs commands on one meeting as one append when they can be (the
+    /// holder's way with the commands forwarded to it: one commit for all
+    /// that queued while the last one was written). Each answer is `None`
+    /// for a command that must run on its own ([`Self::execute_here`]): one
+    /// with an idempotency key, one refused or changing nothing on the
+    /// cached state (only the log can confirm those), and every one when
+    /// another node wrote the meeting between the read and the append, or
+    /// the log refused the whole. Those run after the others, as if they
+    /// had come later.
+    pub async fn execute_together(
+        &self,
+        meeting_id: MeetingId,
+        commands: &[(Context, Command, Option<IdempotencyKey>)],
+    ) -> Vec<Option<Result<Executed, AppError>>> {
+        let mut answers: Vec<Option<Result<Executed, AppError>>> =
+            commands.iter().map(|_| None).collect();
+        let started = std::time::Instant::now();
+        let slot = self.slot(meeting_id);
+        let mut slot = slot.lock().await;
+        let stream_id = meeting_id.stream_id();
+        // Another node wrote the meeting lately: decide on the log's tail
+        // (the append still checks the version it read).
+        let contended = slot
+            .contended_until
+            .is_some_and(|until| std::time::Instant::now() < until);
+        if (contended || !slot.loaded) && self.refresh(&stream_id, &mut slot).await.is_err() {
+            return answers;
+        }
+        // (index, reply, events after it in the append)
+        let mut taken: Vec<(usize, Reply, usize)> = Vec::new();
+        let mut events = Vec::new();
+        let mut state = slot.state.clone();
+        for (i, (ctx, command, idempotency)) in commands.iter().enumerate() {
+            if idempotency.is_some() {
+                continue;
+            }
+            let Ok(decision) = decide(state.as_ref(), ctx, command) else {
+                continue;
+            };
+            if decision.events.is_empty() {
+                continue;
+            }
+            let metadata = ctx.metadata();
+            for event in &decision.events {
+                state = evolve(state, event);
+                events.push(NewEvent::new(event, &metadata));
+            }
+            taken.push((i, decision.reply, events.len()));
+        }
+        if taken.is_empty() {
+            return answers;
+        }
+        let total = events.len();
+        let append = Append::new(stream_id.clone(), slot.version, events);
+        match self.store.append(append).await {
+            Ok(Appended::Committed {
+                last_position,
+                stream_version,
+                ..
+            }) => {
+                slot.state = state;
+                slot.version = stream_version;
+                slot.position = last_position;
+                self.keep_snapshot(&stream_id, &mut slot);
+                for (i, reply, through) in taken {
+                    let result = Ok(Executed {
+                        reply,
+                        position: last_position - (total - through) as i64,
+                        replayed: false,
+                    });
+                    observe(commands[i].1.name(), started, &result);
+                    answers[i] = Some(result);
+                }
+            }
+            Err(AppendError::Conflict { .. }) => {
+                self.conflicts.fetch_add(1, Ordering::Relaxed);
+                self.contended(meeting_id, &mut slot);
+                self.refresh(&stream_id, &mut slot).await.ok();
+            }
+            Err(AppendError::Store(e)) => {
+                // The outcome is unknown: forget the cached state, and
+                // tell each caller so (running them again could run them
+                // twice).
+                *slot = Slot::default();
+                let message = e.to_string();
+                let unavailable = matches!(e, StoreError::Unavailable(_));
+                for (i, ..) in taken {
+                    let error = if unavailable {
+                        StoreError::Unavailable(message.clone().into())
+                    } else {
+                        StoreError::Backend(message.clone().into())
+                    };
+                    let result = Err(AppError::Infra(error));
+                    observe(commands[i].1.name(), started, &result);
+                    answers[i] = Some(result);
+                }
+            }
+            // Refused as a whole (a payload the log does not take) or any
+            // answer a plain append does not give: each runs on its own.
+            Ok(_) | Err(_) => *slot = Slot::default(),
+        }
+        answers
     }
 
     async fn run(
@@ -332,7 +505,7 @@ impl CommandHandler {
                         }) => {
                             // Still written by others: keep letting the
                             // log decide again.
-                            slot.contended_until = Some(std::time::Instant::now() + CONTENDED_FOR);
+                            self.contended(meeting_id, &mut slot);
                             (state, decision.events, decision.reply)
                         }
                         _ => (slot.state.take(), events, answer),
@@ -359,7 +532,7 @@ impl CommandHandler {
                     slot.state = again.state;
                     slot.version = again.version;
                     slot.position = again.position;
-                    slot.contended_until = Some(std::time::Instant::now() + CONTENDED_FOR);
+                    self.contended(meeting_id, &mut slot);
                     let decision = again.decision?;
                     return Ok(Outcome::Done(Box::new(Executed {
                         reply: decision.reply,
@@ -384,7 +557,7 @@ impl CommandHandler {
                 Err(AppendError::Conflict { .. }) => {
                     conflicts += 1;
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
-                    slot.contended_until = Some(std::time::Instant::now() + CONTENDED_FOR);
+                    self.contended(meeting_id, &mut slot);
                     tracing::debug!(%meeting_id, conflicts, "version conflict, retrying");
                     let since = *first_conflict.get_or_insert_with(std::time::Instant::now);
                     if since.elapsed() >= CONFLICT_BUDGET {
@@ -397,7 +570,7 @@ impl CommandHandler {
                 Err(AppendError::AliasTaken(_)) => return Ok(Outcome::AliasTaken),
                 Err(AppendError::InvalidPayload(reason)) => {
                     return Err(AppError::Domain(MeetingError::Validation {
-                        field: "body",
+                        field: "body".into(),
                         reason,
                     }));
                 }
@@ -408,6 +581,15 @@ impl CommandHandler {
                     return Err(AppError::Infra(e));
                 }
             }
+        }
+    }
+
+    /// Another node writes this meeting too: for a while, read the log's
+    /// tail before deciding, and tell the router.
+    fn contended(&self, meeting_id: MeetingId, slot: &mut Slot) {
+        slot.contended_until = Some(std::time::Instant::now() + CONTENDED_FOR);
+        if let Some(router) = &self.router {
+            router.contended(meeting_id);
         }
     }
 

@@ -5,11 +5,14 @@
 //! `decide` and the `evolve` that folds events into state. [`handler`]
 //! runs a command against the event log: load (cache + tail), decide,
 //! append with the expected version, and on a conflict reload and retry.
-//! This crate knows no SQL and no HTTP.
+//! [`route`] is the port through which a hot meeting's commands go to
+//! the one node that holds it. This crate knows no SQL, HTTP or NATS.
 
 pub mod error;
 pub mod handler;
 pub mod meeting;
+pub mod route;
 
 pub use error::AppError;
 pub use handler::{CommandHandler, Executed, IdempotencyKey};
+pub use route::{Answered, Forwarded, Route, Router};

@@ -21,7 +21,7 @@ use super::state::{Meeting, Seat};
 
 const DEVICE_TYPE_MAX_CHARS: usize = 50;
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct JoinMeeting {
     /// The seat id if this join creates a seat.
     pub participant_id: ParticipantId,
@@ -38,7 +38,7 @@ pub struct JoinMeeting {
 }
 
 /// The outcome of checking a join's password against the meeting's hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum PasswordCheck {
     /// No password was given.
     #[default]

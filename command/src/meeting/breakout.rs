@@ -27,7 +27,7 @@ const ROOM_DESCRIPTION_MAX_CHARS: usize = 500;
 /// A day.
 pub const BREAKOUT_TIME_LIMIT_MAX_MINUTES: i64 = 24 * 60;
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RoomRequest {
     pub name: Option<String>,
     pub description: Option<String>,
@@ -35,7 +35,7 @@ pub struct RoomRequest {
     pub settings: Option<BreakoutRoomSettings>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenBreakout {
     pub session_id: BreakoutSessionId,
     pub room_count: Option<i64>,

@@ -18,7 +18,7 @@ use super::state::{Meeting, Throttled};
 pub const CHAT_MAX_CHARS: usize = 1000;
 const REACTION_TYPE_MAX_CHARS: usize = 32;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendChat {
     pub message_id: MessageId,
     /// The text; a file message's caption (may be empty).

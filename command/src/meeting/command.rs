@@ -10,6 +10,7 @@ use events::{
     Actor, ActorKind, BreakoutRoomId, BreakoutSessionId, MeetingId, Metadata, ParticipantId,
     RecordingId, UserId,
 };
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::admission::JoinMeeting;
@@ -22,7 +23,7 @@ use super::presence::MediaReport;
 use super::rules::ADMIN_ROLE;
 
 /// The authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Caller {
     pub user_id: UserId,
     /// The name the caller goes by (the token's name, else its email,
@@ -35,7 +36,7 @@ pub struct Caller {
 }
 
 /// What stands behind a caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CallerKind {
     /// A person with a token of the deployment's identity provider.
     Person,
@@ -97,7 +98,7 @@ impl Caller {
 }
 
 /// Who asks, when, and on behalf of which request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Context {
     pub caller: Caller,
     pub at: DateTime<Utc>,
@@ -125,7 +126,7 @@ impl Context {
 }
 
 /// Every command, by area (see the area modules for each one's rules).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     // lifecycle
     Schedule(ScheduleMeeting),

@@ -1,12 +1,18 @@
 //! Why a meeting refuses a command. Knows no HTTP: `src/http` gives each
 //! variant its status and code.
 
-use events::UserId;
+use std::borrow::Cow;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+use events::UserId;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum MeetingError {
     #[error("{field}: {reason}")]
-    Validation { field: &'static str, reason: String },
+    Validation {
+        field: Cow<'static, str>,
+        reason: String,
+    },
     #[error("meeting not found")]
     NotFound,
     #[error("a meeting with this id already exists")]
@@ -86,7 +92,7 @@ pub enum MeetingError {
 impl MeetingError {
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Self::Validation {
-            field,
+            field: Cow::Borrowed(field),
             reason: reason.into(),
         }
     }

@@ -147,7 +147,9 @@ pub(super) fn config(change: SettingsChange, max: Option<i64>) -> Command {
     })
 }
 
-pub(super) fn validation_field(result: Result<Vec<E>, MeetingError>) -> &'static str {
+pub(super) fn validation_field(
+    result: Result<Vec<E>, MeetingError>,
+) -> std::borrow::Cow<'static, str> {
     match result {
         Err(MeetingError::Validation { field, .. }) => field,
         other => panic!("expected a validation error, got {other:?}"),

@@ -29,7 +29,7 @@ pub const TITLE_MAX_CHARS: usize = 200;
 pub const DESCRIPTION_MAX_CHARS: usize = 5000;
 pub const MAX_PARTICIPANTS_DEFAULT: u32 = 100;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleMeeting {
     pub meeting_id: MeetingId,
     pub room_code: RoomCode,
@@ -48,7 +48,7 @@ pub struct ScheduleMeeting {
 }
 
 /// New details for a scheduled or active meeting; absent = unchanged.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UpdateMeeting {
     pub title: Option<String>,
     pub description: Option<String>,

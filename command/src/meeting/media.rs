@@ -14,7 +14,7 @@ use super::rules::{may_share_screen, may_use_camera, require_active, require_mod
 use super::state::Meeting;
 
 /// Own media state, or a moderator muting someone (`target`).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StatusUpdate {
     pub target: Option<UserId>,
     pub is_muted: Option<bool>,

@@ -19,13 +19,13 @@ use events::views::MeetingStatus;
 const DOMAINS_MAX: usize = 100;
 const BLOCKED_USERS_MAX: usize = 1000;
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ConfigUpdate {
     pub settings: SettingsChange,
     pub max_participants: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApplyPolicy {
     pub policy: SecurityPolicy,
     /// The hash of a new password given with the policy.

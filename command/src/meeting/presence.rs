@@ -27,7 +27,7 @@ const REASON_MAX_CHARS: usize = 100;
 pub const ROOM_FINISHED: &str = "ROOM_FINISHED";
 
 /// One notification of the media server about the meeting's room.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MediaReport {
     pub provider: MediaProvider,
     /// The media server's id of the notification.
@@ -37,7 +37,7 @@ pub struct MediaReport {
     pub happened: MediaHappening,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum MediaHappening {
     Connected {
         user_id: UserId,
