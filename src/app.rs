@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use crate::auth::JwtKeys;
 use crate::config::{Config, JwtConfig};
+use crate::forward::NatsRouter;
 use crate::workers::{self, Progress};
 use crate::{db, http};
 
@@ -184,12 +185,28 @@ pub async fn open_bus(config: &Config, hub: &Hub) -> anyhow::Result<Arc<dyn Bus>
     let Some(url) = &config.nats_url else {
         return Ok(Arc::new(InProcessBus::new(hub.clone())));
     };
-    let client = async_nats::ConnectOptions::new()
-        .retry_on_initial_connect()
-        .connect(url.as_str())
-        .await
-        .with_context(|| format!("connecting to NATS at {url}"))?;
+    let client = connect_nats(url).await?;
     Ok(Arc::new(JetStreamLog::new(client, &config.nats_prefix)))
+}
+
+/// A NATS client that connects in the background while NATS is down.
+pub async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
+    async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(url)
+        .await
+        .with_context(|| format!("connecting to NATS at {url}"))
+}
+
+/// The router of hot meetings when several nodes may share the log
+/// (PostgreSQL with NATS); none otherwise (see [`crate::forward`]).
+pub async fn open_router(config: &Config) -> anyhow::Result<Option<Arc<NatsRouter>>> {
+    match &config.nats_url {
+        Some(url) if db::Backend::of(&config.database_url)? == db::Backend::Postgres => Ok(Some(
+            NatsRouter::new(connect_nats(url).await?, &config.nats_prefix),
+        )),
+        _ => Ok(None),
+    }
 }
 
 /// The read-model pool on the configured database.
@@ -222,7 +239,11 @@ impl App {
             .map_err(anyhow::Error::msg)?;
         let media = crate::media::Media::from_config(&config)?;
         let Log { store, leases } = open_store(&config).await?;
-        let commands = Arc::new(CommandHandler::new(store.clone()));
+        let router = open_router(&config).await?;
+        let commands = Arc::new(match &router {
+            Some(router) => CommandHandler::new(store.clone()).with_router(router.clone()),
+            None => CommandHandler::new(store.clone()),
+        });
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("binding {}", config.addr))?;
@@ -244,6 +265,11 @@ impl App {
             leases.clone(),
             stopped.clone(),
         ))];
+        if let Some(router) = router {
+            workers.push(tokio::spawn(
+                router.serve(commands.clone(), stopped.clone()),
+            ));
+        }
         let hub_task = bus.feed_hub(hub.clone());
         let feed = Feed::new(store.clone(), hub);
         let (channels, router) =

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod forward;
 pub mod http;
 pub mod media;
 pub mod metrics;

@@ -37,6 +37,7 @@ mod embedded;
 mod features;
 mod feed;
 mod hardening;
+mod hot_meetings;
 mod idempotency;
 mod identity;
 mod media;

@@ -1,0 +1,366 @@
+//! The router of hot meetings over NATS (see `command::route`): which
+//! node holds a meeting, and the requests that carry its commands there.
+//!
+//! - A meeting is *hot* on a node once the node meets another node's
+//!   writes on it, and stays hot while the node keeps sending it commands
+//!   ([`HOT_FOR`] after the last).
+//! - Its holder is named in a JetStream key-value bucket,
+//!   `<PREFIX>_HOLDERS`, key = the meeting's id, value = the node's id:
+//!   the first node to create the key holds it, and keeps it by updating
+//!   the key (compare-and-set on its revision) at least every
+//!   [`RECHECK`]; the bucket forgets a key [`LEASE`] after its last
+//!   write, so the meeting of a node that died or went quiet is free
+//!   again soon.
+//! - Every node answers `<prefix>.commands.<node id>`: a [`Forwarded`]
+//!   command in, its [`Answered`] outcome back.
+//! - A request nobody answers (`no responders`: the holder is gone) was
+//!   not executed, so it runs on the node that has it; one the holder
+//!   took but did not answer within [`ANSWER_WITHIN`] has an unknown
+//!   outcome, answered as the log's unavailability is (503, try again).
+//!   While NATS is not connected no command is forwarded.
+//!
+//! The log still checks every append, so none of this is needed for
+//! correctness: two nodes that both think they hold a meeting, or a stale
+//! holder, only cost the speed the routing is for.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::kv;
+use async_trait::async_trait;
+use command::{Answered, AppError, CommandHandler, Executed, Forwarded, Route, Router};
+use events::{MeetingId, StoreError};
+use futures::StreamExt;
+use tokio::sync::{OnceCell, watch};
+
+/// How long the bucket keeps a holder's key after its last write.
+pub const LEASE: Duration = Duration::from_secs(5);
+/// How often a node asks the bucket again who holds a hot meeting (and a
+/// holder renews its key).
+pub const RECHECK: Duration = Duration::from_secs(1);
+/// How long a meeting stays hot on a node after its last command there.
+pub const HOT_FOR: Duration = Duration::from_secs(10);
+/// How long a forwarded command waits for the holder's answer.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(5);
+
+/// The most forwarded commands of one meeting written together.
+const MAX_TOGETHER: usize = 64;
+
+/// Forwarded commands waiting, per meeting, with where each answer goes;
+/// a meeting is in the map while its worker runs.
+type Queues = Arc<Mutex<HashMap<MeetingId, Vec<(Forwarded, Option<async_nats::Subject>)>>>>;
+
+/// What a node knows of one hot meeting.
+struct Hot {
+    until: Instant,
+    /// Its holder as last read (None: unknown, or the holder was gone).
+    holder: Option<String>,
+    /// The key's revision, when this node holds it.
+    revision: Option<u64>,
+    checked: Instant,
+}
+
+pub struct NatsRouter {
+    client: async_nats::Client,
+    bucket: String,
+    holders: OnceCell<kv::Store>,
+    node: String,
+    prefix: String,
+    hot: Mutex<HashMap<MeetingId, Hot>>,
+}
+
+impl NatsRouter {
+    /// A router for a node of a new id, on the deployment's NATS prefix.
+    pub fn new(client: async_nats::Client, prefix: &str) -> Arc<Self> {
+        Arc::new(Self {
+            client,
+            bucket: format!("{}_HOLDERS", prefix.to_uppercase()),
+            holders: OnceCell::new(),
+            node: uuid::Uuid::new_v4().simple().to_string(),
+            prefix: prefix.to_owned(),
+            hot: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn subject(&self, node: &str) -> String {
+        format!("{}.commands.{node}", self.prefix)
+    }
+
+    fn hot(&self) -> std::sync::MutexGuard<'_, HashMap<MeetingId, Hot>> {
+        self.hot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The bucket, created on first use (so a node starts while NATS is
+    /// down; until it is there, every command runs where it arrives).
+    async fn holders(&self) -> anyhow::Result<&kv::Store> {
+        self.holders
+            .get_or_try_init(|| async {
+                use async_nats::jetstream::stream;
+                // The bucket's stream as the client's `create_key_value`
+                // makes it; made here because that call first asks for the
+                // account's limits in a form NATS 2.9 does not answer in.
+                let js = async_nats::jetstream::new(self.client.clone());
+                js.get_or_create_stream(stream::Config {
+                    name: format!("KV_{}", self.bucket),
+                    description: Some("which node executes a hot meeting's commands".into()),
+                    subjects: vec![format!("$KV.{}.>", self.bucket)],
+                    max_messages_per_subject: 1,
+                    max_age: LEASE,
+                    storage: stream::StorageType::Memory,
+                    allow_rollup: true,
+                    deny_delete: true,
+                    allow_direct: true,
+                    discard: stream::DiscardPolicy::New,
+                    num_replicas: 1,
+                    ..Default::default()
+                })
+                .await?;
+                Ok(js.get_key_value(&self.bucket).await?)
+            })
+            .await
+    }
+
+    /// Asks the bucket who holds the meeting, taking or renewing it when
+    /// nobody else does; what is known afterwards.
+    async fn recheck(
+        &self,
+        meeting_id: MeetingId,
+    ) -> anyhow::Result<(Option<String>, Option<u64>)> {
+        let holders = self.holders().await?;
+        let key = meeting_id.to_string();
+        let mine = self.hot().get(&meeting_id).and_then(|h| h.revision);
+        let me = bytes::Bytes::from(self.node.clone());
+        if let Some(revision) = mine
+            && let Ok(revision) = holders.update(&key, me.clone(), revision).await
+        {
+            return Ok((Some(self.node.clone()), Some(revision)));
+        }
+        for _ in 0..2 {
+            match holders.entry(key.clone()).await? {
+                Some(entry) if entry.operation == kv::Operation::Put => {
+                    let holder = String::from_utf8_lossy(&entry.value).into_owned();
+                    let revision = (holder == self.node).then_some(entry.revision);
+                    return Ok((Some(holder), revision));
+                }
+                _ => match holders.create(&key, me.clone()).await {
+                    Ok(revision) => return Ok((Some(self.node.clone()), Some(revision))),
+                    Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(e.into()),
+                },
+            }
+        }
+        Ok((None, None))
+    }
+
+    /// Answers the commands forwarded to this node until `stop`. The
+    /// commands of one meeting that arrive while its last ones are being
+    /// written go to the log together, in one append where they can
+    /// ([`CommandHandler::execute_together`]).
+    pub async fn serve(
+        self: Arc<Self>,
+        handler: Arc<CommandHandler>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut requests = loop {
+            match self.client.subscribe(self.subject(&self.node)).await {
+                Ok(requests) => break requests,
+                Err(e) => {
+                    tracing::warn!(error = %e, "subscribing to forwarded commands; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(RECHECK) => {}
+                        _ = stop.changed() => return,
+                    }
+                }
+            }
+        };
+        let queues: Queues = Arc::default();
+        loop {
+            let request = tokio::select! {
+                request = requests.next() => match request {
+                    Some(request) => request,
+                    None => return,
+                },
+                _ = stop.changed() => return,
+            };
+            let forwarded = match serde_json::from_slice::<Forwarded>(&request.payload) {
+                Ok(forwarded) => forwarded,
+                Err(e) => {
+                    let answered = Answered::Failed {
+                        error: format!("a forwarded command that does not read: {e}"),
+                    };
+                    self.answer(request.reply, &answered).await;
+                    continue;
+                }
+            };
+            let meeting_id = forwarded.meeting_id;
+            let first = {
+                let mut queues = queues.lock().unwrap_or_else(|e| e.into_inner());
+                let first = !queues.contains_key(&meeting_id);
+                let queue = queues.entry(meeting_id).or_default();
+                queue.push((forwarded, request.reply));
+                first
+            };
+            // The meeting's worker runs until its queue is empty.
+            if first {
+                let (router, handler, queues) = (self.clone(), handler.clone(), queues.clone());
+                tokio::spawn(router.work(handler, queues, meeting_id));
+            }
+        }
+    }
+
+    /// Executes a meeting's forwarded commands, whatever queued meanwhile
+    /// at a time, until none is left.
+    async fn work(
+        self: Arc<Self>,
+        handler: Arc<CommandHandler>,
+        queues: Queues,
+        meeting_id: MeetingId,
+    ) {
+        loop {
+            let batch: Vec<(Forwarded, Option<async_nats::Subject>)> = {
+                let mut queues = queues.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(queue) = queues.get_mut(&meeting_id) else {
+                    return;
+                };
+                if queue.is_empty() {
+                    queues.remove(&meeting_id);
+                    return;
+                }
+                let n = queue.len().min(MAX_TOGETHER);
+                queue.drain(..n).collect()
+            };
+            self.keep(meeting_id).await;
+            let items: Vec<_> = batch
+                .iter()
+                .map(|(f, _)| (f.ctx.clone(), f.command.clone(), f.idempotency.clone()))
+                .collect();
+            let answers = handler.execute_together(meeting_id, &items).await;
+            let mut alone = Vec::new();
+            for ((forwarded, reply), answer) in batch.into_iter().zip(answers) {
+                match answer {
+                    Some(result) => self.answer(reply, &Answered::from(result)).await,
+                    None => alone.push((forwarded, reply)),
+                }
+            }
+            for (forwarded, reply) in alone {
+                let result = handler
+                    .execute_here(
+                        meeting_id,
+                        &forwarded.ctx,
+                        forwarded.command,
+                        forwarded.idempotency,
+                    )
+                    .await;
+                self.answer(reply, &Answered::from(result)).await;
+            }
+        }
+    }
+
+    /// Sends a forwarded command's answer to whoever waits for it.
+    async fn answer(&self, reply: Option<async_nats::Subject>, answered: &Answered) {
+        let Some(reply) = reply else { return };
+        match serde_json::to_vec(answered) {
+            Ok(body) => {
+                if let Err(e) = self.client.publish(reply, body.into()).await {
+                    tracing::warn!(error = %e, "answering a forwarded command");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "encoding a forwarded command's answer"),
+        }
+    }
+
+    /// A command of the meeting was forwarded here: keep it hot, and keep
+    /// the key while this node holds it.
+    async fn keep(&self, meeting_id: MeetingId) {
+        self.contended(meeting_id);
+        self.route(meeting_id).await;
+    }
+}
+
+#[async_trait]
+impl Router for NatsRouter {
+    async fn route(&self, meeting_id: MeetingId) -> Route {
+        let now = Instant::now();
+        {
+            let mut hot = self.hot();
+            let Some(known) = hot.get_mut(&meeting_id) else {
+                return Route::Here;
+            };
+            if known.until <= now {
+                hot.remove(&meeting_id);
+                return Route::Here;
+            }
+            known.until = now + HOT_FOR;
+            if now.duration_since(known.checked) < RECHECK {
+                return match &known.holder {
+                    Some(node) if *node != self.node => Route::There(node.clone()),
+                    _ => Route::Here,
+                };
+            }
+            // One look at the bucket per RECHECK, whoever asks first.
+            known.checked = now;
+        }
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return Route::Here;
+        }
+        let (holder, revision) = match self.recheck(meeting_id).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::debug!(error = %e, %meeting_id, "no holder known; running here");
+                (None, None)
+            }
+        };
+        if let Some(known) = self.hot().get_mut(&meeting_id) {
+            (known.holder, known.revision) = (holder.clone(), revision);
+        }
+        match holder {
+            Some(node) if node != self.node => Route::There(node),
+            _ => Route::Here,
+        }
+    }
+
+    async fn forward(&self, node: &str, command: &Forwarded) -> Option<Result<Executed, AppError>> {
+        let unavailable =
+            |why: String| Some(Err(AppError::Infra(StoreError::Unavailable(why.into()))));
+        let body = match serde_json::to_vec(command) {
+            Ok(body) => body,
+            Err(e) => return Some(Err(AppError::Infra(StoreError::Backend(Box::new(e))))),
+        };
+        let request = self.client.request(self.subject(node), body.into());
+        match tokio::time::timeout(ANSWER_WITHIN, request).await {
+            Ok(Ok(answer)) => match serde_json::from_slice::<Answered>(&answer.payload) {
+                Ok(answered) => Some(answered.into()),
+                Err(e) => Some(Err(AppError::Infra(StoreError::Backend(Box::new(e))))),
+            },
+            Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+                // The holder is gone: run here until the bucket is asked
+                // again (its key lapses within LEASE).
+                if let Some(known) = self.hot().get_mut(&command.meeting_id) {
+                    (known.holder, known.checked) = (None, Instant::now());
+                }
+                None
+            }
+            Ok(Err(e)) => unavailable(format!("the meeting's node did not answer: {e}")),
+            Err(_) => unavailable("the meeting's node did not answer in time".into()),
+        }
+    }
+
+    fn contended(&self, meeting_id: MeetingId) {
+        let now = Instant::now();
+        let mut hot = self.hot();
+        let known = hot.entry(meeting_id).or_insert_with(|| Hot {
+            until: now,
+            holder: None,
+            revision: None,
+            // Due for a look at the bucket at once.
+            checked: now.checked_sub(RECHECK).unwrap_or(now),
+        });
+        known.until = now + HOT_FOR;
+    }
+}

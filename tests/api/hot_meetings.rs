@@ -1,0 +1,230 @@
+//! Hot meetings across nodes (PostgreSQL and NATS, as `meetings serve`
+//! runs them): once nodes meet each other's writes on a meeting, its
+//! commands go to one node, the holder, which writes whatever queued
+//! together; every command still commits exactly once, rules hold across
+//! batches, and a holder that is gone costs nothing but the routing.
+
+use std::sync::Arc;
+
+use command::meeting::{Command, MeetingError};
+use command::{AppError, CommandHandler};
+use meetings::forward::NatsRouter;
+use tokio::sync::watch;
+
+use crate::helpers::{TestDb, ctx, eventually, join, nats_url, schedule, unique_prefix};
+
+/// A node as `meetings serve` builds it on PostgreSQL with NATS: its own
+/// handler, cache, pool and committer, and a router answering the
+/// commands forwarded to it until `stop`.
+struct Node {
+    handler: Arc<CommandHandler>,
+    router: Arc<NatsRouter>,
+    stop: watch::Sender<bool>,
+}
+
+async fn node(db: &TestDb, prefix: &str) -> Node {
+    let client = meetings::app::connect_nats(&nats_url()).await.unwrap();
+    let router = NatsRouter::new(client, prefix);
+    let handler = Arc::new(CommandHandler::new(db.store().await).with_router(router.clone()));
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(router.clone().serve(handler.clone(), stopped));
+    Node {
+        handler,
+        router,
+        stop,
+    }
+}
+
+async fn nodes(db: &TestDb, prefix: &str, n: usize) -> Vec<Node> {
+    let mut nodes = Vec::new();
+    for _ in 0..n {
+        nodes.push(node(db, prefix).await);
+    }
+    nodes
+}
+
+fn forwarded(nodes: &[Node]) -> u64 {
+    nodes.iter().map(|n| n.handler.forwarded()).sum()
+}
+
+#[tokio::test]
+async fn eight_nodes_writing_one_meeting_send_its_commands_to_one_holder() {
+    const NODES: usize = 8;
+    const ROUNDS: usize = 25;
+    let (db, prefix) = (TestDb::create().await, unique_prefix());
+    let nodes = nodes(&db, &prefix, NODES).await;
+    let id = schedule(&nodes[0].handler, "host", true).await;
+    let head = nodes[0].handler.store().head_position().await.unwrap();
+    let writers = nodes.iter().enumerate().map(|(n, node)| {
+        let node = node.handler.clone();
+        async move {
+            let caller = ctx(&format!("writer{n}"));
+            for _ in 0..ROUNDS {
+                node.execute(id, &caller, join(), None).await?;
+                node.execute(id, &caller, Command::Leave, None).await?;
+            }
+            Ok::<_, AppError>(())
+        }
+    });
+    for result in futures::future::join_all(writers).await {
+        result.unwrap();
+    }
+    let log = nodes[0]
+        .handler
+        .store()
+        .read_all(head, 10_000)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), NODES * ROUNDS * 2, "one event per command");
+    // Each writer's events alternate join, leave, as it sent them.
+    for n in 0..NODES {
+        let user = format!("writer{n}");
+        let kinds: Vec<&str> = log
+            .iter()
+            .filter(|e| e.data.get().contains(&format!("\"{user}\"")))
+            .map(|e| e.event_type.as_str())
+            .collect();
+        assert_eq!(kinds.len(), ROUNDS * 2, "{user}");
+        assert!(
+            kinds
+                .chunks(2)
+                .all(|pair| pair == ["participant_joined", "participant_left"]),
+            "{user}: {kinds:?}"
+        );
+    }
+    assert!(
+        forwarded(&nodes) > 0,
+        "the meeting's commands went to its holder"
+    );
+    let present = nodes[3]
+        .handler
+        .inspect(id, |m| m.map(|m| m.present.len()))
+        .await
+        .unwrap();
+    assert_eq!(present, Some(0), "everyone who joined left");
+}
+
+/// The holder decides what queued together, on one state: a seat taken
+/// by the first command of a batch is not there for the next.
+#[tokio::test]
+async fn eight_nodes_filling_one_meeting_through_its_holder_never_overfill_it() {
+    const NODES: usize = 8;
+    const PER_NODE: usize = 12;
+    let (db, prefix) = (TestDb::create().await, unique_prefix());
+    let nodes = nodes(&db, &prefix, NODES).await;
+    let id = schedule(&nodes[0].handler, "host", true).await;
+    // The meeting is hot on every node before the rush: each has met the
+    // others' writes.
+    let warm = nodes.iter().enumerate().map(|(n, node)| {
+        let node = node.handler.clone();
+        async move {
+            for k in 0..10 {
+                let caller = ctx(&format!("warm{n}"));
+                let command = if k % 2 == 0 { join() } else { Command::Leave };
+                node.execute(id, &caller, command, None).await.unwrap();
+            }
+        }
+    });
+    futures::future::join_all(warm).await;
+    let seats = command::meeting::policy::ConfigUpdate {
+        max_participants: Some(20),
+        ..Default::default()
+    };
+    nodes[0]
+        .handler
+        .execute(id, &ctx("host"), Command::UpdateConfig(seats), None)
+        .await
+        .unwrap();
+    let before = forwarded(&nodes);
+    let joiners = nodes.iter().enumerate().flat_map(|(n, node)| {
+        (0..PER_NODE).map(move |k| {
+            let node = node.handler.clone();
+            async move {
+                let user = format!("n{n}u{k}");
+                let outcome = node.execute(id, &ctx(&user), join(), None).await;
+                (user, outcome)
+            }
+        })
+    });
+    let outcomes = futures::future::join_all(joiners).await;
+    let mut admitted: Vec<String> = Vec::new();
+    for (user, outcome) in outcomes {
+        match outcome {
+            Ok(_) => admitted.push(user),
+            Err(AppError::Domain(MeetingError::Full)) => {}
+            Err(e) => panic!("{user}: {e:?}"),
+        }
+    }
+    assert!(forwarded(&nodes) > before, "joins went to the holder");
+    assert_eq!(admitted.len(), 20, "exactly the seats there are");
+    let mut present = nodes[5]
+        .handler
+        .inspect(id, |m| {
+            m.map(|m| m.present.keys().map(|u| u.0.clone()).collect::<Vec<_>>())
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    present.sort();
+    admitted.sort();
+    assert_eq!(present, admitted, "every answer is what the log holds");
+}
+
+/// When the holder stops answering (`no responders`), a command that was
+/// to go there runs where it arrived, once.
+#[tokio::test]
+async fn a_command_for_a_holder_that_is_gone_runs_where_it_arrives() {
+    let (db, prefix) = (TestDb::create().await, unique_prefix());
+    let nodes = nodes(&db, &prefix, 2).await;
+    let id = schedule(&nodes[0].handler, "host", true).await;
+    // Both write the meeting until one has sent commands to the other.
+    let mut round = 0;
+    while forwarded(&nodes) == 0 {
+        assert!(round < 200, "no command was forwarded");
+        let writes = nodes.iter().enumerate().map(|(n, node)| {
+            let node = node.handler.clone();
+            async move {
+                let caller = ctx(&format!("w{n}"));
+                let command = if round % 2 == 0 {
+                    join()
+                } else {
+                    Command::Leave
+                };
+                node.execute(id, &caller, command, None).await.unwrap();
+            }
+        });
+        futures::future::join_all(writes).await;
+        round += 1;
+    }
+    let (holder, sender) = if nodes[1].handler.forwarded() > 0 {
+        (&nodes[0], &nodes[1])
+    } else {
+        (&nodes[1], &nodes[0])
+    };
+    // The holder stops serving; wait until NATS has nobody on its subject.
+    holder.stop.send(true).unwrap();
+    let client = meetings::app::connect_nats(&nats_url()).await.unwrap();
+    let subject = format!("{prefix}.commands.{}", holder.router.node());
+    eventually(std::time::Duration::from_secs(10), || {
+        let (client, subject) = (client.clone(), subject.clone());
+        async move {
+            match client.request(subject, "{}".into()).await {
+                Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => Some(()),
+                _ => None,
+            }
+        }
+    })
+    .await;
+    let head = sender.handler.store().head_position().await.unwrap();
+    let sent = sender.handler.forwarded();
+    let joined = sender
+        .handler
+        .execute(id, &ctx("late"), join(), None)
+        .await
+        .expect("run where it arrived");
+    assert_eq!(sender.handler.forwarded(), sent, "nothing was forwarded");
+    assert_eq!(joined.position, head + 1, "committed once, here");
+    let log = sender.handler.store().read_all(head, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert!(log[0].data.get().contains("\"late\""));
+}
