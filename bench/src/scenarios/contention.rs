@@ -4,9 +4,11 @@
 //! Two shapes: the writers share one node's command handler (commands on
 //! one meeting queue at its per-meeting slot, so they never conflict), or
 //! each writer is a node of its own (its own handler, cache, pool and
-//! committer on the same database), so writers really conflict at the
-//! log's version check and retry. A command that still conflicts after the
-//! handler's retries is counted as an error, not committed.
+//! committer on the same database and, on PostgreSQL, its own NATS
+//! connection and router, as `meetings serve` has), so writers meet at the
+//! log until the meeting is hot and its commands go to its holder. A
+//! command that still conflicts after the handler's retries is counted as
+//! an error, not committed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,7 +17,7 @@ use command::meeting::Command;
 use command::{AppError, CommandHandler};
 
 use crate::cli::Options;
-use crate::db::{Backend, BenchDb};
+use crate::db::{Backend, BenchDb, nats_url};
 use crate::fixtures::{active_meetings, context, join_command, open_log};
 use crate::harness::{Figures, Report, Sample, measure};
 
@@ -46,6 +48,8 @@ struct Contended {
     sample: Sample,
     /// Appends that met a conflict and were decided again.
     conflicts: u64,
+    /// Commands executed by the meeting's holder, another node.
+    forwarded: u64,
     /// Commands that gave up with 409 VERSION_CONFLICT.
     errors: u64,
 }
@@ -55,6 +59,7 @@ impl Contended {
         let mut figures = self.sample.figures();
         figures.insert("conflicts_retried", self.conflicts as f64);
         figures.insert("errors", self.errors as f64);
+        figures.insert("forwarded", self.forwarded as f64);
         figures
     }
 }
@@ -69,9 +74,20 @@ async fn sample(
     let store = open_log(&db.url, 4).await?;
     let meeting = active_meetings(&CommandHandler::new(store.clone()), 1).await?[0];
     let mut handlers = Vec::new();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let prefix = format!("bench{}", uuid::Uuid::new_v4().simple());
     if nodes {
         for _ in 0..writers {
-            handlers.push(Arc::new(CommandHandler::new(open_log(&db.url, 2).await?)));
+            let node = CommandHandler::new(open_log(&db.url, 2).await?);
+            if backend == Backend::Postgres {
+                let client = meetings::app::connect_nats(&nats_url()).await?;
+                let router = meetings::forward::NatsRouter::new(client, &prefix);
+                let node = Arc::new(node.with_router(router.clone()));
+                tokio::spawn(router.serve(node.clone(), stopped.clone()));
+                handlers.push(node);
+            } else {
+                handlers.push(Arc::new(node));
+            }
         }
     } else {
         let shared = Arc::new(CommandHandler::new(store.clone()));
@@ -108,14 +124,17 @@ async fn sample(
     let errors = errors.load(Ordering::Relaxed);
     sample.ops_per_sec *= 1.0 - errors as f64 / sample.ops.max(1) as f64;
     let mut conflicts = handlers.iter().map(|h| h.conflicts()).sum();
+    let mut forwarded = handlers.iter().map(|h| h.forwarded()).sum();
     if !nodes {
-        conflicts = handlers[0].conflicts();
+        (conflicts, forwarded) = (handlers[0].conflicts(), 0);
     }
+    let _ = stop.send(true);
     drop((handlers, store));
     db.drop_db().await?;
     Ok(Contended {
         sample,
         conflicts,
+        forwarded,
         errors,
     })
 }
