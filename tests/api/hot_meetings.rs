@@ -6,12 +6,13 @@
 
 use std::sync::Arc;
 
-use command::meeting::{Command, MeetingError};
+use command::meeting::Command;
 use command::{AppError, CommandHandler};
 use meetings::forward::NatsRouter;
 use tokio::sync::watch;
 
 use crate::helpers::{TestDb, ctx, eventually, join, nats_url, schedule, unique_prefix};
+use crate::two_nodes::{present, rush};
 
 /// A node as `meetings serve` builds it on PostgreSQL with NATS: its own
 /// handler, cache, pool and committer, and a router answering the
@@ -96,12 +97,10 @@ async fn eight_nodes_writing_one_meeting_send_its_commands_to_one_holder() {
         forwarded(&nodes) > 0,
         "the meeting's commands went to its holder"
     );
-    let present = nodes[3]
-        .handler
-        .inspect(id, |m| m.map(|m| m.present.len()))
-        .await
-        .unwrap();
-    assert_eq!(present, Some(0), "everyone who joined left");
+    assert!(
+        present(&nodes[3].handler, id).await.is_empty(),
+        "everyone who joined left"
+    );
 }
 
 /// The holder decides what queued together, on one state: a seat taken
@@ -136,38 +135,15 @@ async fn eight_nodes_filling_one_meeting_through_its_holder_never_overfill_it() 
         .await
         .unwrap();
     let before = forwarded(&nodes);
-    let joiners = nodes.iter().enumerate().flat_map(|(n, node)| {
-        (0..PER_NODE).map(move |k| {
-            let node = node.handler.clone();
-            async move {
-                let user = format!("n{n}u{k}");
-                let outcome = node.execute(id, &ctx(&user), join(), None).await;
-                (user, outcome)
-            }
-        })
-    });
-    let outcomes = futures::future::join_all(joiners).await;
-    let mut admitted: Vec<String> = Vec::new();
-    for (user, outcome) in outcomes {
-        match outcome {
-            Ok(_) => admitted.push(user),
-            Err(AppError::Domain(MeetingError::Full)) => {}
-            Err(e) => panic!("{user}: {e:?}"),
-        }
-    }
+    let handlers: Vec<_> = nodes.iter().map(|n| n.handler.clone()).collect();
+    let admitted = rush(&handlers, id, PER_NODE).await;
     assert!(forwarded(&nodes) > before, "joins went to the holder");
     assert_eq!(admitted.len(), 20, "exactly the seats there are");
-    let mut present = nodes[5]
-        .handler
-        .inspect(id, |m| {
-            m.map(|m| m.present.keys().map(|u| u.0.clone()).collect::<Vec<_>>())
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    present.sort();
-    admitted.sort();
-    assert_eq!(present, admitted, "every answer is what the log holds");
+    assert_eq!(
+        present(&nodes[5].handler, id).await,
+        admitted,
+        "every answer is what the log holds"
+    );
 }
 
 /// When the holder stops answering (`no responders`), a command that was

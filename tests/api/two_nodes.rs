@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use command::meeting::{Command, MeetingError};
 use command::{AppError, CommandHandler};
+use events::MeetingId;
 
 use crate::helpers::{Setup, TestDb, ctx, join, schedule};
 
@@ -144,8 +145,20 @@ async fn eight_nodes_filling_one_meeting_never_overfill_it(setup: Setup) {
     for node in &nodes {
         node.inspect(id, |m| m.map(|m| m.id)).await.unwrap();
     }
+    let admitted = rush(&nodes, id, PER_NODE).await;
+    assert_eq!(admitted.len(), 10, "exactly the seats there are");
+    assert_eq!(
+        present(&nodes[0], id).await,
+        admitted,
+        "every answer is what the log holds"
+    );
+}
+
+/// `per_node` new people join through each node at once; those who got
+/// in, sorted (the rest were told the meeting is full).
+pub async fn rush(nodes: &[Arc<CommandHandler>], id: MeetingId, per_node: usize) -> Vec<String> {
     let joiners = nodes.iter().enumerate().flat_map(|(n, node)| {
-        (0..PER_NODE).map(move |k| {
+        (0..per_node).map(move |k| {
             let node = node.clone();
             async move {
                 let user = format!("n{n}u{k}");
@@ -154,29 +167,29 @@ async fn eight_nodes_filling_one_meeting_never_overfill_it(setup: Setup) {
             }
         })
     });
-    let outcomes = futures::future::join_all(joiners).await;
     let mut admitted: Vec<String> = Vec::new();
-    for (user, outcome) in outcomes {
+    for (user, outcome) in futures::future::join_all(joiners).await {
         match outcome {
             Ok(_) => admitted.push(user),
             Err(AppError::Domain(MeetingError::Full)) => {}
             Err(e) => panic!("{user}: {e:?}"),
         }
     }
-    assert_eq!(admitted.len(), 10, "exactly the seats there are");
-    let present = nodes[0]
+    admitted.sort();
+    admitted
+}
+
+/// Who is in the meeting as the log has it, sorted.
+pub async fn present(node: &CommandHandler, id: MeetingId) -> Vec<String> {
+    let mut users = node
         .inspect(id, |m| {
-            m.map(|m| {
-                let mut users: Vec<String> = m.present.keys().map(|u| u.0.clone()).collect();
-                users.sort();
-                users
-            })
+            m.map(|m| m.present.keys().map(|u| u.0.clone()).collect::<Vec<_>>())
         })
         .await
         .unwrap()
         .unwrap();
-    admitted.sort();
-    assert_eq!(present, admitted, "every answer is what the log holds");
+    users.sort();
+    users
 }
 
 on_setups!(
