@@ -6,13 +6,13 @@
 
 use std::sync::Arc;
 
+use command::CommandHandler;
 use command::meeting::Command;
-use command::{AppError, CommandHandler};
 use meetings::forward::NatsRouter;
 use tokio::sync::watch;
 
 use crate::helpers::{TestDb, ctx, eventually, join, nats_url, schedule, unique_prefix};
-use crate::two_nodes::{present, rush};
+use crate::two_nodes::{join_and_leave, present, rush};
 
 /// A node as `meetings serve` builds it on PostgreSQL with NATS: its own
 /// handler, cache, pool and committer, and a router answering the
@@ -56,20 +56,8 @@ async fn eight_nodes_writing_one_meeting_send_its_commands_to_one_holder() {
     let nodes = nodes(&db, &prefix, NODES).await;
     let id = schedule(&nodes[0].handler, "host", true).await;
     let head = nodes[0].handler.store().head_position().await.unwrap();
-    let writers = nodes.iter().enumerate().map(|(n, node)| {
-        let node = node.handler.clone();
-        async move {
-            let caller = ctx(&format!("writer{n}"));
-            for _ in 0..ROUNDS {
-                node.execute(id, &caller, join(), None).await?;
-                node.execute(id, &caller, Command::Leave, None).await?;
-            }
-            Ok::<_, AppError>(())
-        }
-    });
-    for result in futures::future::join_all(writers).await {
-        result.unwrap();
-    }
+    let handlers: Vec<_> = nodes.iter().map(|n| n.handler.clone()).collect();
+    join_and_leave(&handlers, id, ROUNDS).await;
     let log = nodes[0]
         .handler
         .store()

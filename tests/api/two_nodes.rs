@@ -96,20 +96,7 @@ async fn eight_nodes_writing_one_meeting_all_commit(setup: Setup) {
     }
     let id = schedule(&nodes[0], "host", true).await;
     let head = nodes[0].store().head_position().await.unwrap();
-    let writers = nodes.iter().enumerate().map(|(n, node)| {
-        let node = node.clone();
-        async move {
-            let caller = ctx(&format!("writer{n}"));
-            for _ in 0..ROUNDS {
-                node.execute(id, &caller, join(), None).await?;
-                node.execute(id, &caller, Command::Leave, None).await?;
-            }
-            Ok::<_, AppError>(())
-        }
-    });
-    for result in futures::future::join_all(writers).await {
-        result.unwrap();
-    }
+    join_and_leave(&nodes, id, ROUNDS).await;
     assert_eq!(
         nodes[0].store().head_position().await.unwrap(),
         head + (NODES * ROUNDS * 2) as i64,
@@ -152,6 +139,25 @@ async fn eight_nodes_filling_one_meeting_never_overfill_it(setup: Setup) {
         admitted,
         "every answer is what the log holds"
     );
+}
+
+/// Each node, as its own user `writer<n>`, joins and leaves `rounds`
+/// times, all nodes at once; every command must commit.
+pub async fn join_and_leave(nodes: &[Arc<CommandHandler>], id: MeetingId, rounds: usize) {
+    let writers = nodes.iter().enumerate().map(|(n, node)| {
+        let node = node.clone();
+        async move {
+            let caller = ctx(&format!("writer{n}"));
+            for _ in 0..rounds {
+                node.execute(id, &caller, join(), None).await?;
+                node.execute(id, &caller, Command::Leave, None).await?;
+            }
+            Ok::<_, AppError>(())
+        }
+    });
+    for result in futures::future::join_all(writers).await {
+        result.unwrap();
+    }
 }
 
 /// `per_node` new people join through each node at once; those who got
