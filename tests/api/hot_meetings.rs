@@ -11,7 +11,12 @@ use command::meeting::Command;
 use meetings::forward::NatsRouter;
 use tokio::sync::watch;
 
-use crate::helpers::{TestDb, ctx, eventually, join, nats_url, schedule, unique_prefix};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    TestDb, TestStream, ctx, eventually, join, nats_url, schedule, spawn_app_with, test_config,
+    unique_prefix,
+};
 use crate::two_nodes::{join_and_leave, present, rush};
 
 /// A node as `meetings serve` builds it on PostgreSQL with NATS: its own
@@ -191,4 +196,88 @@ async fn a_command_for_a_holder_that_is_gone_runs_where_it_arrives() {
     let log = sender.handler.store().read_all(head, 10).await.unwrap();
     assert_eq!(log.len(), 1);
     assert!(log[0].data.get().contains("\"late\""));
+}
+
+/// Two whole nodes behind a balancer, over HTTP: once the meeting is hot,
+/// a join through the node that does not hold it is executed by the
+/// holder, answered like any join (its position in `X-Event-Position`),
+/// readable at that position through either node, and counted in
+/// `meetings_commands_forwarded_total`.
+#[tokio::test]
+async fn joins_through_two_nodes_reach_the_holder_and_read_back_on_either() {
+    let (db, stream) = (TestDb::create().await, TestStream::new());
+    let config = test_config(&db, &stream);
+    let other = meetings::app::App::start(config.clone())
+        .await
+        .expect("a second node");
+    let app = spawn_app_with(config, db, stream).await;
+    let id = app
+        .active_meeting("host", json!({"max_participants": 100}))
+        .await;
+    let bases = [app.base.clone(), format!("http://{}", other.addr)];
+    let post = |base: String, user: String, action: &'static str| {
+        let (client, token) = (app.client.clone(), app.token(&user));
+        let url = format!("{base}/api/v1/meetings/{id}/{action}");
+        async move {
+            let response = client.post(url).bearer_auth(token).send().await.unwrap();
+            let position = response
+                .headers()
+                .get("x-event-position")
+                .and_then(|v| v.to_str().ok()?.parse::<i64>().ok());
+            (response.status(), position)
+        }
+    };
+    let forwarded = || app.app.commands.forwarded() + other.commands.forwarded();
+    // Joins and leaves through both at once until the nodes have met.
+    let mut round = 0;
+    while forwarded() == 0 {
+        assert!(round < 100, "the nodes never met on the meeting");
+        let action = if round % 2 == 0 { "join" } else { "leave" };
+        let calls = (0..8).map(|w| post(bases[w % 2].clone(), format!("w{w}"), action));
+        for (status, _) in futures::future::join_all(calls).await {
+            assert_eq!(status, 200, "round {round}");
+        }
+        round += 1;
+    }
+    for (n, base) in bases.iter().enumerate() {
+        let user = format!("late{n}");
+        let (status, position) = post(base.clone(), user.clone(), "join").await;
+        assert_eq!(status, 200);
+        let position = position.expect("X-Event-Position");
+        let mut read = app.client.get(format!(
+            "{}/api/v1/meetings/{id}/participants",
+            bases[1 - n]
+        ));
+        read = read
+            .bearer_auth(app.token(&user))
+            .header("x-min-position", position.to_string());
+        let body: Value = read.send().await.unwrap().json().await.unwrap();
+        let users: Vec<&str> = body["participants"]
+            .as_array()
+            .expect("participants")
+            .iter()
+            .filter_map(|p| p["user_id"].as_str())
+            .collect();
+        assert!(users.contains(&user.as_str()), "{user} in {users:?}");
+    }
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("meetings_commands_forwarded_total{command=\"join\"}")
+            || metrics.contains("meetings_commands_forwarded_total{command=\"leave\"}"),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("forwarded"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    other.stop().await.unwrap();
 }
