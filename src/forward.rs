@@ -44,6 +44,9 @@ pub const HOT_FOR: Duration = Duration::from_secs(10);
 /// How long a forwarded command waits for the holder's answer.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
+/// How many meetings a node remembers as hot before it forgets those that
+/// have cooled down (a cooled one is otherwise dropped when next routed).
+const FORGET_ABOVE: usize = 10_000;
 /// The most forwarded commands of one meeting written together.
 const MAX_TOGETHER: usize = 64;
 
@@ -354,6 +357,9 @@ impl Router for NatsRouter {
     fn contended(&self, meeting_id: MeetingId) {
         let now = Instant::now();
         let mut hot = self.hot();
+        if hot.len() >= FORGET_ABOVE {
+            hot.retain(|_, known| known.until > now);
+        }
         let known = hot.entry(meeting_id).or_insert_with(|| Hot {
             until: now,
             holder: None,

@@ -295,7 +295,7 @@ impl CommandHandler {
     /// holder's way with the commands forwarded to it: one commit for all
     /// that queued while the last one was written). Each answer is `None`
     /// for a command that must run on its own ([`Self::execute_here`]): one
-    /// with an idempotency key, one refused or changing nothing on the
+    /// with an idempotency key, a schedule, one refused or changing nothing on the
     /// cached state (only the log can confirm those), and every one when
     /// another node wrote the meeting between the read and the append, or
     /// the log refused the whole. Those run after the others, as if they
@@ -324,7 +324,8 @@ impl CommandHandler {
         let mut events = Vec::new();
         let mut state = slot.state.clone();
         for (i, (ctx, command, idempotency)) in commands.iter().enumerate() {
-            if idempotency.is_some() {
+            // A schedule claims its room code in the same append: alone.
+            if idempotency.is_some() || matches!(command, Command::Schedule(_)) {
                 continue;
             }
             let Ok(decision) = decide(state.as_ref(), ctx, command) else {
