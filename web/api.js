@@ -72,11 +72,25 @@ export async function api(method, path, { token, body, minPosition } = {}) {
 export const CLOSED = { OVER: 4000, NOT_ALLOWED: 4003, SLOW: 4008, IDLE: 4009 };
 
 /**
+ * What `Live` ends with when the server no longer takes its token (it
+ * expired, or the server refuses it): a page cannot see an upgrade's 401,
+ * so `Live` asks once a connection failed to open.
+ */
+export const SIGNED_OUT = "signed-out";
+
+/** Whether a token's `exp` has passed by this clock. */
+export function expired(token) {
+  const c = claims(token);
+  return Boolean(c && typeof c.exp === "number" && c.exp * 1000 <= Date.now());
+}
+
+/**
  * A meeting's events, from position 0 then live; reconnects by itself
  * with `after=<last position seen>`, so nothing is lost or seen twice.
  * `onEvent(frame)` for each event in order, `onCaughtUp(position)` after
  * each (re)connection's backlog, `onEnd(code)` when the server closed it
- * for good (4000 over, 4003 not allowed) or `stop()` was called.
+ * for good (4000 over, 4003 not allowed) or no longer takes the token
+ * (`SIGNED_OUT`), or `stop()` was called.
  */
 export class Live {
   constructor(meeting, token, { onEvent, onCaughtUp = () => {}, onEnd = () => {}, onLink = () => {} }) {
@@ -92,7 +106,9 @@ export class Live {
     const url = `${scheme}://${location.host}/ws/meetings/${encodeURIComponent(this.meeting)}?after=${this.after}`;
     const ws = new WebSocket(url, ["meetings.v1", `bearer.${this.token}`]);
     this.ws = ws;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       this.retries = 0;
       this.onLink(true);
     };
@@ -111,12 +127,18 @@ export class Live {
         this.onEvent(frame);
       }
     };
-    ws.onclose = (event) => {
+    ws.onclose = async (event) => {
       if (this.stopped) return this.onLink(false);
-      if (event.code === CLOSED.OVER || event.code === CLOSED.NOT_ALLOWED) {
+      const over = event.code === CLOSED.OVER || event.code === CLOSED.NOT_ALLOWED;
+      // The token has run out (the server would refuse the next upgrade,
+      // or take it only within its leeway), or a connection that never
+      // opened may have been refused for it.
+      const signedOut = !over && (expired(this.token) || (!opened && (await this.refused())));
+      if (this.stopped) return this.onLink(false);
+      if (over || signedOut) {
         this.stopped = true;
         this.onLink(false);
-        this.onEnd(event.code);
+        this.onEnd(over ? event.code : SIGNED_OUT);
         return;
       }
       this.onLink(null);
@@ -130,6 +152,16 @@ export class Live {
   stop() {
     this.stopped = true;
     if (this.ws) this.ws.close(1000);
+  }
+
+  /** Whether the server answers this token with a 401 now. */
+  async refused() {
+    try {
+      await api("GET", `/meetings/${encodeURIComponent(this.meeting)}`, { token: this.token });
+    } catch (e) {
+      return e.status === 401;
+    }
+    return false;
   }
 }
 

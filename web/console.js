@@ -51,7 +51,8 @@ function table(headers, rows, attributes = {}) {
 
 const message = (e) => (e instanceof ApiError ? `${e.message}${e.code ? ` (${e.code})` : ""}` : String(e));
 
-function route() {
+/** Shows the page the address names; `notice` on the sign-in form. */
+function route(notice = "") {
   leaving();
   leaving = () => {};
   const who = identity();
@@ -59,7 +60,7 @@ function route() {
   document.getElementById("sign-out").hidden = !who;
   document.getElementById("nav-audit").hidden = !(who && (who.admin || who.auditor));
   document.getElementById("who").textContent = who ? `${who.name}${who.roles.length ? ` (${who.roles.join(", ")})` : ""}` : "";
-  if (!who) return signInView();
+  if (!who) return signInView(notice);
   const [, page, id] = (location.hash || "#/meetings").split("/");
   if (page === "meeting" && id) return meetingView(who, decodeURIComponent(id));
   if (page === "history") return historyView(who);
@@ -67,9 +68,9 @@ function route() {
   return meetingsView(who);
 }
 
-function signInView() {
+function signInView(notice = "") {
   const token = el("textarea", { id: "token", rows: "4", autocomplete: "off", spellcheck: "false", required: true });
-  const error = el("p", { class: "error", role: "alert" });
+  const error = el("p", { class: "error", role: "alert" }, notice);
   const pasted = el(
     "form",
     {
@@ -381,7 +382,13 @@ async function meetingView(who, id) {
       }
     },
     onCaughtUp: (position) => reload(position),
-    onOver: () => reload(),
+    onOver: (reason) => {
+      if (reason !== "signed-out") return reload();
+      signOut();
+      // Without a hashchange, whose route() would not carry the notice.
+      history.replaceState(null, "", location.pathname);
+      route("Your sign-in has expired. Sign in again.");
+    },
   });
   room.start();
   leaving = () => room.stop();
@@ -508,5 +515,5 @@ document.getElementById("sign-out").addEventListener("click", () => {
   location.hash = "";
   route();
 });
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => route());
 route();

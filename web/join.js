@@ -2,7 +2,7 @@
 // status; join by name as a guest (or signed in), with a password when
 // the meeting asks; the waiting room; then the room, live.
 
-import { api, ApiError, Live, CLOSED, el, signedIn, claims, dateTime } from "/assets/api.js";
+import { api, ApiError, Live, CLOSED, SIGNED_OUT, el, signedIn, claims, dateTime } from "/assets/api.js";
 import { Room } from "/assets/room.js";
 
 const code = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
@@ -152,7 +152,11 @@ function wait() {
         turnedAway();
       }
     },
-    onEnd: (reason) => (reason === CLOSED.NOT_ALLOWED ? turnedAway() : over("This meeting has ended.")),
+    onEnd: (reason) => {
+      if (reason === CLOSED.NOT_ALLOWED) turnedAway();
+      else if (reason === SIGNED_OUT) over(EXPIRED);
+      else over("This meeting has ended.");
+    },
   });
   waitingLive.start();
 }
@@ -174,7 +178,14 @@ function enter(seat) {
     token: who.token,
     me: who.me,
     moderator: seat.role === "host" || seat.role === "co_host",
-    onOver: (reason) => over(reason === "removed" ? "You were removed from the meeting." : "This meeting has ended."),
+    onOver: (reason) =>
+      over(
+        reason === "removed"
+          ? "You were removed from the meeting."
+          : reason === "signed-out"
+            ? EXPIRED
+            : "This meeting has ended.",
+      ),
     onLeft: () => {
       sessionStorage.removeItem(GUEST_KEY);
       $("media").hidden = true;
@@ -184,6 +195,9 @@ function enter(seat) {
   });
   room.start();
 }
+
+/** What a page whose token the server no longer takes says. */
+const EXPIRED = "Your sign-in has expired. Reload the page to join again.";
 
 function over(text) {
   status(text);

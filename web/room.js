@@ -7,7 +7,7 @@
 // the waiting room, reactions, the meeting's end) and the participants
 // query, read again at the position of each event that changes them.
 
-import { api, ApiError, Live, CLOSED, el, time } from "/assets/api.js";
+import { api, ApiError, Live, CLOSED, SIGNED_OUT, el, time } from "/assets/api.js";
 
 const REACTIONS = [
   ["thumbs_up", "👍", "Thumbs up"],
@@ -36,7 +36,9 @@ export class Room {
    * viewer's user id. `moderator`: show the waiting room and controls on
    * others. `onEvent(frame)`: every event too (the console's feed).
    * `onCaughtUp(position)`: after each (re)connection's backlog.
-   * `onOver(reason)`: the meeting ended, or the viewer was turned away.
+   * `onOver(reason)`: the meeting ended ("ended"), the viewer was turned
+   * away ("removed"), or the server no longer takes their token
+   * ("signed-out").
    */
   constructor(root, { meeting, token, me, moderator = false, onEvent = () => {}, onCaughtUp = () => {}, onOver = () => {}, onLeft = () => {} }) {
     Object.assign(this, { root, meeting, token, me, moderator, onEvent, onCaughtUp, onOver, onLeft });
@@ -104,6 +106,7 @@ export class Room {
       },
       onEnd: (code) => {
         if (code === CLOSED.NOT_ALLOWED) this.end("removed");
+        else if (code === SIGNED_OUT) this.end("signed-out");
         else this.end("ended");
       },
       onLink: (up) => (this.linkState.textContent = up ? "live" : up === null ? "reconnecting…" : ""),

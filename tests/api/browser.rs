@@ -151,6 +151,46 @@ async fn a_host_and_a_guest_meet_through_the_console_and_the_join_page_in_chromi
     }
 }
 
+/// A sign-in that runs out while the console and the join page are live
+/// in a meeting: once their connections drop, both stop (no reconnecting
+/// with a dead token) and say so (`tests/browser/expiry.mjs`).
+#[tokio::test]
+async fn pages_whose_sign_in_ran_out_stop_reconnecting_and_say_so_in_chromium() {
+    let app = crate::helpers::spawn_app_on(Setup::sqlite).await;
+    let short = app
+        .keys
+        .issue(
+            "sid-short",
+            "Sid Short",
+            None,
+            &[],
+            chrono::Duration::seconds(8),
+        )
+        .unwrap();
+    let created = app
+        .send(
+            Method::POST,
+            "/api/v1/meetings",
+            Some(&short),
+            Some(&json!({"title": "Expiry check", "start_now": true})),
+            &[],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let env = [
+        ("SHORT_TOKEN", short),
+        (
+            "MEETING_ID",
+            created.body["meeting_id"].as_str().unwrap().to_owned(),
+        ),
+        (
+            "LINK",
+            created.body["meeting_link"].as_str().unwrap().to_owned(),
+        ),
+    ];
+    in_chromium("expiry.mjs", &app.base, "expiry", &env).await;
+}
+
 #[tokio::test]
 async fn the_pages_and_their_assets_are_served_locked_to_this_origin() {
     let app = crate::helpers::spawn_app_on(Setup::sqlite).await;
