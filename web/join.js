@@ -68,8 +68,37 @@ async function load() {
     $("signed-in").textContent = `Signed in as ${who.name}. Your name in this meeting:`;
     $("name").value = who.name;
   }
-  if (info.status === "scheduled") waitForStart();
+  if (info.status === "scheduled") {
+    waitForStart();
+    if (who) offerStart(who);
+  }
   $("name").focus();
+}
+
+/** Its host may start a planned meeting from its link. */
+async function offerStart(who) {
+  let meeting;
+  try {
+    meeting = await api("GET", `/meetings/${encodeURIComponent(code)}`, { token: who.token });
+  } catch {
+    return; // Not a member: only the host starts it.
+  }
+  if (meeting.host_id !== who.me || meeting.status !== "scheduled") return;
+  $("host-start").hidden = false;
+  $("start").onclick = async () => {
+    error("");
+    $("start").disabled = true;
+    try {
+      await api("POST", `/meetings/${encodeURIComponent(code)}/start`, { token: who.token });
+    } catch (e) {
+      $("start").disabled = false;
+      return error(e.message);
+    }
+    $("host-start").hidden = true;
+    info = await api("GET", `/meetings/${encodeURIComponent(code)}/info`).catch(() => ({ ...info, status: "active", num_participants: 0 }));
+    status(describe(info));
+    $("join").focus();
+  };
 }
 
 /** Reads the meeting's status again every few seconds until it starts. */

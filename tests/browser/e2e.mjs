@@ -3,7 +3,8 @@
 // meeting in the console, a guest opens the link, waits, is admitted; both
 // see each other and each other's chat within a second; a dropped
 // connection resumes losing nothing; the host locks the room (a third
-// person is refused), ends it (both pages say so); the attendance
+// person is refused), ends it (both pages say so); the host starts a
+// planned meeting from its own link; the attendance
 // timeline shows both with one session each and exports as CSV; an
 // auditor checks the chain. Screenshots of each page go to $ARTIFACTS.
 //
@@ -313,6 +314,31 @@ try {
     await host.fill("#keyword", "design");
     await host.click("button:text-is('Search')");
     await host.locator("table td a", { hasText: "Design review" }).waitFor({ timeout: WAIT });
+  });
+
+  await step("the host starts a planned meeting from its link; a guest is not offered to", async () => {
+    await host.click("nav >> text=Meetings");
+    await host.fill("#new-title", "Planning");
+    await host.uncheck("#new-start-now");
+    await host.click("#create button[type=submit]");
+    await host.locator("#meeting-status", { hasText: "scheduled" }).waitFor({ timeout: WAIT });
+    const planned = await host.getAttribute("#meeting-link", "href");
+    const visitor = await person("visitor");
+    await visitor.goto(planned);
+    await visitor.locator("#status", { hasText: "Not started yet" }).waitFor({ timeout: WAIT });
+    const hosting = await host.context().newPage();
+    pages["host-join"] = hosting;
+    await hosting.goto(planned);
+    await hosting.locator("#start").waitFor({ timeout: WAIT });
+    if (await visitor.locator("#start").isVisible()) fail("a guest is offered to start the meeting");
+    await labelled(hosting, "join page, its host before the start");
+    await readable(hosting, "join page, its host before the start");
+    await shot("join-host-start", hosting);
+    await hosting.click("#start");
+    await hosting.locator("#status", { hasText: "In progress" }).waitFor({ timeout: WAIT });
+    await hosting.click("#join");
+    await hosting.locator(".people-panel .person", { hasText: "Hana Host (you)" }).waitFor({ timeout: WAIT });
+    await host.locator("#meeting-status", { hasText: "active" }).waitFor({ timeout: WAIT });
   });
 
   await step("an auditor browses the events and verifies the chain", async () => {
