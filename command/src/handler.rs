@@ -243,7 +243,7 @@ impl CommandHandler {
                 .execute_here(meeting_id, ctx, command, idempotency)
                 .await;
         };
-        let (name, started) = (command.name(), std::time::Instant::now());
+        let name = command.name();
         let forwarded = Forwarded {
             meeting_id,
             ctx: ctx.clone(),
@@ -251,11 +251,11 @@ impl CommandHandler {
             idempotency,
         };
         match router.forward(&node, &forwarded).await {
+            // Counted in `meetings_commands_total` by the node that ran it.
             Some(result) => {
                 self.forwarded.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("meetings_commands_forwarded_total", "command" => name)
                     .increment(1);
-                observe(name, started, &result);
                 result
             }
             // Nobody took it: it was not executed anywhere.
@@ -295,11 +295,11 @@ impl CommandHandler {
     /// holder's way with the commands forwarded to it: one commit for all
     /// that queued while the last one was written). Each answer is `None`
     /// for a command that must run on its own ([`Self::execute_here`]): one
-    /// with an idempotency key, a schedule, one refused or changing nothing on the
-    /// cached state (only the log can confirm those), and every one when
-    /// another node wrote the meeting between the read and the append, or
-    /// the log refused the whole. Those run after the others, as if they
-    /// had come later.
+    /// with an idempotency key, a schedule, one refused or changing nothing
+    /// on the cached state (only the log can confirm those), and every one
+    /// when another node wrote the meeting between the read and the append,
+    /// or the log refused the whole. Those run after the others, as if
+    /// they had come later.
     pub async fn execute_together(
         &self,
         meeting_id: MeetingId,
