@@ -239,26 +239,21 @@ impl NatsRouter {
                 queue.drain(..n).collect()
             };
             self.keep(meeting_id).await;
-            let items: Vec<_> = batch
-                .iter()
-                .map(|(f, _)| (f.ctx.clone(), f.command.clone(), f.idempotency.clone()))
-                .collect();
+            let (items, replies): (Vec<_>, Vec<_>) = batch
+                .into_iter()
+                .map(|(f, reply)| ((f.ctx, f.command, f.idempotency), reply))
+                .unzip();
             let answers = handler.execute_together(meeting_id, &items).await;
             let mut alone = Vec::new();
-            for ((forwarded, reply), answer) in batch.into_iter().zip(answers) {
+            for ((item, reply), answer) in items.into_iter().zip(replies).zip(answers) {
                 match answer {
                     Some(result) => self.answer(reply, &Answered::from(result)).await,
-                    None => alone.push((forwarded, reply)),
+                    None => alone.push((item, reply)),
                 }
             }
-            for (forwarded, reply) in alone {
+            for ((ctx, command, idempotency), reply) in alone {
                 let result = handler
-                    .execute_here(
-                        meeting_id,
-                        &forwarded.ctx,
-                        forwarded.command,
-                        forwarded.idempotency,
-                    )
+                    .execute_here(meeting_id, &ctx, command, idempotency)
                     .await;
                 self.answer(reply, &Answered::from(result)).await;
             }
