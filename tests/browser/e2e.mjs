@@ -14,6 +14,7 @@
 import { chromium } from "playwright-core";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { recordSockets } from "./sockets.mjs";
 
 const base = process.env.MEETINGS_URL;
 const artifacts = process.env.ARTIFACTS || "target/browser-artifacts";
@@ -48,16 +49,7 @@ async function step(name, run) {
 /** A fresh browser profile that records its WebSockets (to drop one). */
 async function person(name, viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport, acceptDownloads: true });
-  await context.addInitScript(() => {
-    const Native = window.WebSocket;
-    window.__sockets = [];
-    window.WebSocket = class extends Native {
-      constructor(...args) {
-        super(...args);
-        window.__sockets.push(this);
-      }
-    };
-  });
+  await context.addInitScript(recordSockets);
   const page = await context.newPage();
   page.on("dialog", (dialog) => dialog.accept());
   page.on("pageerror", (e) => console.log(`[${name}] page error: ${e.message}`));

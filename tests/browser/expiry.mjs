@@ -11,6 +11,7 @@
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { recordSockets } from "./sockets.mjs";
 
 const base = process.env.MEETINGS_URL;
 const artifacts = process.env.ARTIFACTS || "target/browser-artifacts";
@@ -24,16 +25,7 @@ const browser = await chromium.launch({
   args: ["--no-sandbox"],
 });
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-await context.addInitScript(() => {
-  const Native = window.WebSocket;
-  window.__sockets = [];
-  window.WebSocket = class extends Native {
-    constructor(...args) {
-      super(...args);
-      window.__sockets.push(this);
-    }
-  };
-});
+await context.addInitScript(recordSockets);
 const pages = [];
 const open = (page) => page.evaluate(() => window.__sockets.filter((s) => s.readyState === 1).length);
 
