@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -49,6 +49,20 @@ pub struct App {
 /// The shortest HS256 key Meetings accepts (the hash's own size).
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// A setting a node refuses to start with (said to the operator as is).
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error(
+        "MEETINGS_DEV_LOGIN mints tokens for any name: it is for the embedded default \
+         (SQLite) only, and refused with DATABASE_URL on PostgreSQL"
+    )]
+    DevLoginOnPostgres,
+    #[error("JWT_SECRET is empty; Meetings never runs with an empty key")]
+    EmptySecret,
+    #[error("the token key must be at least {MIN_SECRET_BYTES} bytes (JWT_SECRET has {0})")]
+    ShortSecret(usize),
+}
+
 /// Where the embedded default keeps the token key it creates.
 pub const SECRET_FILE: &str = "data/jwt_secret";
 
@@ -57,7 +71,7 @@ pub const SECRET_FILE: &str = "data/jwt_secret";
 pub fn jwt_keys(config: &JwtConfig) -> anyhow::Result<JwtKeys> {
     let secret = match config.secret.as_deref() {
         Some(secret) if !secret.is_empty() => secret.to_owned(),
-        Some(_) => bail!("JWT_SECRET is empty; Meetings never runs with an empty key"),
+        Some(_) => return Err(Refused::EmptySecret.into()),
         None => std::fs::read_to_string(SECRET_FILE)
             .ok()
             .map(|s| s.trim().to_owned())
@@ -67,10 +81,7 @@ pub fn jwt_keys(config: &JwtConfig) -> anyhow::Result<JwtKeys> {
             })?,
     };
     if secret.len() < MIN_SECRET_BYTES {
-        bail!(
-            "the token key must be at least {MIN_SECRET_BYTES} bytes (JWT_SECRET has {})",
-            secret.len()
-        );
+        return Err(Refused::ShortSecret(secret.len()).into());
     }
     let max_ttl = chrono::Duration::from_std(config.max_ttl).context("JWT_MAX_TTL is too long")?;
     let keys = JwtKeys::new(
@@ -225,10 +236,7 @@ impl App {
     /// relay.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         if config.dev_login && db::Backend::of(&config.database_url)? != db::Backend::Sqlite {
-            anyhow::bail!(
-                "MEETINGS_DEV_LOGIN mints tokens for any name: it is for the embedded default \
-                 (SQLite) only, and refused with DATABASE_URL on PostgreSQL"
-            );
+            return Err(Refused::DevLoginOnPostgres.into());
         }
         let keys = jwt_keys(&config.jwt)?;
         if let Some(public) = keys.public_keys() {

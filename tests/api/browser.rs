@@ -340,6 +340,12 @@ async fn the_local_sign_in_mints_a_token_for_a_name_on_the_embedded_default_only
     let mut config = setup_config(Setup::postgres_in_process, &db, &stream);
     config.dev_login = true;
     let refused = meetings::app::App::start(config).await;
-    let error = refused.err().expect("refused on PostgreSQL").to_string();
-    assert!(error.contains("MEETINGS_DEV_LOGIN"), "{error}");
+    let error = refused.err().expect("refused on PostgreSQL");
+    assert!(
+        matches!(
+            error.downcast_ref::<meetings::app::Refused>(),
+            Some(meetings::app::Refused::DevLoginOnPostgres)
+        ),
+        "{error}"
+    );
 }
