@@ -262,14 +262,7 @@ async fn the_pages_and_their_assets_are_served_locked_to_this_origin() {
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["code"], "ROUTE_NOT_FOUND");
     // The local sign-in is off unless asked for, and then not offered.
-    let console = client
-        .get(format!("{}/console", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let console = app.text("/console").await;
     assert!(console.contains(r#"data-dev-login="false""#));
     let login = app
         .send(

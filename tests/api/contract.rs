@@ -93,15 +93,7 @@ async fn the_reference_page_is_served_from_the_binary() {
         assert_eq!(asset.status(), StatusCode::OK, "{source}");
         assert!(!asset.bytes().await.unwrap().is_empty(), "{source}");
     }
-    let init = app
-        .client
-        .get(format!("{}/docs/swagger-initializer.js", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let init = app.text("/docs/swagger-initializer.js").await;
     assert!(init.contains("/api/v1/openapi.json"), "{init}");
     let stylesheet = html.contains("href=\"./swagger-ui.css\"");
     assert!(stylesheet, "{html}");

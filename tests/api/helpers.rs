@@ -421,6 +421,18 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// The text of a page anyone may read (no token): HTML, a script,
+    /// `/metrics`.
+    pub async fn text(&self, path: &str) -> String {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request sent");
+        response.text().await.expect("body")
+    }
+
     pub async fn get(&self, path: &str, user: &str, headers: &[(&str, &str)]) -> Response {
         let token = self.token(user);
         self.send(reqwest::Method::GET, path, Some(&token), None, headers)

@@ -260,15 +260,7 @@ async fn joins_through_two_nodes_reach_the_holder_and_read_back_on_either() {
             .collect();
         assert!(users.contains(&user.as_str()), "{user} in {users:?}");
     }
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.text("/metrics").await;
     assert!(
         metrics.contains("meetings_commands_forwarded_total{command=\"join\"}")
             || metrics.contains("meetings_commands_forwarded_total{command=\"leave\"}"),
