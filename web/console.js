@@ -5,7 +5,7 @@
 // check. Only the public API and the WebSocket; the token is the one the
 // API checks.
 
-import { api, ApiError, el, signedIn, signIn, signOut, claims, dateTime, time } from "/assets/api.js";
+import { api, ApiError, el, signedIn, signIn, signOut, claims, expired, dateTime, time } from "/assets/api.js";
 import { Room } from "/assets/room.js";
 import { timeline, attendanceCsv } from "/assets/timeline.js";
 
@@ -16,7 +16,7 @@ let leaving = () => {};
 function identity() {
   const token = signedIn();
   const c = token && claims(token);
-  if (!c || (c.exp && c.exp * 1000 <= Date.now())) return null;
+  if (!c || expired(token)) return null;
   const roles = Array.isArray(c.roles) ? c.roles : [];
   return { token, sub: c.sub, name: c.name || c.sub, roles, admin: roles.includes("admin"), auditor: roles.includes("auditor") };
 }

@@ -2,7 +2,7 @@
 // status; join by name as a guest (or signed in), with a password when
 // the meeting asks; the waiting room; then the room, live.
 
-import { api, ApiError, Live, CLOSED, SIGNED_OUT, el, signedIn, claims, dateTime } from "/assets/api.js";
+import { api, ApiError, Live, CLOSED, SIGNED_OUT, el, signedIn, claims, expired, dateTime } from "/assets/api.js";
 import { Room } from "/assets/room.js";
 
 const code = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
@@ -20,7 +20,7 @@ function user() {
   if (saved) return { token: saved, guest: true, me: (claims(saved) || {}).sub };
   const token = signedIn();
   const c = token && claims(token);
-  if (c && !c.guest_of && (!c.exp || c.exp * 1000 > Date.now())) return { token, guest: false, me: c.sub, name: c.name || c.sub };
+  if (c && !c.guest_of && !expired(token)) return { token, guest: false, me: c.sub, name: c.name || c.sub };
   return null;
 }
 
