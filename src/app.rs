@@ -38,6 +38,9 @@ pub struct App {
     pub reads: AnyPool,
     pub feed: Feed,
     pub progress: Progress,
+    /// This node's id among those routing hot meetings (none: it routes
+    /// nothing, see [`crate::forward`]).
+    pub node: Option<String>,
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     /// Relay and projection runners: they end when `stop` turns true.
@@ -61,14 +64,16 @@ pub enum Refused {
     EmptySecret,
     #[error("the token key must be at least {MIN_SECRET_BYTES} bytes (JWT_SECRET has {0})")]
     ShortSecret(usize),
+    #[error("NODE_SHARED_SECRET must be at least {MIN_SECRET_BYTES} bytes (it has {0})")]
+    ShortNodeSecret(usize),
 }
 
 /// Where the embedded default keeps the token key it creates.
 pub const SECRET_FILE: &str = "data/jwt_secret";
 
-/// The token keys, never from a built-in or empty secret: `JWT_SECRET`, or
-/// the key in [`SECRET_FILE`].
-pub fn jwt_keys(config: &JwtConfig) -> anyhow::Result<JwtKeys> {
+/// The token key, never a built-in or empty one: `JWT_SECRET`, or the key
+/// in [`SECRET_FILE`], of at least [`MIN_SECRET_BYTES`].
+pub fn jwt_secret(config: &JwtConfig) -> anyhow::Result<String> {
     let secret = match config.secret.as_deref() {
         Some(secret) if !secret.is_empty() => secret.to_owned(),
         Some(_) => return Err(Refused::EmptySecret.into()),
@@ -83,6 +88,13 @@ pub fn jwt_keys(config: &JwtConfig) -> anyhow::Result<JwtKeys> {
     if secret.len() < MIN_SECRET_BYTES {
         return Err(Refused::ShortSecret(secret.len()).into());
     }
+    Ok(secret)
+}
+
+/// The token keys: [`jwt_secret`], and the identity provider's public
+/// keys when set.
+pub fn jwt_keys(config: &JwtConfig) -> anyhow::Result<JwtKeys> {
+    let secret = jwt_secret(config)?;
     let max_ttl = chrono::Duration::from_std(config.max_ttl).context("JWT_MAX_TTL is too long")?;
     let keys = JwtKeys::new(
         secret.as_bytes(),
@@ -196,26 +208,24 @@ pub async fn open_bus(config: &Config, hub: &Hub) -> anyhow::Result<Arc<dyn Bus>
     let Some(url) = &config.nats_url else {
         return Ok(Arc::new(InProcessBus::new(hub.clone())));
     };
-    let client = connect_nats(url).await?;
-    Ok(Arc::new(JetStreamLog::new(client, &config.nats_prefix)))
-}
-
-/// A NATS client that connects in the background while NATS is down.
-pub async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
-    async_nats::ConnectOptions::new()
-        .retry_on_initial_connect()
-        .connect(url)
-        .await
-        .with_context(|| format!("connecting to NATS at {url}"))
+    let seal = crate::nats::seal(&config.nats, &config.jwt)?;
+    let client = crate::nats::connect(url, &config.nats).await?;
+    Ok(Arc::new(JetStreamLog::new(
+        client,
+        &config.nats_prefix,
+        seal,
+    )))
 }
 
 /// The router of hot meetings when several nodes may share the log
 /// (PostgreSQL with NATS); none otherwise (see [`crate::forward`]).
 pub async fn open_router(config: &Config) -> anyhow::Result<Option<Arc<NatsRouter>>> {
     match &config.nats_url {
-        Some(url) if db::Backend::of(&config.database_url)? == db::Backend::Postgres => Ok(Some(
-            NatsRouter::new(connect_nats(url).await?, &config.nats_prefix),
-        )),
+        Some(url) if db::Backend::of(&config.database_url)? == db::Backend::Postgres => {
+            let seal = crate::nats::seal(&config.nats, &config.jwt)?;
+            let client = crate::nats::connect(url, &config.nats).await?;
+            Ok(Some(NatsRouter::new(client, &config.nats_prefix, seal)))
+        }
         _ => Ok(None),
     }
 }
@@ -273,6 +283,7 @@ impl App {
             leases.clone(),
             stopped.clone(),
         ))];
+        let node = router.as_ref().map(|r| r.node().to_owned());
         if let Some(router) = router {
             workers.push(tokio::spawn(
                 router.serve(commands.clone(), stopped.clone()),
@@ -323,6 +334,7 @@ impl App {
             min_position_wait: Duration::from_millis(config.min_position_wait_ms),
             channels,
             websocket: config.websocket.clone(),
+            sockets: Default::default(),
             request_timeout: Duration::from_secs(config.http.request_timeout_seconds),
             limits: Arc::new(http::RateLimits::new(|c| config.edge.budget(c))),
             metrics: config
@@ -332,6 +344,13 @@ impl App {
                 .flatten(),
             origins: Arc::new(origins),
             webhooks: webhooks.clone(),
+            hashing: crate::secrets::Hashing::new(config.edge.password_hash_queue),
+            health: match db::Backend::of(&config.database_url)? {
+                db::Backend::Postgres => {
+                    crate::health::Health::probe(&config.database_url, stopped.clone())?
+                }
+                db::Backend::Sqlite => crate::health::Health::always(),
+            },
             dev_login: config.dev_login,
         });
         workers.push(tokio::spawn(crate::webhooks::run(
@@ -355,6 +374,7 @@ impl App {
             reads,
             feed,
             progress,
+            node,
             stop,
             server,
             workers,

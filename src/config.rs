@@ -42,6 +42,9 @@ pub struct Config {
     pub nats_prefix: String,
 
     #[command(flatten)]
+    pub nats: NatsConfig,
+
+    #[command(flatten)]
     pub jwt: JwtConfig,
 
     /// Where this server is reached from outside; `http://<addr>` when
@@ -100,6 +103,36 @@ pub struct Config {
         action = clap::ArgAction::Set
     )]
     pub dev_login: bool,
+}
+
+/// NATS beyond its URL: credentials, TLS, and the key nodes seal what
+/// they tell each other with (see [`crate::nats`]).
+#[derive(Debug, Clone, Default, Args)]
+pub struct NatsConfig {
+    /// A NATS credentials file (a user JWT and its NKey seed, as `nsc`
+    /// writes them).
+    #[arg(long = "nats-creds-file", env = "NATS_CREDS_FILE")]
+    pub creds_file: Option<std::path::PathBuf>,
+    /// The CA certificate (PEM) that signed the NATS server's; set, TLS is
+    /// required.
+    #[arg(long = "nats-tls-ca", env = "NATS_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// This node's client certificate (PEM), for a NATS that verifies
+    /// clients (with `NATS_TLS_KEY`).
+    #[arg(long = "nats-tls-cert", env = "NATS_TLS_CERT")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The key of `NATS_TLS_CERT` (PEM).
+    #[arg(long = "nats-tls-key", env = "NATS_TLS_KEY")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// The key every node of the deployment shares to seal what they tell
+    /// each other through NATS (events, forwarded commands): at least 32
+    /// bytes. Unset: derived from the token key, which every node shares.
+    #[arg(
+        long = "node-shared-secret",
+        env = "NODE_SHARED_SECRET",
+        hide_env_values = true
+    )]
+    pub node_secret: Option<String>,
 }
 
 /// Webhooks out (Standard Webhooks).
@@ -216,6 +249,10 @@ pub struct EdgeConfig {
         default_value_t = 1000
     )]
     pub rate_limit_ws_messages_per_minute: u32,
+    /// Password checks that may wait for a core (one hash per core runs at
+    /// a time); more are answered 503 SERVER_BUSY at once.
+    #[arg(long, env = "PASSWORD_HASH_QUEUE", default_value_t = 16)]
+    pub password_hash_queue: usize,
 }
 
 impl Default for EdgeConfig {
@@ -228,6 +265,7 @@ impl Default for EdgeConfig {
             rate_limit_chat_per_minute: 60,
             rate_limit_status_per_minute: 120,
             rate_limit_ws_messages_per_minute: 1000,
+            password_hash_queue: 16,
         }
     }
 }
@@ -278,6 +316,15 @@ pub struct HttpConfig {
     /// once.
     #[arg(long, env = "MEETINGS_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// Connections open at once from one client network (an IPv4 address,
+    /// an IPv6 /64), WebSockets included; more are closed at once (0: no
+    /// bound).
+    #[arg(
+        long,
+        env = "MEETINGS_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 1_000
+    )]
+    pub max_connections_per_address: usize,
 }
 
 impl Default for HttpConfig {
@@ -286,6 +333,7 @@ impl Default for HttpConfig {
             header_timeout_seconds: 10,
             request_timeout_seconds: 30,
             max_connections: 10_000,
+            max_connections_per_address: 1_000,
         }
     }
 }
@@ -296,6 +344,7 @@ impl HttpConfig {
             header_timeout: std::time::Duration::from_secs(self.header_timeout_seconds),
             request_timeout: std::time::Duration::from_secs(self.request_timeout_seconds),
             max_connections: self.max_connections,
+            max_connections_per_address: self.max_connections_per_address,
         }
     }
 }
@@ -314,6 +363,19 @@ pub struct WebSocketConfig {
     /// server closes the connection.
     #[arg(long, env = "WS_IDLE_TIMEOUT_SECONDS", default_value_t = 90)]
     pub idle_timeout_seconds: u64,
+    /// Seconds a connection may stay quiet, answering pings but sending
+    /// no frame of its own and being sent no event, before the server
+    /// closes it (0: never).
+    #[arg(long, env = "WS_QUIET_TIMEOUT_SECONDS", default_value_t = 900)]
+    pub quiet_timeout_seconds: u64,
+    /// WebSockets one caller (a token's subject) holds open on this node
+    /// at once (0: no bound).
+    #[arg(long, env = "WS_MAX_PER_CALLER", default_value_t = 16)]
+    pub max_per_caller: usize,
+    /// WebSockets one client network (an IPv4 address, an IPv6 /64) holds
+    /// open on this node at once (0: no bound).
+    #[arg(long, env = "WS_MAX_PER_ADDRESS", default_value_t = 256)]
+    pub max_per_address: usize,
 }
 
 impl Default for WebSocketConfig {
@@ -322,6 +384,9 @@ impl Default for WebSocketConfig {
             send_timeout_seconds: 10,
             ping_seconds: 30,
             idle_timeout_seconds: 90,
+            quiet_timeout_seconds: 900,
+            max_per_caller: 16,
+            max_per_address: 256,
         }
     }
 }
@@ -546,6 +611,7 @@ impl Config {
             database_statement_timeout_seconds: 10,
             nats_url,
             nats_prefix,
+            nats: NatsConfig::default(),
             jwt: JwtConfig {
                 secret: Some(jwt_secret),
                 ..Default::default()

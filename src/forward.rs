@@ -12,12 +12,23 @@
 //!   write, so the meeting of a node that died or went quiet is free
 //!   again soon.
 //! - Every node answers `<prefix>.commands.<node id>`: a [`Forwarded`]
-//!   command in, its [`Answered`] outcome back.
-//! - A request nobody answers (`no responders`: the holder is gone) was
-//!   not executed, so it runs on the node that has it; one the holder
-//!   took but did not answer within [`ANSWER_WITHIN`] has an unknown
-//!   outcome, answered as the log's unavailability is (503, try again).
-//!   While NATS is not connected no command is forwarded.
+//!   command in, its [`Answered`] outcome back; both sealed with the
+//!   nodes' shared key ([`Seal`], over the whole body: caller, roles,
+//!   time, command), the answer also bound to the command's id. An
+//!   unsealed command is not read, an unsealed answer not believed. A
+//!   command sent more than [`MAX_SKEW`] away from the holder's clock is
+//!   refused, and the holder decides it at its own time: the meeting's
+//!   clock is its holder's, never a message's.
+//! - A request nobody answers (`no responders`: the holder is gone) runs
+//!   on the node that has it. While the holder has not answered, the
+//!   sender asks every [`PROBE_EVERY`] whether it is still there (a ping
+//!   it answers at once); gone or hung, the command runs here too. That is
+//!   safe because a command's events are named after its id
+//!   ([`events::EventId::of_command`]): whatever the old holder committed
+//!   of it, the log takes once. A holder that is there but has not
+//!   answered within [`ANSWER_WITHIN`] leaves the outcome unknown,
+//!   answered as the log's unavailability is (503, try again). While NATS
+//!   is not connected no command is forwarded.
 //!
 //! The log still checks every append, so none of this is needed for
 //! correctness: two nodes that both think they hold a meeting, or a stale
@@ -28,10 +39,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::kv;
+use async_nats::{HeaderMap, RequestErrorKind};
 use async_trait::async_trait;
 use command::{Answered, AppError, CommandHandler, Executed, Forwarded, Route, Router};
-use events::{MeetingId, StoreError};
+use events::{CommandId, MeetingId, StoreError};
 use futures::StreamExt;
+use live::seal::{self, Seal};
 use tokio::sync::{OnceCell, watch};
 
 /// How long the bucket keeps a holder's key after its last write.
@@ -43,6 +56,14 @@ pub const RECHECK: Duration = Duration::from_secs(1);
 pub const HOT_FOR: Duration = Duration::from_secs(10);
 /// How long a forwarded command waits for the holder's answer.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(5);
+/// How often a sender waiting for the holder's answer asks whether the
+/// holder is still there; also how long the holder has to say so.
+pub const PROBE_EVERY: Duration = Duration::from_millis(400);
+/// How far a forwarded command's time may be from the holder's clock.
+pub const MAX_SKEW: Duration = Duration::from_secs(30);
+/// The header of a liveness probe (no body, not sealed: the answer says
+/// nothing but "here").
+const PROBE_HEADER: &str = "Meetings-Probe";
 
 /// How many meetings a node remembers as hot before it forgets those that
 /// have cooled down (a cooled one is otherwise dropped when next routed).
@@ -71,11 +92,13 @@ pub struct NatsRouter {
     node: String,
     prefix: String,
     hot: Mutex<HashMap<MeetingId, Hot>>,
+    seal: Seal,
 }
 
 impl NatsRouter {
-    /// A router for a node of a new id, on the deployment's NATS prefix.
-    pub fn new(client: async_nats::Client, prefix: &str) -> Arc<Self> {
+    /// A router for a node of a new id, on the deployment's NATS prefix,
+    /// sealing with the nodes' shared key.
+    pub fn new(client: async_nats::Client, prefix: &str, seal: Seal) -> Arc<Self> {
         Arc::new(Self {
             client,
             bucket: format!("{}_HOLDERS", prefix.to_uppercase()),
@@ -83,6 +106,7 @@ impl NatsRouter {
             node: uuid::Uuid::new_v4().simple().to_string(),
             prefix: prefix.to_owned(),
             hot: Mutex::new(HashMap::new()),
+            seal,
         })
     }
 
@@ -191,16 +215,56 @@ impl NatsRouter {
                 },
                 _ = stop.changed() => return,
             };
-            let forwarded = match serde_json::from_slice::<Forwarded>(&request.payload) {
+            let headers = request.headers.as_ref();
+            if headers.is_some_and(|h| h.get(PROBE_HEADER).is_some()) {
+                if let Some(reply) = request.reply
+                    && let Err(e) = self.client.publish(reply, bytes::Bytes::new()).await
+                {
+                    tracing::debug!(error = %e, "answering a probe");
+                }
+                continue;
+            }
+            let sealed = headers
+                .and_then(|h| h.get(seal::HEADER))
+                .is_some_and(|tag| self.seal.verify(&[&request.payload], tag.as_str()));
+            if !sealed {
+                metrics::counter!("meetings_forwarded_refused_total", "reason" => "unsealed")
+                    .increment(1);
+                tracing::warn!(
+                    subject = %request.subject,
+                    "a forwarded command without a seal that checks (is NODE_SHARED_SECRET the same on every node?): not run"
+                );
+                continue;
+            }
+            let mut forwarded = match serde_json::from_slice::<Forwarded>(&request.payload) {
                 Ok(forwarded) => forwarded,
                 Err(e) => {
-                    let answered = Answered::Failed {
-                        error: format!("a forwarded command that does not read: {e}"),
-                    };
-                    self.answer(request.reply, &answered).await;
+                    tracing::warn!(error = %e, "a sealed forwarded command that does not read");
                     continue;
                 }
             };
+            let now = chrono::Utc::now();
+            let skew = (now - forwarded.ctx.at)
+                .abs()
+                .to_std()
+                .unwrap_or(Duration::MAX);
+            if skew > MAX_SKEW {
+                metrics::counter!("meetings_forwarded_refused_total", "reason" => "stale")
+                    .increment(1);
+                let answered = Answered::Failed {
+                    error: format!(
+                        "a forwarded command sent {} s from this node's clock (at most {} s)",
+                        skew.as_secs(),
+                        MAX_SKEW.as_secs()
+                    ),
+                };
+                self.answer(request.reply, forwarded.command_id, &answered)
+                    .await;
+                continue;
+            }
+            // The holder's clock decides: a message never moves the
+            // meeting's clock.
+            forwarded.ctx.at = now;
             let meeting_id = forwarded.meeting_id;
             let first = {
                 let mut queues = queues.lock().unwrap_or_else(|e| e.into_inner());
@@ -239,37 +303,83 @@ impl NatsRouter {
                 queue.drain(..n).collect()
             };
             self.keep(meeting_id).await;
-            let (items, replies): (Vec<_>, Vec<_>) = batch
-                .into_iter()
-                .map(|(f, reply)| ((f.ctx, f.command, f.idempotency), reply))
-                .unzip();
+            let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
             let answers = handler.execute_together(meeting_id, &items).await;
             let mut alone = Vec::new();
             for ((item, reply), answer) in items.into_iter().zip(replies).zip(answers) {
                 match answer {
-                    Some(result) => self.answer(reply, &Answered::from(result)).await,
+                    Some(result) => {
+                        self.answer(reply, item.command_id, &Answered::from(result))
+                            .await
+                    }
                     None => alone.push((item, reply)),
                 }
             }
-            for ((ctx, command, idempotency), reply) in alone {
+            for (item, reply) in alone {
                 let result = handler
-                    .execute_here(meeting_id, &ctx, command, idempotency)
+                    .execute_here(
+                        item.command_id,
+                        meeting_id,
+                        &item.ctx,
+                        item.command,
+                        item.idempotency,
+                    )
                     .await;
-                self.answer(reply, &Answered::from(result)).await;
+                self.answer(reply, item.command_id, &Answered::from(result))
+                    .await;
             }
         }
     }
 
-    /// Sends a forwarded command's answer to whoever waits for it.
-    async fn answer(&self, reply: Option<async_nats::Subject>, answered: &Answered) {
+    /// Sends a forwarded command's answer to whoever waits for it, sealed
+    /// together with the command's id.
+    async fn answer(
+        &self,
+        reply: Option<async_nats::Subject>,
+        command: CommandId,
+        answered: &Answered,
+    ) {
         let Some(reply) = reply else { return };
         match serde_json::to_vec(answered) {
             Ok(body) => {
-                if let Err(e) = self.client.publish(reply, body.into()).await {
+                let mut headers = HeaderMap::new();
+                let tag = self.seal.sign(&[command.0.as_bytes(), &body]);
+                headers.insert(seal::HEADER, tag.as_str());
+                let sent = self
+                    .client
+                    .publish_with_headers(reply, headers, body.into())
+                    .await;
+                if let Err(e) = sent {
                     tracing::warn!(error = %e, "answering a forwarded command");
                 }
             }
             Err(e) => tracing::warn!(error = %e, "encoding a forwarded command's answer"),
+        }
+    }
+
+    /// Whether `node` still answers: a probe answered within
+    /// [`PROBE_EVERY`]. Gone (no responders) or hung: no. NATS itself
+    /// failing tells nothing of the node: yes.
+    async fn alive(&self, node: &str) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(PROBE_HEADER, "1");
+        let probe = async_nats::Request::new()
+            .headers(headers)
+            .timeout(Some(PROBE_EVERY));
+        match self.client.send_request(self.subject(node), probe).await {
+            Ok(_) => true,
+            Err(e) => !matches!(
+                e.kind(),
+                RequestErrorKind::NoResponders | RequestErrorKind::TimedOut
+            ),
+        }
+    }
+
+    /// The node holding `meeting_id` is gone: run its commands here until
+    /// the bucket is asked again (its key lapses within [`LEASE`]).
+    fn gone(&self, meeting_id: MeetingId) {
+        if let Some(known) = self.hot().get_mut(&meeting_id) {
+            (known.holder, known.checked) = (None, Instant::now());
         }
     }
 
@@ -330,22 +440,61 @@ impl Router for NatsRouter {
             Ok(body) => body,
             Err(e) => return Some(Err(AppError::Infra(StoreError::Backend(Box::new(e))))),
         };
-        let request = self.client.request(self.subject(node), body.into());
-        match tokio::time::timeout(ANSWER_WITHIN, request).await {
-            Ok(Ok(answer)) => match serde_json::from_slice::<Answered>(&answer.payload) {
-                Ok(answered) => Some(answered.into()),
-                Err(e) => Some(Err(AppError::Infra(StoreError::Backend(Box::new(e))))),
-            },
-            Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
-                // The holder is gone: run here until the bucket is asked
-                // again (its key lapses within LEASE).
-                if let Some(known) = self.hot().get_mut(&command.meeting_id) {
-                    (known.holder, known.checked) = (None, Instant::now());
+        let mut headers = HeaderMap::new();
+        headers.insert(seal::HEADER, self.seal.sign(&[&body]).as_str());
+        let request = async_nats::Request::new()
+            .payload(body.into())
+            .headers(headers)
+            .timeout(Some(ANSWER_WITHIN));
+        let answer = self.client.send_request(self.subject(node), request);
+        let mut answer = std::pin::pin!(answer);
+        let mut probes =
+            tokio::time::interval_at(tokio::time::Instant::now() + PROBE_EVERY, PROBE_EVERY);
+        let answer = loop {
+            tokio::select! {
+                answer = &mut answer => break answer,
+                _ = probes.tick() => {
+                    if !self.alive(node).await {
+                        // Gone or hung: run here (the command's id keeps
+                        // the log from taking it twice).
+                        self.gone(command.meeting_id);
+                        return None;
+                    }
                 }
+            }
+        };
+        match answer {
+            Ok(answer) => {
+                let sealed = answer
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(seal::HEADER))
+                    .is_some_and(|tag| {
+                        let parts: [&[u8]; 2] = [command.command_id.0.as_bytes(), &answer.payload];
+                        self.seal.verify(&parts, tag.as_str())
+                    });
+                if !sealed {
+                    tracing::warn!(
+                        node,
+                        "an answer to a forwarded command without a seal that checks"
+                    );
+                    return unavailable(
+                        "the meeting's node gave an answer that is not its own".into(),
+                    );
+                }
+                match serde_json::from_slice::<Answered>(&answer.payload) {
+                    Ok(answered) => Some(answered.into()),
+                    Err(e) => Some(Err(AppError::Infra(StoreError::Backend(Box::new(e))))),
+                }
+            }
+            Err(e) if e.kind() == RequestErrorKind::NoResponders => {
+                self.gone(command.meeting_id);
                 None
             }
-            Ok(Err(e)) => unavailable(format!("the meeting's node did not answer: {e}")),
-            Err(_) => unavailable("the meeting's node did not answer in time".into()),
+            Err(e) if e.kind() == RequestErrorKind::TimedOut => {
+                unavailable("the meeting's node did not answer in time".into())
+            }
+            Err(e) => unavailable(format!("the meeting's node did not answer: {e}")),
         }
     }
 

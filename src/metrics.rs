@@ -177,10 +177,13 @@ pub struct Positions {
 }
 
 /// The exposition text: the recorder's metrics, then this node's
-/// positions as gauges.
-pub fn render(handle: &PrometheusHandle, positions: &Positions) -> String {
+/// positions as gauges (when the database answers).
+pub fn render(handle: &PrometheusHandle, positions: Option<&Positions>) -> String {
     use std::fmt::Write as _;
     let mut text = handle.render();
+    let Some(positions) = positions else {
+        return text;
+    };
     let head = positions.head;
     let _ = writeln!(
         text,

@@ -9,13 +9,16 @@
 //! - A request has [`Limits::request_timeout`] to be answered (a body sent
 //!   slowly included): 408 then.
 //! - At most [`Limits::max_connections`] connections are open at once,
-//!   WebSockets included (the slot goes with the upgraded socket); one
-//!   over the limit is closed at once, so the process keeps file
+//!   WebSockets included (the slot goes with the upgraded socket), and at
+//!   most [`Limits::max_connections_per_address`] from one client network
+//!   (an IPv4 address, an IPv6 /64), so one client cannot take every slot;
+//!   one over either limit is closed at once, so the process keeps file
 //!   descriptors for the connections it serves.
 //!
 //! On shutdown it stops accepting, lets requests in flight finish, and
 //! closes idle connections.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,18 +30,23 @@ use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower_service::Service;
 
+use crate::peer::{Counted, Counts, PeerAddr};
+
 /// What a client may hold of the server.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub header_timeout: Duration,
     pub request_timeout: Duration,
     pub max_connections: usize,
+    /// Connections open at once from one client network (0: no bound).
+    pub max_connections_per_address: usize,
 }
 
-/// A connection's place among the open ones, held by each of its requests
-/// and by an upgraded socket for as long as it lives.
+/// A connection's place among the open ones (and among its network's),
+/// held by each of its requests and by an upgraded socket for as long as
+/// it lives.
 #[derive(Clone)]
-pub struct ConnectionSlot(#[allow(dead_code)] Arc<OwnedSemaphorePermit>);
+pub struct ConnectionSlot(#[allow(dead_code)] Arc<(OwnedSemaphorePermit, Counted<IpAddr>)>);
 
 /// Serves `router` on `listener` until `shutdown` turns true.
 pub async fn serve(
@@ -48,6 +56,7 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = Counts::<IpAddr>::default();
     // Dropped when the server stops: connections start a graceful close.
     let (stopping, stopped) = watch::channel(());
     // Every connection task holds one; the server waits for them all.
@@ -69,12 +78,18 @@ pub async fn serve(
             tracing::debug!("connection limit reached: closing a new connection");
             continue;
         };
+        let peer = PeerAddr(peer);
+        let Some(counted) = per_address.take(peer.network(), limits.max_connections_per_address)
+        else {
+            tracing::debug!(network = %peer.network(), "connection limit of a network reached: closing a new connection");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let slot = ConnectionSlot(Arc::new(permit));
+        let slot = ConnectionSlot(Arc::new((permit, counted)));
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(slot.clone());
-            request.extensions_mut().insert(crate::http::PeerAddr(peer));
+            request.extensions_mut().insert(peer);
             router.clone().call(request)
         });
         let (mut stopped, done) = (stopped.clone(), done_rx.clone());

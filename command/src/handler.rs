@@ -17,8 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use events::{
-    Append, AppendError, Appended, EventStore, IdempotencyRecord, MeetingEvent, MeetingId,
-    NewEvent, RebaseWith, RecordedEvent, RoomCode, Snapshot, StoreError, StreamId,
+    Append, AppendError, Appended, CommandId, EventId, EventStore, IdempotencyRecord, MeetingEvent,
+    MeetingId, Metadata, NewEvent, RebaseWith, RecordedEvent, RoomCode, Snapshot, StoreError,
+    StreamId,
 };
 use rand::SeedableRng;
 
@@ -199,13 +200,15 @@ impl CommandHandler {
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Executed, AppError> {
         let started = std::time::Instant::now();
-        let result = self.schedule_once(ctx, &mut command, idempotency).await;
+        let id = CommandId::new();
+        let result = self.schedule_once(id, ctx, &mut command, idempotency).await;
         observe("schedule", started, &result);
         result
     }
 
     async fn schedule_once(
         &self,
+        id: CommandId,
         ctx: &Context,
         command: &mut crate::meeting::lifecycle::ScheduleMeeting,
         idempotency: Option<IdempotencyKey>,
@@ -214,7 +217,7 @@ impl CommandHandler {
         for _ in 0..ROOM_CODE_ATTEMPTS {
             let schedule = Command::Schedule(command.clone());
             match self
-                .run(command.meeting_id, ctx, schedule, idempotency.clone())
+                .run(command.meeting_id, id, ctx, schedule, idempotency.clone())
                 .await?
             {
                 Outcome::Done(done) => return Ok(*done),
@@ -225,7 +228,8 @@ impl CommandHandler {
     }
 
     /// Runs one command on one meeting: on the meeting's holder when
-    /// other nodes write it too, else here.
+    /// other nodes write it too, else here. The command gets an id of its
+    /// own here, which names the events it decides wherever it runs.
     pub async fn execute(
         &self,
         meeting_id: MeetingId,
@@ -233,18 +237,20 @@ impl CommandHandler {
         command: Command,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Executed, AppError> {
+        let id = CommandId::new();
         let Some(router) = &self.router else {
             return self
-                .execute_here(meeting_id, ctx, command, idempotency)
+                .execute_here(id, meeting_id, ctx, command, idempotency)
                 .await;
         };
         let Route::There(node) = router.route(meeting_id).await else {
             return self
-                .execute_here(meeting_id, ctx, command, idempotency)
+                .execute_here(id, meeting_id, ctx, command, idempotency)
                 .await;
         };
         let name = command.name();
         let forwarded = Forwarded {
+            command_id: id,
             meeting_id,
             ctx: ctx.clone(),
             command,
@@ -258,30 +264,33 @@ impl CommandHandler {
                     .increment(1);
                 result
             }
-            // Nobody took it: it was not executed anywhere.
+            // Nobody took it, or the holder is gone: run here. Whatever
+            // the holder may have committed of it has the same event ids,
+            // so the log takes it once.
             None => {
                 let Forwarded {
                     command,
                     idempotency,
                     ..
                 } = forwarded;
-                self.execute_here(meeting_id, ctx, command, idempotency)
+                self.execute_here(id, meeting_id, ctx, command, idempotency)
                     .await
             }
         }
     }
 
-    /// Runs one command on one meeting on this node (what a holder does
+    /// Runs command `id` on one meeting on this node (what a holder does
     /// with the commands forwarded to it).
     pub async fn execute_here(
         &self,
+        id: CommandId,
         meeting_id: MeetingId,
         ctx: &Context,
         command: Command,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Executed, AppError> {
         let (name, started) = (command.name(), std::time::Instant::now());
-        let result = match self.run(meeting_id, ctx, command, idempotency).await {
+        let result = match self.run(meeting_id, id, ctx, command, idempotency).await {
             Ok(Outcome::Done(done)) => Ok(*done),
             // Only a schedule claims an alias, and it goes through `schedule`.
             Ok(Outcome::AliasTaken) => Err(AppError::Conflict),
@@ -303,7 +312,7 @@ impl CommandHandler {
     pub async fn execute_together(
         &self,
         meeting_id: MeetingId,
-        commands: &[(Context, Command, Option<IdempotencyKey>)],
+        commands: &[Forwarded],
     ) -> Vec<Option<Result<Executed, AppError>>> {
         let mut answers: Vec<Option<Result<Executed, AppError>>> =
             commands.iter().map(|_| None).collect();
@@ -323,22 +332,22 @@ impl CommandHandler {
         let mut taken: Vec<(usize, Reply, usize)> = Vec::new();
         let mut events = Vec::new();
         let mut state = slot.state.clone();
-        for (i, (ctx, command, idempotency)) in commands.iter().enumerate() {
+        for (i, queued) in commands.iter().enumerate() {
             // A schedule claims its room code in the same append: alone.
-            if idempotency.is_some() || matches!(command, Command::Schedule(_)) {
+            if queued.idempotency.is_some() || matches!(queued.command, Command::Schedule(_)) {
                 continue;
             }
-            let Ok(decision) = decide(state.as_ref(), ctx, command) else {
+            let Ok(decision) = decide(state.as_ref(), &queued.ctx, &queued.command) else {
                 continue;
             };
             if decision.events.is_empty() {
                 continue;
             }
-            let metadata = ctx.metadata();
+            let metadata = queued.ctx.metadata(queued.command_id);
             for event in &decision.events {
                 state = evolve(state, event);
-                events.push(NewEvent::new(event, &metadata));
             }
+            events.extend(named(queued.command_id, &decision.events, &metadata));
             taken.push((i, decision.reply, events.len()));
         }
         if taken.is_empty() {
@@ -362,7 +371,7 @@ impl CommandHandler {
                         position: last_position - (total - through) as i64,
                         replayed: false,
                     });
-                    observe(commands[i].1.name(), started, &result);
+                    observe(commands[i].command.name(), started, &result);
                     answers[i] = Some(result);
                 }
             }
@@ -385,7 +394,7 @@ impl CommandHandler {
                         StoreError::Backend(message.clone().into())
                     };
                     let result = Err(AppError::Infra(error));
-                    observe(commands[i].1.name(), started, &result);
+                    observe(commands[i].command.name(), started, &result);
                     answers[i] = Some(result);
                 }
             }
@@ -399,6 +408,7 @@ impl CommandHandler {
     async fn run(
         &self,
         meeting_id: MeetingId,
+        id: CommandId,
         ctx: &Context,
         command: Command,
         idempotency: Option<IdempotencyKey>,
@@ -451,7 +461,7 @@ impl CommandHandler {
                 })));
             }
 
-            let metadata = ctx.metadata();
+            let metadata = ctx.metadata(id);
             // Another process writes this meeting too: let the log decide
             // again on what this cache has not seen, rather than conflict.
             let contended = slot
@@ -459,6 +469,7 @@ impl CommandHandler {
                 .is_some_and(|until| std::time::Instant::now() < until);
             let redecide = contended.then(|| {
                 Arc::new(Redecide {
+                    id,
                     state: slot.state.clone(),
                     ctx: ctx.clone(),
                     command: command.clone(),
@@ -469,7 +480,7 @@ impl CommandHandler {
             let append = Append {
                 stream_id: stream_id.clone(),
                 expected_version: slot.version,
-                events: events.iter().map(|e| NewEvent::new(e, &metadata)).collect(),
+                events: named(id, &events, &metadata),
                 alias: alias.clone(),
                 idempotency: match &idempotency {
                     None => None,
@@ -546,8 +557,9 @@ impl CommandHandler {
                     return replayed(key, stored).map(|done| Outcome::Done(Box::new(done)));
                 }
                 Ok(Appended::AlreadyCommitted { last_position, .. }) => {
-                    // Fresh event ids never exist; if they do, the cache
-                    // cannot be trusted to reflect them.
+                    // This command's events are in the log already: it ran
+                    // on the meeting's holder too (whose answer this node
+                    // did not get). The cache has not seen them.
                     *slot = Slot::default();
                     return Ok(Outcome::Done(Box::new(Executed {
                         reply: answer,
@@ -699,6 +711,16 @@ fn backoff(conflicts: usize) -> std::time::Duration {
     CONFLICT_BACKOFF.mul_f64(f64::from(factor) * rand::thread_rng().gen_range(0.5..1.5))
 }
 
+/// The events command `id` decided, each named after the command and its
+/// place among them ([`EventId::of_command`]).
+fn named(id: CommandId, events: &[MeetingEvent], metadata: &Metadata) -> Vec<NewEvent> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| NewEvent::with_id(EventId::of_command(id, i), e, metadata))
+        .collect()
+}
+
 fn apply_tail(slot: &mut Slot, tail: &[RecordedEvent]) -> Result<(), AppError> {
     for recorded in tail {
         let event: MeetingEvent = recorded
@@ -729,10 +751,11 @@ fn replayed(key: &IdempotencyKey, stored: events::StoredReply) -> Result<Execute
 /// same pure `decide`, on the state this process had with those events
 /// folded in.
 struct Redecide {
+    id: CommandId,
     state: Option<Meeting>,
     ctx: Context,
     command: Command,
-    metadata: events::Metadata,
+    metadata: Metadata,
     /// What the last call decided, for the handler once the log answers.
     outcome: Mutex<Option<Redecided>>,
 }
@@ -757,11 +780,7 @@ impl events::Rebase for Redecide {
         let decision = decide(state.as_ref(), &self.ctx, &self.command);
         let rebased = match &decision {
             Ok(decision) => Ok(events::Rebased {
-                events: decision
-                    .events
-                    .iter()
-                    .map(|e| NewEvent::new(e, &self.metadata))
-                    .collect(),
+                events: named(self.id, &decision.events, &self.metadata),
                 reply: Some(serde_json::to_value(&decision.reply)?),
             }),
             Err(refusal) => {

@@ -14,7 +14,7 @@
 //! the caller is told so (as for any write whose commit it did not see).
 
 use async_trait::async_trait;
-use events::{MeetingId, StoreError};
+use events::{CommandId, MeetingId, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -38,7 +38,9 @@ pub trait Router: Send + Sync + 'static {
     async fn route(&self, meeting_id: MeetingId) -> Route;
 
     /// Sends the command to `node` and waits for its answer. `None` when
-    /// no node took it: it was not executed, so it runs here.
+    /// it is to run here: no node took it, or the holder is gone (what it
+    /// may have committed of it is named by the command's id, so the log
+    /// takes it once).
     async fn forward(&self, node: &str, command: &Forwarded) -> Option<Result<Executed, AppError>>;
 
     /// This node met another node's writes on the meeting.
@@ -48,6 +50,9 @@ pub trait Router: Send + Sync + 'static {
 /// A command on its way to its meeting's holder.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Forwarded {
+    /// Names the events the command decides, wherever it runs: a command
+    /// run on the holder and again here is taken by the log once.
+    pub command_id: CommandId,
     pub meeting_id: MeetingId,
     pub ctx: Context,
     pub command: Command,
@@ -192,6 +197,7 @@ mod tests {
     fn a_forwarded_command_arrives_as_it_was_sent() {
         let ctx = ctx();
         let forwarded = Forwarded {
+            command_id: CommandId::new(),
             meeting_id: MeetingId::new(),
             ctx: ctx.clone(),
             command: Command::Join(JoinMeeting {
@@ -208,6 +214,7 @@ mod tests {
         let json = serde_json::to_vec(&forwarded).unwrap();
         let got: Forwarded = serde_json::from_slice(&json).unwrap();
         assert_eq!(got.meeting_id, forwarded.meeting_id);
+        assert_eq!(got.command_id, forwarded.command_id);
         assert_eq!(got.command, forwarded.command);
         assert_eq!(got.ctx.caller, ctx.caller);
         assert_eq!((got.ctx.at, got.ctx.request_id), (ctx.at, ctx.request_id));

@@ -31,6 +31,12 @@ pub trait LogReads: Send + Sync + 'static {
         stream_id: &str,
         after_version: i64,
     ) -> Result<Vec<RecordedEvent>, Self::Error>;
+    async fn read_stream_after(
+        &self,
+        stream_id: &str,
+        after_position: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, Self::Error>;
     async fn read_stream_until(
         &self,
         stream_id: &str,
@@ -86,6 +92,15 @@ macro_rules! log_reads_from_sql_module {
                 after_version: i64,
             ) -> Result<Vec<events::envelope::RecordedEvent>, sqlx::Error> {
                 sql::read_stream(self, stream_id, after_version).await
+            }
+
+            async fn read_stream_after(
+                &self,
+                stream_id: &str,
+                after_position: i64,
+                limit: i64,
+            ) -> Result<Vec<events::envelope::RecordedEvent>, sqlx::Error> {
+                sql::read_stream_after(self, stream_id, after_position, limit).await
             }
 
             async fn read_stream_until(
@@ -238,6 +253,19 @@ impl<P: LogReads> EventStore for GroupCommitLog<P> {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         self.pool
             .read_stream(&stream_id.0, after_version)
+            .await
+            .map_err(backend::<P>)
+    }
+
+    async fn read_stream_after(
+        &self,
+        stream_id: &StreamId,
+        after_position: i64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.pool
+            .read_stream_after(&stream_id.0, after_position, limit)
             .await
             .map_err(backend::<P>)
     }

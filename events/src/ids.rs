@@ -82,6 +82,26 @@ uuid_id!(
     /// NATS de-duplication id.
     EventId
 );
+uuid_id!(
+    /// One execution of a command (one call, over HTTP, a WebSocket frame,
+    /// a timer): the events it decides are named after it, wherever and
+    /// however often it is decided.
+    CommandId
+);
+
+impl EventId {
+    /// The id of the `index`th event command `command` decided: the
+    /// command's id with the index mixed into its last 32 random bits
+    /// (version and variant stay those of a UUIDv7). The same command
+    /// decided again (after a conflict, or on another node when its
+    /// holder did not answer) names the same events, and the log takes
+    /// an event id once.
+    pub fn of_command(command: CommandId, index: usize) -> Self {
+        Self(Uuid::from_u128(
+            command.0.as_u128() ^ (index as u128 & 0xFFFF_FFFF),
+        ))
+    }
+}
 
 impl MeetingId {
     /// The stream that holds this meeting's events.
@@ -194,6 +214,28 @@ impl fmt::Display for RoomCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_commands_events_are_named_after_it_distinctly_and_stay_v7() {
+        let command = CommandId::new();
+        let ids: Vec<EventId> = (0..1000).map(|i| EventId::of_command(command, i)).collect();
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        assert_eq!(
+            ids[0].0, command.0,
+            "the first event carries the command's id"
+        );
+        assert_eq!(
+            EventId::of_command(command, 7),
+            ids[7],
+            "named the same again"
+        );
+        for id in &ids {
+            assert_eq!(id.0.get_version_num(), 7);
+            assert_eq!(id.0.get_variant(), uuid::Variant::RFC4122);
+        }
+        assert_ne!(EventId::of_command(CommandId::new(), 0), ids[0]);
+    }
 
     #[test]
     fn random_room_codes_have_the_documented_shape() {

@@ -27,8 +27,8 @@ pub mod views;
 pub use envelope::{Actor, ActorKind, Metadata, NewEvent, Payload, RawJson, RecordedEvent};
 pub use event::MeetingEvent;
 pub use ids::{
-    BreakoutRoomId, BreakoutSessionId, EventId, MeetingId, MessageId, ParticipantId, RecordingId,
-    RoomCode, SecretId, StreamId, UserId,
+    BreakoutRoomId, BreakoutSessionId, CommandId, EventId, MeetingId, MessageId, ParticipantId,
+    RecordingId, RoomCode, SecretId, StreamId, UserId,
 };
 pub use store::{
     Append, AppendError, Appended, EventStore, IdempotencyRecord, PastSnapshot, Rebase, RebaseWith,

@@ -222,6 +222,16 @@ pub trait EventStore: Send + Sync + 'static {
         after_version: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// At most `limit` of the stream's events with a position above
+    /// `after_position`, in order: a page of one meeting's log, read
+    /// without reading what comes before it.
+    async fn read_stream_after(
+        &self,
+        stream_id: &StreamId,
+        after_position: i64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
     /// The stream's events after `after_version` up to `until`
     /// (inclusive), in order, with only the columns a fold needs: the
     /// meeting as it stood then.

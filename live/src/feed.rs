@@ -6,7 +6,10 @@
 //! completeness: live events at or below the last position are dropped, a
 //! jump in positions is filled from the log, a lagging receiver goes back to
 //! the log, and while no live event arrives it polls the log now and then,
-//! so a feed keeps moving while the bus is down.
+//! so a feed keeps moving while the bus is down. Nor for content: a live
+//! event is taken only if its `prev_hash` is the hash of the event the
+//! subscription delivered last (else that position is read from the log),
+//! so an event that is not the log's next one never reaches a subscriber.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +87,7 @@ impl Feed {
             // read the log is missed.
             live: self.hub.receiver(),
             last: after,
+            last_hash: None,
             live_mode: false,
             announced: false,
         }
@@ -94,6 +98,8 @@ pub struct Subscription {
     store: Arc<dyn EventStore>,
     live: broadcast::Receiver<Arc<RecordedEvent>>,
     last: i64,
+    /// The hash of the event at `last`, once one was delivered.
+    last_hash: Option<Vec<u8>>,
     live_mode: bool,
     announced: bool,
 }
@@ -124,14 +130,15 @@ impl Subscription {
                     if event.position <= self.last {
                         continue;
                     }
-                    if event.position == self.last + 1 {
-                        self.last = event.position;
+                    if self.follows(&event) {
+                        self.take(&event);
                         let mut events = vec![event];
                         self.drain_ready(&mut events, max);
                         return Ok(FeedItem::Events(events));
                     }
-                    // A gap: what is missing (and this event) is in the
-                    // log; read it there until the log is exhausted.
+                    // A gap, or not the event the log holds next: what is
+                    // missing (and this position) is in the log; read it
+                    // there until the log is exhausted.
                     self.live_mode = false;
                 }
                 Ok(Err(broadcast::error::RecvError::Lagged(_))) => self.live_mode = false,
@@ -158,8 +165,8 @@ impl Subscription {
         while events.len() < max {
             match self.live.try_recv() {
                 Ok(event) if event.position <= self.last => {}
-                Ok(event) if event.position == self.last + 1 => {
-                    self.last = event.position;
+                Ok(event) if self.follows(&event) => {
+                    self.take(&event);
                     events.push(event);
                 }
                 Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {
@@ -171,6 +178,29 @@ impl Subscription {
         }
     }
 
+    /// Whether a live event is the log's next one after the last
+    /// delivered: the next position, chained to the last hash. One that
+    /// is not (or any, before a hash is known) is read from the log.
+    fn follows(&self, event: &RecordedEvent) -> bool {
+        if event.position != self.last + 1 {
+            return false;
+        }
+        let chained = self.last_hash.as_deref() == Some(event.prev_hash.as_slice());
+        if !chained && self.last_hash.is_some() {
+            metrics::counter!("meetings_feed_unchained_total").increment(1);
+            tracing::warn!(
+                position = event.position,
+                "a live event that does not chain to the last one: reading the log"
+            );
+        }
+        chained
+    }
+
+    fn take(&mut self, event: &RecordedEvent) {
+        self.last = event.position;
+        self.last_hash = Some(event.hash.clone());
+    }
+
     async fn read_log(
         &mut self,
         after: i64,
@@ -178,7 +208,7 @@ impl Subscription {
     ) -> Result<Vec<Arc<RecordedEvent>>, StoreError> {
         let events = self.store.read_all(after, max).await?;
         if let Some(last) = events.last() {
-            self.last = last.position;
+            self.take(last);
         }
         Ok(events.into_iter().map(Arc::new).collect())
     }

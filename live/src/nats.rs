@@ -3,8 +3,11 @@
 //! and how far a stream has got.
 //!
 //! Every message carries `Nats-Msg-Id` = event id (JetStream drops a
-//! re-publish inside the duplicate window), `Meetings-Position` and
-//! `Meetings-Event-Type`; the payload is the [`RecordedEvent`] as JSON.
+//! re-publish inside the duplicate window), `Meetings-Position`,
+//! `Meetings-Event-Type` and `Meetings-Seal` (the payload sealed with the
+//! nodes' shared key, [`Seal`]); the payload is the [`RecordedEvent`] as
+//! JSON. A message whose seal does not check is not an event: the hub
+//! never gets it, and a relay never resumes after it.
 
 use std::time::Duration;
 
@@ -21,6 +24,7 @@ use events::ids::MeetingId;
 
 use crate::bus::{Bus, BusError};
 use crate::feed::Hub;
+use crate::seal::{self, Seal};
 
 pub const HEADER_POSITION: &str = "Meetings-Position";
 pub const HEADER_EVENT_TYPE: &str = "Meetings-Event-Type";
@@ -31,6 +35,9 @@ const HEADER_ROOM: usize = 1024;
 
 /// How long JetStream remembers message ids to drop re-publishes.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+/// How many of the stream's last messages a relay looks through for the
+/// last sealed one before it trusts its checkpoint alone.
+const LOOK_BACK: u64 = 256;
 
 fn bus<E: std::error::Error + Send + Sync + 'static>(e: E) -> BusError {
     BusError::from_error(e)
@@ -42,14 +49,16 @@ pub struct JetStreamLog {
     client: async_nats::Client,
     js: jetstream::Context,
     prefix: String,
+    seal: Seal,
 }
 
 impl JetStreamLog {
-    pub fn new(client: async_nats::Client, prefix: &str) -> Self {
+    pub fn new(client: async_nats::Client, prefix: &str, seal: Seal) -> Self {
         Self {
             js: jetstream::new(client.clone()),
             client,
             prefix: prefix.to_owned(),
+            seal,
         }
     }
 
@@ -95,6 +104,7 @@ impl JetStreamLog {
         headers.insert(HEADER_POSITION, event.position.to_string().as_str());
         headers.insert(HEADER_EVENT_TYPE, event.event_type.as_str());
         let payload = serde_json::to_vec(event).map_err(bus)?;
+        headers.insert(seal::HEADER, self.seal.sign(&[&payload]).as_str());
         let limit = self.client.server_info().max_payload;
         if limit > 0 && payload.len() + HEADER_ROOM > limit {
             tracing::warn!(
@@ -112,17 +122,34 @@ impl JetStreamLog {
             .map_err(bus)
     }
 
-    /// The log position of the last message in the stream (0 if empty),
-    /// creating the stream if needed.
+    /// The log position of the last sealed message in the stream (0 if
+    /// there is none among the last [`LOOK_BACK`]), creating the stream if
+    /// needed.
     pub async fn last_position(&self) -> Result<i64, BusError> {
         let mut stream = self.ensure_stream().await?;
-        let last = stream.info().await.map_err(bus)?.state.last_sequence;
-        if last == 0 {
-            return Ok(0);
+        let state = &stream.info().await.map_err(bus)?.state;
+        let (first, last) = (state.first_sequence.max(1), state.last_sequence);
+        let mut sequence = last;
+        while sequence >= first && sequence > 0 && last - sequence < LOOK_BACK {
+            match stream.get_raw_message(sequence).await {
+                Ok(message) if sealed(&self.seal, &message.headers, &message.payload) => {
+                    return Ok(position_header(&message.headers).unwrap_or(0));
+                }
+                Ok(_) => tracing::warn!(sequence, "an unsealed message in the events stream"),
+                // Deleted or purged meanwhile: look at the one before.
+                Err(e) => tracing::debug!(sequence, error = %e, "no message at this sequence"),
+            }
+            sequence -= 1;
         }
-        let message = stream.get_raw_message(last).await.map_err(bus)?;
-        Ok(position_header(&message.headers).unwrap_or(0))
+        Ok(0)
     }
+}
+
+/// Whether a message's seal checks for its payload.
+fn sealed(seal: &Seal, headers: &HeaderMap, payload: &[u8]) -> bool {
+    headers
+        .get(seal::HEADER)
+        .is_some_and(|tag| seal.verify(&[payload], tag.as_str()))
 }
 
 /// The `Meetings-Position` header of a message.
@@ -158,20 +185,28 @@ impl Bus for JetStreamLog {
             self.client.clone(),
             self.prefix.clone(),
             hub,
+            self.seal.clone(),
         )))
     }
 }
 
 /// Feeds the node's [`Hub`] from one core NATS subscription to
 /// `<prefix>.events.>`: one bus subscription per node, however many feeds.
-/// Runs until the subscription ends.
-pub async fn feed_hub(client: async_nats::Client, prefix: String, hub: Hub) {
+/// A message whose seal does not check is dropped (and counted in
+/// `meetings_bus_unsealed_total`). Runs until the subscription ends.
+pub async fn feed_hub(client: async_nats::Client, prefix: String, hub: Hub, seal: Seal) {
     use futures::StreamExt;
     let subject = format!("{prefix}.events.>");
     loop {
         match client.subscribe(subject.clone()).await {
             Ok(mut subscription) => {
                 while let Some(message) = subscription.next().await {
+                    let headers = message.headers.as_ref();
+                    if !headers.is_some_and(|h| sealed(&seal, h, &message.payload)) {
+                        metrics::counter!("meetings_bus_unsealed_total").increment(1);
+                        tracing::warn!(subject = %message.subject, "an unsealed message on the bus, dropped");
+                        continue;
+                    }
                     match serde_json::from_slice::<RecordedEvent>(&message.payload) {
                         Ok(event) => hub.publish(Arc::new(event)),
                         Err(e) => {

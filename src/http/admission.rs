@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use command::meeting::admission::JoinMeeting;
+use command::meeting::admission::{JoinMeeting, PasswordCheck};
 use command::meeting::{Caller, CallerKind, Command, MeetingError, Reply};
 use events::{MeetingId, ParticipantId};
 
@@ -97,15 +97,23 @@ pub async fn join(
         Some(meeting),
         idempotency,
     );
-    let password = password::check_join(&state, meeting_id, body.password.take()).await?;
-    let command = Command::Join(JoinMeeting {
+    let mut join = JoinMeeting {
         participant_id: ParticipantId::new(),
         device_type: body.device_type.clone(),
         join_muted: body.join_muted,
         join_without_video: body.join_without_video,
         user_name: body.user_name.clone(),
-        password,
-    });
+        password: PasswordCheck::Missing,
+    };
+    join.password = password::check_join(
+        &state,
+        meeting_id,
+        &call.context(),
+        &join,
+        body.password.take(),
+    )
+    .await?;
+    let command = Command::Join(join);
     let done = call.execute_on(meeting_id, "join", command, &body).await?;
     let mut additions = JoinAdditions::default();
     if matches!(done.reply, Reply::Joined(_)) {

@@ -402,26 +402,37 @@ pub async fn meeting_events(
     let entry = super::access::live(&state, &caller, id).await?;
     let viewer = super::ws::Viewer::new(caller, id, &entry);
     let head = state.head().await?;
-    let stream = state
-        .commands
-        .store()
-        .read_stream(&id.stream_id(), 0)
-        .await
-        .map_err(|e| ApiError::App(e.into()))?;
+    // Pages of the stream after `after`, until `limit` events the caller
+    // may see are found or the stream ends: the read costs what the page
+    // returns (and what it skips of others' private events).
     let (mut events, mut next_after, mut role) = (Vec::new(), after, None);
-    for event in stream
-        .into_iter()
-        .filter(|e| e.position > after && e.position <= head)
-    {
-        if events.len() == limit {
-            break;
+    // Whether the stream holds nothing more up to the head.
+    let mut done = false;
+    while events.len() < limit && !done {
+        let page = state
+            .commands
+            .store()
+            .read_stream_after(&id.stream_id(), next_after, limit)
+            .await
+            .map_err(|e| ApiError::App(e.into()))?;
+        let (full, mut taken_all) = (page.len() == limit, true);
+        for event in page {
+            if event.position > head {
+                done = true;
+                break;
+            }
+            if events.len() == limit {
+                taken_all = false;
+                break;
+            }
+            next_after = event.position;
+            if everything || viewer.sees(&state, &event, &mut role).await {
+                events.push(event);
+            }
         }
-        next_after = event.position;
-        if everything || viewer.sees(&state, &event, &mut role).await {
-            events.push(event);
-        }
+        done |= !full && taken_all;
     }
-    if events.len() < limit {
+    if done {
         next_after = next_after.max(head);
     }
     Ok(axum::Json(EventsPage {

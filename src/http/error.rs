@@ -69,6 +69,10 @@ pub enum ApiError {
     /// The caller may not do this (why).
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A caller or a client network holds as many WebSockets as it may
+    /// (which bound).
+    #[error("too many open connections {0}")]
+    TooManyConnections(&'static str),
 }
 
 impl From<super::limits::Exceeded> for ApiError {
@@ -191,6 +195,11 @@ impl ApiError {
                 plain(S::FORBIDDEN, "INSUFFICIENT_PERMISSION")
             }
             Self::NotConfigured(code, _) => plain(S::SERVICE_UNAVAILABLE, code),
+            Self::TooManyConnections(_) => plain(S::TOO_MANY_REQUESTS, "TOO_MANY_CONNECTIONS"),
+            // Password hashing is queued as deep as the node lets it.
+            Self::Secret(crate::secrets::SecretError::Busy) => {
+                plain(S::SERVICE_UNAVAILABLE, "SERVER_BUSY")
+            }
             Self::RateLimited(_) => {
                 let limit = self.rate_limit().expect("a rate limit");
                 (
@@ -326,7 +335,10 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(axum::http::header::WWW_AUTHENTICATE, challenge(reason));
         }
-        if matches!(self, Self::Lagging { .. }) {
+        if matches!(
+            self,
+            Self::Lagging { .. } | Self::Secret(crate::secrets::SecretError::Busy)
+        ) {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECS.into());

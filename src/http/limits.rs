@@ -1,7 +1,11 @@
 //! Per-caller rate limits at the edge (spec 001's table): each limited
 //! route belongs to one [`Category`], and each category has a budget per
-//! caller: the token's subject, or the client's IP address for a call
-//! without a token (`info`, `exists`, a guest's join).
+//! caller ([`key`]): a person by their token's subject; a guest by their
+//! client network and meeting (anyone can get guest tokens, so a token is
+//! no identity); a call without a token (`info`, `exists`, a guest's
+//! join) by its client network (an IPv4 address, an IPv6 /64). A
+//! WebSocket's frames count against the frame budget and against the
+//! category of their REST twin (a `chat` frame is a chat message).
 //!
 //! The budgets are GCRA buckets (`governor`): a category of 100 per hour
 //! allows a burst of 100 and gives one back every 36 seconds. Every answer
@@ -28,6 +32,7 @@ use governor::middleware::StateInformationMiddleware;
 use governor::{Quota, RateLimiter};
 
 use super::{ApiError, AppState};
+use crate::peer::PeerAddr;
 
 /// Callers a category remembers at most before it starts afresh.
 pub const MAX_KEYS: usize = 100_000;
@@ -276,14 +281,24 @@ impl Standing {
     }
 }
 
+/// Whose budget a request counts against: a person's subject; a guest's
+/// client network and meeting; without a token, the client's network.
+/// `None`: nobody to count (no token and no address).
+pub fn key(caller: Option<&command::meeting::Caller>, peer: Option<PeerAddr>) -> Option<String> {
+    match (caller, peer) {
+        (Some(caller), peer) => match (caller.guest_of(), peer) {
+            (Some(meeting), Some(peer)) => Some(format!("g:{}/{meeting}", peer.network())),
+            _ => Some(format!("u:{}", caller.user_id.as_str())),
+        },
+        (None, Some(peer)) => Some(format!("ip:{}", peer.network())),
+        (None, None) => None,
+    }
+}
+
 /// A caller the limits layer already verified: the route's extractor
 /// takes it rather than verify the token again.
 #[derive(Clone)]
 pub struct Verified(pub command::meeting::Caller);
-
-/// The client's address (set by the server loop).
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub std::net::SocketAddr);
 
 /// The limits layer: counts a limited route's request against its
 /// caller's budget, answers 429 over it, and writes the standing on the
@@ -300,7 +315,8 @@ pub async fn limit(State(state): State<AppState>, mut request: Request, next: Ne
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default());
-    let key = match authorization {
+    let peer = request.extensions().get::<PeerAddr>().copied();
+    let caller = match authorization {
         Some(header) => {
             let verified = match crate::auth::bearer(Some(header)) {
                 Ok(token) => state.keys.verify(token).await,
@@ -310,15 +326,16 @@ pub async fn limit(State(state): State<AppState>, mut request: Request, next: Ne
                 // Not counted: the route answers 401.
                 return next.run(request).await;
             };
-            let key = format!("u:{}", caller.user_id.as_str());
-            request.extensions_mut().insert(Verified(caller));
-            key
+            Some(caller)
         }
-        None => match request.extensions().get::<PeerAddr>() {
-            Some(PeerAddr(addr)) => format!("ip:{}", addr.ip()),
-            None => return next.run(request).await,
-        },
+        None => None,
     };
+    let Some(key) = key(caller.as_ref(), peer) else {
+        return next.run(request).await;
+    };
+    if let Some(caller) = caller {
+        request.extensions_mut().insert(Verified(caller));
+    }
     match state.limits.check(category, key) {
         Ok(standing) => {
             let mut response = next.run(request).await;
@@ -407,6 +424,39 @@ mod tests {
             limits.check(Category::Chat, format!("u:next{n}")).unwrap();
         }
         assert!(limits.remembered(Category::Chat) < LOOK_EVERY as usize);
+    }
+
+    #[test]
+    fn people_count_by_subject_guests_by_network_and_meeting_and_ipv6_by_64() {
+        use command::meeting::{Caller, CallerKind};
+        let peer = |ip: &str| Some(PeerAddr(std::net::SocketAddr::new(ip.parse().unwrap(), 1)));
+        let bob = Caller::person("bob", "Bob");
+        assert_eq!(key(Some(&bob), peer("192.0.2.1")).unwrap(), "u:bob");
+        let meeting = events::MeetingId::new();
+        let guest = |id: &str| Caller {
+            kind: CallerKind::Guest(meeting),
+            ..Caller::person(id, id)
+        };
+        let (one, two) = (guest("guest-a-1"), guest("guest-b-2"));
+        assert_eq!(
+            key(Some(&one), peer("192.0.2.1")),
+            key(Some(&two), peer("192.0.2.1")),
+            "two guest tokens from one address share a budget"
+        );
+        assert_ne!(
+            key(Some(&one), peer("192.0.2.1")),
+            key(Some(&two), peer("192.0.2.2"))
+        );
+        assert_eq!(
+            key(None, peer("2001:db8::1")),
+            key(None, peer("2001:db8::ffff:2")),
+            "one /64"
+        );
+        assert_ne!(
+            key(None, peer("2001:db8::1")),
+            key(None, peer("2001:db8:0:1::1"))
+        );
+        assert_eq!(key(None, None), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod error;
 mod extract;
 mod grants;
 mod lifecycle;
-mod limits;
+pub(crate) mod limits;
 mod media;
 mod openapi;
 mod password;
@@ -48,9 +48,10 @@ use command::CommandHandler;
 use crate::auth::JwtKeys;
 pub use error::ApiError;
 pub use extract::RequestId;
-pub use limits::{Budget, Category, PeerAddr, RateLimits};
+pub use limits::{Budget, Category, RateLimits};
 pub use ws::{
     CLIENT_QUEUE, CLOSE_IDLE, CLOSE_MEETING_OVER, CLOSE_NOT_ALLOWED, CLOSE_SLOW_CONSUMER,
+    CLOSE_TOO_BIG, MAX_CLIENT_MESSAGE, MAX_REQUEST_ID_CHARS,
 };
 
 /// What every handler can reach: one pointer, so the state every
@@ -100,6 +101,8 @@ pub struct Shared {
     /// The node's live events by meeting (for WebSocket subscribers).
     pub channels: live::channels::StreamChannels,
     pub websocket: crate::config::WebSocketConfig,
+    /// The WebSockets open on this node, by caller and client network.
+    pub sockets: ws::Sockets,
     /// How long a request may take to be answered.
     pub request_timeout: std::time::Duration,
     /// Each caller's budgets per category of requests.
@@ -110,6 +113,10 @@ pub struct Shared {
     pub origins: Arc<Origins>,
     /// Webhooks out: their subscriptions and the dispatcher's wake-up.
     pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// The bound on password hashing.
+    pub hashing: crate::secrets::Hashing,
+    /// Whether the database answers (a probe's, within a second).
+    pub health: crate::health::Health,
     /// The console's local sign-in (`MEETINGS_DEV_LOGIN`, embedded only).
     pub dev_login: bool,
 }
@@ -283,6 +290,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(refuse_nul))
         .layer(middleware::from_fn_with_state(state.clone(), limits::limit))
         .layer(middleware::from_fn_with_state(
+            state.health.clone(),
+            database_gate,
+        ))
+        .layer(middleware::from_fn_with_state(
             state.request_timeout,
             |axum::extract::State(limit), request, next| {
                 crate::server::request_timeout(limit, request, next)
@@ -310,14 +321,12 @@ async fn metrics(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<Response, ApiError> {
     let handle = state.metrics.ok_or(ApiError::RouteNotFound)?;
-    let head = state.head().await?;
-    let mut conn = state.reads.acquire().await?;
-    let mut projections = Vec::new();
-    for projection in projections::Projection::ALL {
-        let name = projection.name();
-        projections.push((name, projections::checkpoint::get(&mut conn, name).await?));
-    }
-    let text = crate::metrics::render(handle, &crate::metrics::Positions { head, projections });
+    // While the database does not answer, what this process knows.
+    let positions = match state.health.is_up() {
+        true => Some(positions(&state).await?),
+        false => None,
+    };
+    let text = crate::metrics::render(handle, positions.as_ref());
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,
@@ -326,6 +335,46 @@ async fn metrics(
         text,
     )
         .into_response())
+}
+
+/// The log's head and each read model's checkpoint.
+async fn positions(state: &AppState) -> Result<crate::metrics::Positions, ApiError> {
+    let head = state.head().await?;
+    let mut conn = state.reads.acquire().await?;
+    let mut projections = Vec::new();
+    for projection in projections::Projection::ALL {
+        let name = projection.name();
+        projections.push((name, projections::checkpoint::get(&mut conn, name).await?));
+    }
+    Ok(crate::metrics::Positions { head, projections })
+}
+
+/// Answers a request that needs the database with 503 DATABASE_UNAVAILABLE
+/// at once while the database does not answer, and one in flight the
+/// moment it stops answering ([`crate::health`]). Pages, the document,
+/// `/healthz` and `/metrics` need no database.
+async fn database_gate(
+    axum::extract::State(health): axum::extract::State<crate::health::Health>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let needs_database =
+        path.starts_with("/api/") && path != "/api/v1/openapi.json" || path.starts_with("/ws/");
+    if !needs_database {
+        return next.run(request).await;
+    }
+    let unavailable = || {
+        ApiError::App(events::StoreError::Unavailable("the database does not answer".into()).into())
+            .into_response()
+    };
+    if !health.is_up() {
+        return unavailable();
+    }
+    tokio::select! {
+        response = next.run(request) => response,
+        _ = health.down() => unavailable(),
+    }
 }
 
 /// `GET /healthz`: the process is up.
@@ -342,6 +391,11 @@ async fn healthz() -> &'static str {
 async fn ready(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<&'static str, ApiError> {
+    if !state.health.is_up() {
+        return Err(ApiError::App(
+            events::StoreError::Unavailable("the database does not answer".into()).into(),
+        ));
+    }
     let head = state.commands.store().head_position();
     match tokio::time::timeout(std::time::Duration::from_secs(1), head).await {
         Ok(Ok(_)) => Ok("ready"),

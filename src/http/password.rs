@@ -4,7 +4,8 @@
 //! carries only the outcome. The hashes live beside the log
 //! ([`crate::secrets`]), never in it.
 
-use command::meeting::admission::PasswordCheck;
+use command::meeting::admission::{JoinMeeting, PasswordCheck};
+use command::meeting::{Command, Context, decide};
 use events::{MeetingId, SecretId};
 
 use super::{ApiError, AppState};
@@ -24,26 +25,45 @@ pub async fn store_new(
             format!("must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters"),
         ));
     }
-    Ok(Some(secrets::store(&state.reads, password).await?))
+    Ok(Some(
+        secrets::store(&state.reads, &state.hashing, password).await?,
+    ))
 }
 
 /// What a join's password proves. A join without one reads nothing more
-/// than any other command.
+/// than any other command. The cheap refusals come first: a join the
+/// meeting would refuse even with the right password (it is locked, full,
+/// over, the caller is banned...) is refused as that, without the slow
+/// hash.
 pub async fn check_join(
     state: &AppState,
     meeting_id: MeetingId,
+    ctx: &Context,
+    join: &JoinMeeting,
     given: Option<String>,
 ) -> Result<PasswordCheck, ApiError> {
     let Some(given) = given else {
         return Ok(PasswordCheck::Missing);
     };
-    let hash = state
+    let (hash, refused) = state
         .commands
-        .inspect(meeting_id, |m| m.and_then(|m| m.password_id))
+        .inspect(meeting_id, |meeting| {
+            let hash = meeting.and_then(|m| m.password_id);
+            let right = Command::Join(JoinMeeting {
+                password: hash.map_or(PasswordCheck::Missing, PasswordCheck::Matched),
+                ..join.clone()
+            });
+            (hash, decide(meeting, ctx, &right).err())
+        })
         .await?;
+    if let Some(refusal) = refused {
+        return Err(command::AppError::Domain(refusal).into());
+    }
     Ok(match hash {
         None => PasswordCheck::Missing,
-        Some(id) if secrets::verify(&state.reads, id, given).await? => PasswordCheck::Matched(id),
+        Some(id) if secrets::verify(&state.reads, &state.hashing, id, given).await? => {
+            PasswordCheck::Matched(id)
+        }
         Some(_) => PasswordCheck::Wrong,
     })
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{AuthUser, JsonBody, at_least, query_of};
 use super::{ApiError, AppState};
+use crate::webhooks::owner;
 use crate::webhooks::store::{self, Delivery, Subscription};
 
 /// How long the secret before a rotation still signs.
@@ -137,10 +138,6 @@ pub struct WebhookPath {
     id: String,
 }
 
-fn admin(caller: &Caller) -> bool {
-    caller.has_role("admin")
-}
-
 /// The event types asked for, checked.
 fn event_types(types: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
     let types = types.ok_or_else(|| ApiError::invalid("event_types", "is required"))?;
@@ -182,13 +179,31 @@ fn url(state: &AppState, text: Option<String>) -> Result<String, ApiError> {
         .map_err(|reason| ApiError::invalid("url", reason))
 }
 
-/// The subscription, if the caller may see it (404 otherwise, so ids of
-/// others' subscriptions are not confirmed).
+/// The subscription, if the caller may see and change it: an admin, or
+/// its owner while they still host its meeting (404 otherwise, so ids of
+/// others' subscriptions are not confirmed). The caller's subscriptions
+/// take the roles of their token first.
 async fn owned(state: &AppState, caller: &Caller, id: &str) -> Result<Subscription, ApiError> {
-    store::get(&state.webhooks.pool, id)
+    keep_roles(state, caller).await?;
+    let subscription = store::get(&state.webhooks.pool, id)
         .await?
-        .filter(|s| admin(caller) || s.owner_id == caller.user_id.as_str())
-        .ok_or(ApiError::WebhookNotFound)
+        .ok_or(ApiError::WebhookNotFound)?;
+    if !owner::manages(&state.commands, caller, &subscription).await? {
+        return Err(ApiError::WebhookNotFound);
+    }
+    Ok(subscription)
+}
+
+/// The caller's subscriptions carry the roles of the caller's token from
+/// now on (deliveries take them within a second).
+async fn keep_roles(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    let changed =
+        store::set_owner_roles(&state.webhooks.pool, caller.user_id.as_str(), &caller.roles)
+            .await?;
+    if changed > 0 {
+        state.webhooks.changed();
+    }
+    Ok(())
 }
 
 /// `POST /api/v1/webhooks`.
@@ -216,7 +231,7 @@ pub async fn create(
         Some(reference) => Some(state.commands.resolve(reference).await?),
         None => None,
     };
-    if !admin(&caller) {
+    if !caller.is_admin() {
         let Some(meeting) = meeting else {
             return Err(ApiError::Forbidden(
                 "only admins subscribe to every meeting; name your meeting",
@@ -264,7 +279,8 @@ pub async fn create(
         .into_response())
 }
 
-/// `GET /api/v1/webhooks`: the caller's subscriptions (an admin's: all).
+/// `GET /api/v1/webhooks`: the caller's subscriptions they still manage
+/// (an admin's: all).
 #[utoipa::path(
     get,
     path = "/webhooks",
@@ -275,12 +291,14 @@ pub async fn list(
     AuthUser(caller): AuthUser,
     State(state): State<AppState>,
 ) -> Result<axum::Json<WebhookList>, ApiError> {
-    let owner = (!admin(&caller)).then(|| caller.user_id.as_str());
-    let webhooks = store::list(&state.webhooks.pool, owner)
-        .await?
-        .into_iter()
-        .map(|s| WebhookView::of(s, false))
-        .collect();
+    keep_roles(&state, &caller).await?;
+    let owner = (!caller.is_admin()).then(|| caller.user_id.as_str());
+    let mut webhooks = Vec::new();
+    for subscription in store::list(&state.webhooks.pool, owner).await? {
+        if owner::manages(&state.commands, &caller, &subscription).await? {
+            webhooks.push(WebhookView::of(subscription, false));
+        }
+    }
     Ok(axum::Json(WebhookList { webhooks }))
 }
 

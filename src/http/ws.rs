@@ -25,9 +25,20 @@
 //! (4008) when the client's queue of unsent frames overflows, with the
 //! position to resume from in the reason; [`CLOSE_IDLE`] (4009) when the
 //! client sent nothing, not even the pong to a ping (the server pings every
-//! `WS_PING_SECONDS`), for `WS_IDLE_TIMEOUT_SECONDS`.
+//! `WS_PING_SECONDS`), for `WS_IDLE_TIMEOUT_SECONDS`, or when neither
+//! side sent anything but pings and pongs for `WS_QUIET_TIMEOUT_SECONDS`
+//! (the meeting was quiet and so was the client); [`CLOSE_TOO_BIG`] (1009)
+//! when a client message is larger than [`MAX_CLIENT_MESSAGE`].
+//!
+//! What one client may hold is bounded: WebSockets per caller
+//! (`WS_MAX_PER_CALLER`) and per client network (`WS_MAX_PER_ADDRESS`;
+//! an IPv4 address, an IPv6 /64) on this node, refused before the upgrade
+//! with 429 TOO_MANY_CONNECTIONS; a message of at most
+//! [`MAX_CLIENT_MESSAGE`] bytes; a `request_id` of at most
+//! [`MAX_REQUEST_ID_CHARS`] characters echoed back.
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -46,6 +57,48 @@ use events::{MeetingId, RawJson, RecordedEvent, StreamId};
 use super::chat::{ChatBody, ReactionBody};
 use super::media::StatusBody;
 use super::{ApiError, AppState, RequestId};
+use crate::peer::{Counted, Counts, PeerAddr};
+
+/// The WebSockets open on this node, counted by caller and by client
+/// network, so no one client takes every connection the node serves.
+#[derive(Default)]
+pub struct Sockets {
+    callers: Counts<events::UserId>,
+    networks: Counts<IpAddr>,
+}
+
+/// A socket's places among its caller's and its network's.
+struct Places {
+    _caller: Counted<events::UserId>,
+    _network: Option<Counted<IpAddr>>,
+}
+
+impl Sockets {
+    /// Takes the places of a new socket, or refuses it (429).
+    fn take(
+        &self,
+        config: &crate::config::WebSocketConfig,
+        caller: &Caller,
+        peer: Option<PeerAddr>,
+    ) -> Result<Places, ApiError> {
+        let network = match peer {
+            Some(peer) => Some(
+                self.networks
+                    .take(peer.network(), config.max_per_address)
+                    .ok_or(ApiError::TooManyConnections("from this address"))?,
+            ),
+            None => None,
+        };
+        let caller = self
+            .callers
+            .take(caller.user_id.clone(), config.max_per_caller)
+            .ok_or(ApiError::TooManyConnections("for this caller"))?;
+        Ok(Places {
+            _caller: caller,
+            _network: network,
+        })
+    }
+}
 
 /// Frames queued for one client before it counts as too slow.
 pub const CLIENT_QUEUE: usize = 1024;
@@ -57,8 +110,21 @@ pub const CLOSE_MEETING_OVER: u16 = 4000;
 /// Close code for a viewer who may read no more: banned, or turned away
 /// from the waiting room.
 pub const CLOSE_NOT_ALLOWED: u16 = 4003;
-/// Close code for a client that answered no ping for the idle timeout.
+/// Close code for a client that answered no ping for the idle timeout,
+/// or a connection quiet on both sides for the quiet timeout.
 pub const CLOSE_IDLE: u16 = 4009;
+/// Close code for a client message over [`MAX_CLIENT_MESSAGE`] (RFC 6455's
+/// "message too big").
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// The largest client message read, in bytes, however many frames it
+/// comes in. The largest valid one, a `chat` sharing a file with every
+/// field at its limit (1,000 characters of text, a 2,048-character URL,
+/// 255-character name, type and recipient), is under 16 KiB as UTF-8
+/// JSON; twice that leaves room for escaped text.
+pub const MAX_CLIENT_MESSAGE: usize = 32 * 1024;
+/// Most characters of a client frame's `request_id` (echoed back in the
+/// answer): a string of at most this many, or a number.
+pub const MAX_REQUEST_ID_CHARS: usize = 128;
 /// Bytes a connection reads from its client at a time. Client frames are
 /// small (a longer one grows the buffer as it arrives), and the buffer is
 /// allocated and zero-filled per connection: the default of 128 KiB would
@@ -99,6 +165,7 @@ const TOKEN_SUBPROTOCOL: &str = "bearer.";
 pub async fn connect(
     State(state): State<AppState>,
     slot: Option<axum::Extension<crate::server::ConnectionSlot>>,
+    peer: Option<axum::Extension<PeerAddr>>,
     Path(meeting): Path<String>,
     headers: axum::http::HeaderMap,
     params: Result<Query<WsParams>, axum::extract::rejection::QueryRejection>,
@@ -125,13 +192,21 @@ pub async fn connect(
             format!("is beyond the log's head ({head})"),
         ));
     }
+    let peer = peer.map(|p| p.0);
+    let places = state.sockets.take(&state.websocket, &caller, peer)?;
+    let viewer = Viewer {
+        peer,
+        ..Viewer::new(caller, meeting_id, &entry)
+    };
     Ok(upgrade
         .protocols([SUBPROTOCOL])
         .read_buffer_size(READ_BUFFER)
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| async move {
-            // The connection's slot lives as long as the socket.
-            let _slot = slot;
-            serve(state, caller, meeting_id, after, entry, socket).await
+            // The connection's slot and places live as long as the socket.
+            let _held = (slot, places);
+            serve(state, viewer, after, entry.over, socket).await
         }))
 }
 
@@ -196,38 +271,60 @@ pub fn frame(event: &RecordedEvent) -> String {
     .expect("a frame of strings, numbers and JSON text serialises")
 }
 
-/// Where a connection stands in its meeting's stream.
+/// Events of the log read at a time for one connection (its backlog, or
+/// what it missed): a connection's reads cost what they return, however
+/// long the meeting.
+const LOG_PAGE: usize = 256;
+
+/// Where a connection stands in its meeting's stream: the last event
+/// taken (its version, once one was read, and position; `after` at first).
 struct Cursor {
     stream: StreamId,
-    after: i64,
-    version: i64,
+    version: Option<i64>,
     position: i64,
 }
 
+/// What a live event is to a connection.
+enum Next {
+    /// The stream's next event: send it.
+    Take,
+    /// Taken already.
+    Seen,
+    /// After a gap (or before the connection knows where it stands): the
+    /// log has what is missing.
+    Gap,
+}
+
 impl Cursor {
-    /// Takes the events of the log this connection has not sent.
+    /// The next page of the log's events of this stream that this
+    /// connection has not taken (empty when it has them all).
     async fn unsent(&mut self, state: &AppState) -> Result<Vec<RecordedEvent>, events::StoreError> {
-        let mut events = state
+        let page = state
             .commands
             .store()
-            .read_stream(&self.stream, self.version)
+            .read_stream_after(&self.stream, self.position, LOG_PAGE)
             .await?;
-        events.retain(|e| self.accept(e));
-        Ok(events)
+        if let Some(last) = page.last() {
+            self.take(last);
+        }
+        Ok(page)
     }
 
-    /// Moves past an event of this stream; true if it is to be sent. Takes
-    /// a reference: a live event is shared by every subscriber, never copied.
-    fn accept(&mut self, event: &RecordedEvent) -> bool {
-        if event.stream_version <= self.version {
-            return false;
+    /// What a live event is to this connection. Takes a reference: a live
+    /// event is shared by every subscriber, never copied.
+    fn next(&self, event: &RecordedEvent) -> Next {
+        match self.version {
+            Some(version) if event.stream_version == version + 1 => Next::Take,
+            Some(version) if event.stream_version <= version => Next::Seen,
+            _ if event.position <= self.position => Next::Seen,
+            _ => Next::Gap,
         }
-        self.version = event.stream_version;
-        if event.position <= self.after {
-            return false;
-        }
+    }
+
+    /// Moves past an event of this stream.
+    fn take(&mut self, event: &RecordedEvent) {
+        self.version = Some(event.stream_version);
         self.position = event.position;
-        true
     }
 }
 
@@ -235,6 +332,9 @@ impl Cursor {
 pub(super) struct Viewer {
     caller: Caller,
     meeting: MeetingId,
+    /// Where the viewer connects from (a guest's frames count against
+    /// their address's budgets).
+    peer: Option<PeerAddr>,
     /// In the waiting room: sees only what is about their own wait, until
     /// they are admitted.
     waiting: bool,
@@ -256,6 +356,7 @@ impl Viewer {
         Self {
             caller,
             meeting,
+            peer: None,
             waiting: entry.waiting,
         }
     }
@@ -345,6 +446,7 @@ pub(crate) async fn follower_sees(
     let viewer = Viewer {
         caller: caller.clone(),
         meeting,
+        peer: None,
         waiting: false,
     };
     viewer.sees(state, event, role).await
@@ -355,18 +457,13 @@ pub(crate) type Role = Option<Option<events::event::Role>>;
 
 async fn serve(
     state: AppState,
-    caller: Caller,
-    meeting: MeetingId,
+    mut viewer: Viewer,
     after: i64,
-    entry: super::access::Live,
+    over_at_start: bool,
     socket: WebSocket,
 ) {
     let _counted = crate::metrics::WebSocketGauge::open();
-    let mut viewer = Viewer {
-        caller,
-        meeting,
-        waiting: entry.waiting,
-    };
+    let meeting = viewer.meeting;
     let send_timeout = Duration::from_secs(state.websocket.send_timeout_seconds);
     let (mut sink, mut incoming) = socket.split();
     let (frames, mut queue) = mpsc::channel::<Message>(CLIENT_QUEUE);
@@ -404,14 +501,13 @@ async fn serve(
     let mut live = state.channels.subscribe(&meeting.stream_id());
     let mut cursor = Cursor {
         stream: meeting.stream_id(),
-        after,
-        version: 0,
+        version: None,
         position: after,
     };
     let outcome = follow(
         &state,
         &mut viewer,
-        entry.over,
+        over_at_start,
         &mut cursor,
         &mut live,
         &mut incoming,
@@ -439,6 +535,13 @@ async fn serve(
         Err(Stop::Idle) => {
             let _ = close_tx.send(close(CLOSE_IDLE, "no answer to pings".into()));
         }
+        Err(Stop::Quiet) => {
+            let _ = close_tx.send(close(CLOSE_IDLE, "quiet for too long".into()));
+        }
+        Err(Stop::TooBig) => {
+            let reason = format!("a message is at most {MAX_CLIENT_MESSAGE} bytes");
+            let _ = close_tx.send(close(CLOSE_TOO_BIG, reason));
+        }
         Ok(()) | Err(Stop::Gone) => {}
     }
     drop(frames);
@@ -456,6 +559,10 @@ enum Stop {
     Refused(&'static str),
     /// The client sent nothing, not even a pong, for the idle timeout.
     Idle,
+    /// Nothing but pings and pongs went either way for the quiet timeout.
+    Quiet,
+    /// The client sent a message larger than [`MAX_CLIENT_MESSAGE`].
+    TooBig,
 }
 
 fn push(frames: &mpsc::Sender<Message>, text: String) -> Result<(), Stop> {
@@ -463,6 +570,37 @@ fn push(frames: &mpsc::Sender<Message>, text: String) -> Result<(), Stop> {
         Ok(()) => Ok(()),
         Err(mpsc::error::TrySendError::Full(_)) => Err(Stop::Slow),
         Err(mpsc::error::TrySendError::Closed(_)) => Err(Stop::Gone),
+    }
+}
+
+/// Sends what the log holds that this connection has not taken, a page at
+/// a time, waiting for the client to read each (at most the send
+/// timeout) rather than closing it for a backlog; tells whether the
+/// meeting ended among them.
+async fn catch_up(
+    state: &AppState,
+    viewer: &mut Viewer,
+    cursor: &mut Cursor,
+    frames: &mpsc::Sender<Message>,
+) -> Result<bool, Stop> {
+    let send_timeout = Duration::from_secs(state.websocket.send_timeout_seconds);
+    let mut over = false;
+    loop {
+        let page = cursor.unsent(state).await.map_err(|_| Stop::Gone)?;
+        if page.is_empty() {
+            return Ok(over);
+        }
+        // Room for the whole page before it is queued.
+        let room = frames.reserve_many(page.len().min(CLIENT_QUEUE));
+        match tokio::time::timeout(send_timeout, room).await {
+            Ok(Ok(permits)) => drop(permits),
+            Ok(Err(_)) => return Err(Stop::Gone),
+            Err(_) => return Err(Stop::Slow),
+        }
+        over |= push_all(state, viewer, frames, &page).await?;
+        if page.len() < LOG_PAGE {
+            return Ok(over);
+        }
     }
 }
 
@@ -498,8 +636,7 @@ async fn follow(
     incoming: &mut futures::stream::SplitStream<WebSocket>,
     frames: &mpsc::Sender<Message>,
 ) -> Result<(), Stop> {
-    let backlog = cursor.unsent(state).await.map_err(|_| Stop::Gone)?;
-    let over = push_all(state, viewer, frames, &backlog).await?;
+    let over = catch_up(state, viewer, cursor, frames).await?;
     push(
         frames,
         Control::CaughtUp {
@@ -512,13 +649,25 @@ async fn follow(
     }
     let ping_every = Duration::from_secs(state.websocket.ping_seconds.max(1));
     let idle = Duration::from_secs(state.websocket.idle_timeout_seconds);
+    let quiet = Duration::from_secs(state.websocket.quiet_timeout_seconds);
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     let mut heard = tokio::time::Instant::now();
+    // The last time anything but a ping or a pong went either way: the
+    // client sent a frame, or the meeting had an event.
+    let mut active = tokio::time::Instant::now();
+    let mut seen = cursor.position;
     loop {
+        if cursor.position != seen {
+            seen = cursor.position;
+            active = tokio::time::Instant::now();
+        }
         tokio::select! {
             _ = pings.tick() => {
                 if heard.elapsed() >= idle {
                     return Err(Stop::Idle);
+                }
+                if !quiet.is_zero() && active.elapsed() >= quiet {
+                    return Err(Stop::Quiet);
                 }
                 match frames.try_send(Message::Ping(Default::default())) {
                     Ok(()) => {}
@@ -527,44 +676,41 @@ async fn follow(
                 }
             }
             received = live.recv() => {
-                let over = match received {
-                    Ok(event) if event.stream_version == cursor.version + 1 => {
-                        let mut over = false;
-                        if cursor.accept(&event) {
-                            if viewer.sees(state, &event, &mut None).await {
-                                push(frames, frame(&event))?;
-                            }
-                            match viewer.after(&event) {
-                                After::Continue => {}
-                                After::Over => over = true,
-                                After::Refused(why) => return Err(Stop::Refused(why)),
-                            }
+                let over = match received.as_ref().map(|event| (cursor.next(event), event)) {
+                    Ok((Next::Take, event)) => {
+                        cursor.take(event);
+                        if viewer.sees(state, event, &mut None).await {
+                            push(frames, frame(event))?;
                         }
-                        over
+                        match viewer.after(event) {
+                            After::Continue => false,
+                            After::Over => true,
+                            After::Refused(why) => return Err(Stop::Refused(why)),
+                        }
                     }
-                    Ok(event) if event.stream_version <= cursor.version => false,
+                    Ok((Next::Seen, _)) => false,
                     // A jump in versions, or events this connection fell
                     // behind on in its channel: the log has them.
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let missing = cursor.unsent(state).await.map_err(|_| Stop::Gone)?;
-                        push_all(state, viewer, frames, &missing).await?
+                    Ok((Next::Gap, _)) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        catch_up(state, viewer, cursor, frames).await?
                     }
                     Err(broadcast::error::RecvError::Closed) => return Err(Stop::Gone),
                 };
                 if over {
                     // What ended the meeting was one append: the rest of
                     // it is in the log already.
-                    let rest = cursor.unsent(state).await.map_err(|_| Stop::Gone)?;
-                    push_all(state, viewer, frames, &rest).await?;
+                    catch_up(state, viewer, cursor, frames).await?;
                     return Err(Stop::Over);
                 }
             }
             message = incoming.next() => match message {
                 Some(Ok(Message::Text(text))) => {
                     heard = tokio::time::Instant::now();
+                    active = heard;
                     let reply = answer(state, viewer, &text).await;
                     push(frames, reply.text())?;
                 }
+                Some(Err(e)) if too_big(&e) => return Err(Stop::TooBig),
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Err(Stop::Gone),
                 // A pong (or any other frame) says the client is there.
                 Some(Ok(_)) => heard = tokio::time::Instant::now(),
@@ -603,8 +749,22 @@ impl Control {
     }
 }
 
-/// A client frame `{type, request_id, data}`; whatever `request_id` holds
-/// is echoed back.
+/// Whether a read failed on a message over [`MAX_CLIENT_MESSAGE`].
+fn too_big(error: &axum::Error) -> bool {
+    let source: &(dyn std::error::Error + 'static) = error;
+    let mut cause = Some(source);
+    while let Some(e) = cause {
+        if let Some(tungstenite::Error::Capacity(_)) = e.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// A client frame `{type, request_id, data}`; its `request_id` (a string
+/// of at most [`MAX_REQUEST_ID_CHARS`] characters, or a number) is echoed
+/// back.
 #[derive(Default, Deserialize)]
 struct ClientFrame {
     #[serde(rename = "type", default)]
@@ -619,17 +779,43 @@ struct ClientFrame {
 async fn answer(state: &AppState, viewer: &Viewer, text: &str) -> Control {
     // Not a JSON object: no type, which is refused below.
     let frame = serde_json::from_str::<ClientFrame>(text).unwrap_or_default();
-    let request_id = frame.request_id;
-    let key = format!("u:{}", viewer.caller.user_id.as_str());
-    if let Err(exceeded) = state.limits.check(super::Category::WebSocket, key) {
-        let (code, message) = ApiError::from(exceeded).code_and_message();
-        return Control::Error {
-            request_id,
-            code,
-            message,
-        };
-    }
+    let request_id = match frame.request_id {
+        id @ (Value::Null | Value::Number(_)) => id,
+        Value::String(id) if id.chars().count() <= MAX_REQUEST_ID_CHARS => Value::String(id),
+        _ => {
+            let (code, message) = ApiError::invalid(
+                "request_id",
+                format!(
+                    "must be a number or a string of at most {MAX_REQUEST_ID_CHARS} characters"
+                ),
+            )
+            .code_and_message();
+            return Control::Error {
+                request_id: Value::Null,
+                code,
+                message,
+            };
+        }
+    };
     let kind = frame.kind.as_str().unwrap_or("");
+    // Every frame counts against the frame budget, and one that runs a
+    // command against its REST twin's category too.
+    let twin = match kind {
+        "chat" | "reaction" => Some(super::Category::Chat),
+        "hand_raise" | "participant_update" => Some(super::Category::Status),
+        _ => None,
+    };
+    let key = super::limits::key(Some(&viewer.caller), viewer.peer).unwrap_or_default();
+    for category in std::iter::once(super::Category::WebSocket).chain(twin) {
+        if let Err(exceeded) = state.limits.check(category, key.clone()) {
+            let (code, message) = ApiError::from(exceeded).code_and_message();
+            return Control::Error {
+                request_id,
+                code,
+                message,
+            };
+        }
+    }
     if kind == "ping" {
         return Control::Pong { request_id };
     }

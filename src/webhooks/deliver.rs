@@ -5,34 +5,53 @@
 //! off. The worker reads the log through the feed from the stored
 //! position, so a restart goes on where the last recorded progress left
 //! it: what was sent after that is sent again, with the same
-//! `webhook-id` (the event's id).
+//! `webhook-id` (the event's id). Progress is recorded at least every
+//! [`SAVE_EVERY`] while delivering and after at most [`SAVE_AFTER`]
+//! deliveries, so a kill -9 sends again at most that many events.
+//!
+//! Each event goes out only if the subscription's owner follows its
+//! meeting now ([`super::owner`]) and would see it on the meeting's
+//! WebSocket.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use command::meeting::{Caller, CallerKind};
-use events::{RecordedEvent, StreamId, UserId};
+use command::meeting::Caller;
+use events::{MeetingId, RecordedEvent, StreamId};
 use live::feed::FeedItem;
 use tokio::sync::watch;
 
 use super::Webhooks;
+use super::owner;
 use super::store::{self, Delivery, Progress, Subscription};
 use crate::http::AppState;
 
-/// Events taken from the feed at a time (one progress write per batch).
+/// Events taken from the feed at a time.
 const BATCH: usize = 256;
 /// How often a worker checks its subscription for changes (a replay, a
 /// new URL, turned off or deleted) while it follows or waits.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How often a worker records its progress while it delivers (and when it
 /// goes idle): what a kill -9 sends again is at most this much.
-const SAVE_EVERY: Duration = Duration::from_millis(100);
+pub const SAVE_EVERY: Duration = Duration::from_millis(100);
+/// The most events delivered between two records of the progress: what a
+/// kill -9 sends again is at most this many.
+pub const SAVE_AFTER: usize = 32;
 /// The most of an answer kept in the delivery log.
 const KEEP_BODY: usize = 1024;
 /// The longest `Retry-After` honoured (the schedule's longest step).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 3600);
+
+/// How a subscription's owner stands in one meeting.
+#[derive(Default)]
+struct Standing {
+    /// Whether they follow it now ([`owner::follows`]).
+    follows: Option<bool>,
+    /// Their role in it, for the events only moderators see.
+    role: crate::http::ws::Role,
+}
 
 /// Why a worker stopped following.
 enum Stop {
@@ -70,9 +89,12 @@ struct Worker<'a> {
     hooks: &'a Webhooks,
     sub: Subscription,
     owner: Caller,
-    /// The event's meeting's role of the owner, looked up once.
-    roles: HashMap<StreamId, crate::http::ws::Role>,
+    /// How the owner stands in each meeting, looked up once and again
+    /// after an event of the meeting that may change it.
+    standing: HashMap<StreamId, Standing>,
     progress: Progress,
+    /// Events delivered since the progress was last recorded.
+    unsaved: usize,
     /// The delivery log's last cursor.
     seq: i64,
     /// Attempts not recorded yet.
@@ -96,13 +118,7 @@ async fn follow(
     let Some(sub) = store::get(&hooks.pool, id).await?.filter(|s| s.enabled) else {
         return Ok(Stop::Done);
     };
-    let owner = Caller {
-        user_id: UserId(sub.owner_id.clone()),
-        name: sub.owner_id.clone(),
-        email: None,
-        roles: sub.owner_roles.clone(),
-        kind: CallerKind::Person,
-    };
+    let owner = owner::caller(&sub);
     let mut worker = Worker {
         state,
         hooks,
@@ -114,7 +130,8 @@ async fn follow(
         seq: store::last_seq(&hooks.pool, id).await?,
         sub,
         owner,
-        roles: HashMap::new(),
+        standing: HashMap::new(),
+        unsaved: 0,
         attempts: Vec::new(),
         saved: 0,
         saved_at: Instant::now(),
@@ -152,20 +169,30 @@ async fn follow(
             }
         };
         for event in &events {
-            if worker.wants(event).await
-                && let Some(stopped) = worker.deliver(event, stop).await?
-            {
+            // A change made on this node (a new URL, the owner's roles)
+            // counts from the next event on.
+            if let Some(stopped) = worker.look_again().await? {
                 return Ok(stopped);
+            }
+            worker.note(event);
+            if worker.wants(event).await? {
+                if let Some(stopped) = worker.deliver(event, stop).await? {
+                    return Ok(stopped);
+                }
+                worker.unsaved += 1;
             }
             worker.progress = Progress {
                 position: event.position,
                 attempts: 0,
                 next_attempt_at: None,
             };
-        }
-        let due = worker.attempts.len() >= BATCH || worker.saved_at.elapsed() >= SAVE_EVERY;
-        if due && let Some(stopped) = worker.save().await? {
-            return Ok(stopped);
+            let due = worker.unsaved >= SAVE_AFTER || worker.saved_at.elapsed() >= SAVE_EVERY;
+            if due
+                && worker.dirty()
+                && let Some(stopped) = worker.save().await?
+            {
+                return Ok(stopped);
+            }
         }
     }
 }
@@ -176,11 +203,25 @@ impl Worker<'_> {
         match store::get(&self.hooks.pool, &self.sub.id).await? {
             Some(now) if now.epoch != self.sub.epoch => Ok(Some(Stop::Replayed)),
             Some(now) if now.enabled => {
+                if now.owner_roles != self.sub.owner_roles {
+                    // The owner's roles changed: every standing with them.
+                    self.owner = owner::caller(&now);
+                    self.standing.clear();
+                }
                 self.sub = now;
                 Ok(None)
             }
             _ => Ok(Some(Stop::Done)),
         }
+    }
+
+    /// Reads the subscription again if it was changed on this node.
+    async fn look_again(&mut self) -> anyhow::Result<Option<Stop>> {
+        if !self.changes.has_changed().unwrap_or(false) {
+            return Ok(None);
+        }
+        self.changes.mark_unchanged();
+        self.refresh().await
     }
 
     /// Whether there is progress or an attempt not recorded yet.
@@ -200,6 +241,7 @@ impl Worker<'_> {
         )
         .await?;
         self.attempts.clear();
+        self.unsaved = 0;
         (self.saved, self.saved_at) = (self.progress.position, Instant::now());
         if saved {
             Ok(None)
@@ -209,19 +251,41 @@ impl Worker<'_> {
         }
     }
 
+    /// Forgets how the owner stands in the event's meeting if the event
+    /// may change it (a role, a seat, a ban).
+    fn note(&mut self, event: &RecordedEvent) {
+        if owner::STANDING_CHANGES.contains(&event.event_type.as_str()) {
+            self.standing.remove(&event.stream_id);
+        }
+    }
+
     /// Whether the subscription takes this event: its type, its meeting,
-    /// and what its owner may see of the meeting.
-    async fn wants(&mut self, event: &RecordedEvent) -> bool {
+    /// whether its owner follows the meeting now, and what they may see
+    /// of it.
+    async fn wants(&mut self, event: &RecordedEvent) -> anyhow::Result<bool> {
         if !self.sub.wants(&event.event_type) {
-            return false;
+            return Ok(false);
         }
         if let Some(meeting) = &self.sub.meeting_id
             && event.stream_id.0.strip_prefix("meeting-") != Some(meeting.as_str())
         {
-            return false;
+            return Ok(false);
         }
-        let role = self.roles.entry(event.stream_id.clone()).or_default();
-        crate::http::ws::follower_sees(self.state, &self.owner, event, role).await
+        let Some(meeting) = MeetingId::from_stream_id(&event.stream_id) else {
+            return Ok(false);
+        };
+        let standing = self.standing.entry(event.stream_id.clone()).or_default();
+        let follows = match standing.follows {
+            Some(follows) => follows,
+            None => {
+                let follows = owner::follows(&self.state.commands, &self.owner, meeting).await?;
+                standing.follows = Some(follows);
+                follows
+            }
+        };
+        Ok(follows
+            && crate::http::ws::follower_sees(self.state, &self.owner, event, &mut standing.role)
+                .await)
     }
 
     /// Sends one event until it is taken or given up on; `Some` when the
@@ -231,12 +295,6 @@ impl Worker<'_> {
         event: &RecordedEvent,
         stop: &mut watch::Receiver<bool>,
     ) -> anyhow::Result<Option<Stop>> {
-        if self.changes.has_changed().unwrap_or(false) {
-            self.changes.mark_unchanged();
-            if let Some(stopped) = self.refresh().await? {
-                return Ok(Some(stopped));
-            }
-        }
         let body = body(event);
         let schedule = &self.hooks.config.retry_schedule.0;
         loop {

@@ -1,12 +1,14 @@
 //! Webhooks out, as the Standard Webhooks specification defines them:
 //! subscriptions (`store`), signing (`sign`), where a request may go
-//! (`target`), delivering one subscription in log order (`deliver`), and
+//! (`target`), whom a subscription's events are for (`owner`),
+//! delivering one subscription in log order (`deliver`), and
 //! the dispatcher here, which runs one delivery task per enabled
 //! subscription on the node that holds the `webhooks` lease (on
 //! PostgreSQL an advisory lock: one node of a deployment delivers at a
 //! time, and another takes over the moment it dies).
 
 pub mod deliver;
+pub mod owner;
 pub mod sign;
 pub mod store;
 pub mod target;

@@ -235,6 +235,26 @@ pub async fn replay(pool: &AnyPool, id: &str, after: i64) -> Result<(), sqlx::Er
     .await
 }
 
+/// The roles of an owner's token, on every subscription of theirs that
+/// holds others; how many changed. Not written durably: the next call of
+/// the owner writes them again.
+pub async fn set_owner_roles(
+    pool: &AnyPool,
+    owner: &str,
+    roles: &[String],
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE webhook_subscriptions SET owner_roles = $2, updated_at = $3 \
+         WHERE owner_id = $1 AND owner_roles <> $2",
+    )
+    .bind(owner)
+    .bind(json_list(roles))
+    .bind(text(Utc::now()))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Turns a subscription off (the receiver answered 410 Gone).
 pub async fn disable(pool: &AnyPool, id: &str, reason: &str) -> Result<(), sqlx::Error> {
     crate::db::execute_durably(

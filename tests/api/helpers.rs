@@ -2,6 +2,8 @@
 //! app on 127.0.0.1:0, and small HTTP helpers.
 
 use std::future::Future;
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
@@ -25,6 +27,24 @@ pub fn admin_url() -> String {
 
 pub fn nats_url() -> String {
     std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// The seal the tests' nodes share: derived from [`SECRET`], as every node
+/// started with [`test_config`] derives it.
+pub fn seal() -> live::seal::Seal {
+    let jwt = meetings::config::JwtConfig {
+        secret: Some(SECRET.into()),
+        ..Default::default()
+    };
+    meetings::nats::seal(&Default::default(), &jwt).expect("the tests' seal")
+}
+
+/// A NATS client as a node connects (credentials and TLS from the
+/// defaults: none).
+pub async fn nats_client(url: &str) -> async_nats::Client {
+    meetings::nats::connect(url, &Default::default())
+        .await
+        .expect("nats")
 }
 
 /// A lowercase prefix no other test uses.
@@ -200,7 +220,9 @@ impl TestStream {
                     .map(|v| v.as_str().to_owned())
                     .unwrap_or_default()
             };
+            let sealed = seal().verify(&[&message.payload], &header("Meetings-Seal"));
             out.push(Published {
+                sealed,
                 position: header("Meetings-Position").parse().unwrap_or(-1),
                 msg_id: header("Nats-Msg-Id"),
                 event_type: header("Meetings-Event-Type"),
@@ -235,6 +257,8 @@ impl Drop for TestStream {
 
 #[derive(Debug, Clone)]
 pub struct Published {
+    /// Whether its seal checks with the tests' nodes' key.
+    pub sealed: bool,
     pub position: i64,
     pub msg_id: String,
     pub event_type: String,
@@ -545,4 +569,75 @@ pub async fn schedule(
         .await
         .expect("schedule");
     id
+}
+
+/// A NATS server of this test's own, on a free port, with JetStream.
+pub struct PrivateNats {
+    child: tokio::process::Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl PrivateNats {
+    pub async fn start(port: u16, dir: PathBuf) -> Self {
+        Self::start_with(port, dir, None).await
+    }
+
+    /// With `max_payload` set, the server takes no larger message.
+    pub async fn start_with(port: u16, dir: PathBuf, max_payload: Option<usize>) -> Self {
+        let extra = max_payload.map_or(String::new(), |m| format!("max_payload: {m}\n"));
+        Self::start_configured(port, dir, &extra).await
+    }
+
+    /// With `extra` added to its configuration (an `authorization` block,
+    /// a `max_payload`).
+    pub async fn start_configured(port: u16, dir: PathBuf, extra: &str) -> Self {
+        let binary = [
+            "/usr/sbin/nats-server",
+            "/usr/bin/nats-server",
+            "/usr/local/bin/nats-server",
+        ]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("nats-server is installed (scripts/test provisions it)");
+        std::fs::create_dir_all(&dir).expect("the server's folder");
+        let config = dir.join("nats.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "listen: 127.0.0.1:{port}\njetstream {{ store_dir: {:?} }}\n{extra}",
+                dir.join("js"),
+            ),
+        )
+        .expect("the server's config");
+        let child = tokio::process::Command::new(binary)
+            .arg("-c")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start nats-server");
+        eventually(Duration::from_secs(10), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(|_| ())
+        })
+        .await;
+        Self { child, port, dir }
+    }
+
+    pub async fn stop(mut self) -> (u16, PathBuf) {
+        self.child.kill().await.expect("stop nats-server");
+        (self.port, self.dir.clone())
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

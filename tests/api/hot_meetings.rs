@@ -22,15 +22,15 @@ use crate::two_nodes::{join_and_leave, present, rush};
 /// A node as `meetings serve` builds it on PostgreSQL with NATS: its own
 /// handler, cache, pool and committer, and a router answering the
 /// commands forwarded to it until `stop`.
-struct Node {
-    handler: Arc<CommandHandler>,
-    router: Arc<NatsRouter>,
+pub(crate) struct Node {
+    pub(crate) handler: Arc<CommandHandler>,
+    pub(crate) router: Arc<NatsRouter>,
     stop: watch::Sender<bool>,
 }
 
-async fn node(db: &TestDb, prefix: &str) -> Node {
-    let client = meetings::app::connect_nats(&nats_url()).await.unwrap();
-    let router = NatsRouter::new(client, prefix);
+pub(crate) async fn node(db: &TestDb, prefix: &str) -> Node {
+    let client = crate::helpers::nats_client(&nats_url()).await;
+    let router = NatsRouter::new(client, prefix, crate::helpers::seal());
     let handler = Arc::new(CommandHandler::new(db.store().await).with_router(router.clone()));
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(router.clone().serve(handler.clone(), stopped));
@@ -172,7 +172,7 @@ async fn a_command_for_a_holder_that_is_gone_runs_where_it_arrives() {
     };
     // The holder stops serving; wait until NATS has nobody on its subject.
     holder.stop.send(true).unwrap();
-    let client = meetings::app::connect_nats(&nats_url()).await.unwrap();
+    let client = crate::helpers::nats_client(&nats_url()).await;
     let subject = format!("{prefix}.commands.{}", holder.router.node());
     eventually(std::time::Duration::from_secs(10), || {
         let (client, subject) = (client.clone(), subject.clone());

@@ -26,9 +26,11 @@ macro_rules! on_setups {
 
 mod helpers;
 
+mod attack;
 mod audit;
 mod auth;
 mod browser;
+mod bus_boundary;
 mod commands;
 mod contract;
 mod crash;

@@ -1,13 +1,16 @@
-//! A PostgreSQL outage (hardening 5): on a PostgreSQL server of the test's
-//! own (another port and data folder; the shared one is never stopped),
-//! stopped under the node and started again. While it is down, commands,
-//! queries and `/readyz` answer 503 DATABASE_UNAVAILABLE with
-//! `Retry-After` within seconds; once it is back, the node serves again by
-//! itself.
+//! A PostgreSQL outage (hardening 5, and 9 of the second round): on a
+//! PostgreSQL server of the test's own (another port and data folder; the
+//! shared one is never stopped), stopped under the node while clients
+//! keep calling, and started again. While it is down, commands, queries
+//! and `/readyz` answer 503 DATABASE_UNAVAILABLE with `Retry-After`
+//! within a second, under load too; once it is back, the node serves
+//! again by itself.
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::Instant;
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -117,15 +120,25 @@ async fn run(command: &mut tokio::process::Command) {
     assert!(status.success(), "{command:?}");
 }
 
+/// One request of the load: when it was sent, how long it took, and its
+/// status (none: it failed to be answered at all).
+struct Answered {
+    sent: Instant,
+    took: Duration,
+    status: Option<StatusCode>,
+}
+
 #[tokio::test]
-async fn a_database_outage_is_503_within_seconds_and_the_node_recovers() {
+async fn a_database_outage_is_503_within_a_second_under_load_and_the_node_recovers() {
     let postgres = PrivatePostgres::start().await;
     let db = TestDb::create().await;
     let stream = TestStream::new();
     let mut config = test_config(&db, &stream);
     config.database_url = postgres.url();
     config.nats_url = None;
-    config.database_acquire_timeout_seconds = 2;
+    // The pools would wait this long for a connection: the probe answers
+    // first.
+    config.database_acquire_timeout_seconds = 3;
     let app = spawn_app_with(config, db, stream).await;
     let id = app.active_meeting("alice", json!({})).await;
     let joined = app
@@ -133,10 +146,69 @@ async fn a_database_outage_is_503_within_seconds_and_the_node_recovers() {
         .await;
     assert_eq!(joined.status, StatusCode::OK);
 
+    // Sixteen clients keep reading and joining while the database stops.
+    let stopped_at = Arc::new(Mutex::new(None::<Instant>));
+    let load: Vec<_> = (0..16)
+        .map(|n| {
+            let (client, base) = (app.client.clone(), app.base.clone());
+            let token = app.token(&format!("load{n}"));
+            let stopped_at = stopped_at.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                let mut answered = Vec::new();
+                let mut after_stop = 0;
+                while after_stop < 8 {
+                    let (method, path) = if n % 2 == 0 {
+                        (
+                            reqwest::Method::GET,
+                            format!("/api/v1/meetings/{id}/status"),
+                        )
+                    } else {
+                        (reqwest::Method::POST, format!("/api/v1/meetings/{id}/join"))
+                    };
+                    let sent = Instant::now();
+                    let response = client
+                        .request(method, format!("{base}{path}"))
+                        .bearer_auth(&token)
+                        .timeout(Duration::from_secs(10))
+                        .send()
+                        .await;
+                    answered.push(Answered {
+                        sent,
+                        took: sent.elapsed(),
+                        status: response.ok().map(|r| r.status()),
+                    });
+                    if stopped_at.lock().unwrap().is_some_and(|at| sent > at) {
+                        after_stop += 1;
+                    }
+                }
+                answered
+            })
+        })
+        .collect();
     postgres.pg_ctl("stop").await;
-    // A client that waits no longer than a few seconds gets its answer.
+    let stopped = Instant::now();
+    *stopped_at.lock().unwrap() = Some(stopped);
+    let mut answers = Vec::new();
+    for task in load {
+        answers.extend(task.await.unwrap());
+    }
+    for answer in &answers {
+        let waited =
+            (answer.sent + answer.took).saturating_duration_since(answer.sent.max(stopped));
+        assert!(
+            waited <= Duration::from_millis(1500),
+            "answered {waited:?} after the database stopped (a second, and room for a slow machine)"
+        );
+        if answer.sent > stopped + Duration::from_secs(1) {
+            assert_eq!(answer.status, Some(StatusCode::SERVICE_UNAVAILABLE));
+        }
+    }
+    assert!(answers.iter().filter(|a| a.sent > stopped).count() >= 16 * 8);
+
+    // A client that waits no longer than a second gets its answer.
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(8))
+        .timeout(Duration::from_secs(1))
         .build()
         .unwrap();
     let call = |method: reqwest::Method, path: String, body: Option<serde_json::Value>| {

@@ -270,6 +270,8 @@ async fn an_api_node_reads_the_models_a_separate_projector_keeps() {
         .env("DATABASE_URL", &url)
         .env("NATS_URL", crate::helpers::nats_url())
         .env("NATS_PREFIX", &prefix)
+        // The nodes' key for what comes over NATS (derived from it).
+        .env("JWT_SECRET", crate::helpers::SECRET)
         .kill_on_drop(true)
         .spawn()
         .expect("the meetings binary starts");

@@ -2,8 +2,6 @@
 //! order, with the documented subject and headers; also across a crash of
 //! the relay mid-stream, and across an outage of NATS.
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -17,7 +15,8 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::helpers::{
-    Setup, TestDb, TestStream, eventually, nats_url, spawn_app_with, test_config,
+    PrivateNats, Setup, TestDb, TestStream, eventually, free_port, nats_url, spawn_app_with,
+    test_config,
 };
 
 fn meeting_event(n: i64) -> NewEvent {
@@ -60,7 +59,11 @@ async fn log_and_bus(setup: Setup, db: &TestDb, stream: &TestStream) -> (Log, Ar
     assert!(setup.nats());
     (
         db.log().await,
-        Arc::new(JetStreamLog::new(client, &stream.prefix)),
+        Arc::new(JetStreamLog::new(
+            client,
+            &stream.prefix,
+            crate::helpers::seal(),
+        )),
     )
 }
 
@@ -145,71 +148,6 @@ async fn only_one_relay_publishes_at_a_time(setup: Setup) {
     }
 }
 
-/// A NATS server of this test's own, on a free port, with JetStream.
-struct PrivateNats {
-    child: tokio::process::Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl PrivateNats {
-    async fn start(port: u16, dir: PathBuf) -> Self {
-        Self::start_with(port, dir, None).await
-    }
-
-    /// With `max_payload` set, the server takes no larger message.
-    async fn start_with(port: u16, dir: PathBuf, max_payload: Option<usize>) -> Self {
-        let binary = [
-            "/usr/sbin/nats-server",
-            "/usr/bin/nats-server",
-            "/usr/local/bin/nats-server",
-        ]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("nats-server is installed (scripts/test provisions it)");
-        std::fs::create_dir_all(&dir).expect("the server's folder");
-        let config = dir.join("nats.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "listen: 127.0.0.1:{port}\njetstream {{ store_dir: {:?} }}\n{}",
-                dir.join("js"),
-                max_payload.map_or(String::new(), |m| format!("max_payload: {m}\n")),
-            ),
-        )
-        .expect("the server's config");
-        let child = tokio::process::Command::new(binary)
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start nats-server");
-        eventually(Duration::from_secs(10), || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .ok()
-                .map(|_| ())
-        })
-        .await;
-        Self { child, port, dir }
-    }
-
-    async fn stop(mut self) -> (u16, PathBuf) {
-        self.child.kill().await.expect("stop nats-server");
-        (self.port, self.dir.clone())
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn commands_succeed_while_nats_is_down_and_the_relay_catches_up() {
     let dir = std::env::temp_dir().join(format!("meetings-nats-{}", uuid::Uuid::new_v4()));
@@ -283,7 +221,11 @@ async fn the_relay_gets_past_an_event_the_bus_refuses() {
     let log = db.log().await;
     let prefix = crate::helpers::unique_prefix();
     let client = async_nats::connect(url.clone()).await.unwrap();
-    let bus: Arc<dyn Bus> = Arc::new(JetStreamLog::new(client.clone(), &prefix));
+    let bus: Arc<dyn Bus> = Arc::new(JetStreamLog::new(
+        client.clone(),
+        &prefix,
+        crate::helpers::seal(),
+    ));
 
     // Written straight into the log: small, too large for this bus, small.
     let stream = MeetingId::new().stream_id();

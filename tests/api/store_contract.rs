@@ -354,6 +354,49 @@ async fn a_stream_read_until_a_bound_stops_at_it(setup: Setup) {
     );
 }
 
+/// A page of one stream after a position: only that stream's events,
+/// after the position (one of another stream's, or between events, is as
+/// good as any), at most the limit, in order.
+async fn a_page_of_a_stream_after_a_position_is_only_that(setup: Setup) {
+    let (store, _db) = store(setup).await;
+    let (mine, other) = (stream("mine"), stream("other"));
+    for i in 0..5 {
+        for s in [&mine, &other] {
+            store
+                .append(Append::new(s.clone(), i, vec![event(i as usize)]))
+                .await
+                .unwrap();
+        }
+    }
+    // mine holds positions 1, 3, 5, 7, 9; other 2, 4, 6, 8, 10.
+    let page = |after: i64, limit: usize| {
+        let (store, mine) = (store.clone(), mine.clone());
+        async move {
+            store
+                .read_stream_after(&mine, after, limit)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| (e.position, e.stream_version))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(page(0, 100).await, [(1, 1), (3, 2), (5, 3), (7, 4), (9, 5)]);
+    assert_eq!(page(3, 2).await, [(5, 3), (7, 4)]);
+    assert_eq!(
+        page(4, 1).await,
+        [(5, 3)],
+        "after another stream's position"
+    );
+    assert_eq!(page(9, 10).await, []);
+    let full = store.read_stream(&mine, 0).await.unwrap();
+    let read = store.read_stream_after(&mine, 6, 1).await.unwrap();
+    assert_eq!(
+        read[0], full[3],
+        "the same event as a whole-stream read gives"
+    );
+}
+
 /// A past snapshot is found by the last one at or before a bound, of the
 /// schema asked; writing one of a version kept already changes nothing.
 /// And a stream read after a version starts after it.
@@ -733,6 +776,7 @@ on_setups!(
     the_hash_chain_verifies_and_detects_a_changed_payload,
     payloads_are_the_same_events_as_read_all_gives_with_their_data,
     a_stream_read_until_a_bound_stops_at_it,
+    a_page_of_a_stream_after_a_position_is_only_that,
     past_snapshots_are_found_by_their_bound,
     recent_events_are_the_log_as_this_process_committed_it,
     the_database_refuses_to_update_or_delete_events,

@@ -12,6 +12,8 @@ use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use meetings::webhooks::deliver::SAVE_AFTER;
+
 use crate::helpers::{
     Setup, TestApp, TestDb, TestStream, eventually, setup_config, spawn_app_with,
 };
@@ -847,7 +849,129 @@ on_setups!(
     a_rotated_secret_signs_beside_the_old_one,
     a_hosts_subscription_never_receives_another_pairs_private_message,
     who_may_subscribe_and_to_what_is_checked,
+    a_host_who_lost_the_meeting_loses_its_subscription_and_its_deliveries,
+    an_admin_who_lost_the_role_loses_their_subscriptions_at_their_next_call,
 );
+
+/// Waits until the subscription's saved progress reaches `position` (as
+/// an admin reads it), so what it was to deliver up to there is done.
+async fn delivered_through(app: &TestApp, id: &str, position: i64) {
+    let admin = admin(app);
+    eventually(Duration::from_secs(30), || async {
+        let sub = get_as(app, &format!("/api/v1/webhooks/{id}"), &admin).await;
+        (sub.body["position"].as_i64()? >= position).then_some(())
+    })
+    .await;
+}
+
+/// Finding 4: a host who handed the meeting on kept receiving it through
+/// the subscription they made as its host, and kept managing it. Now the
+/// deliveries stop at the event that took the meeting from them, and the
+/// subscription is theirs to see no more (an admin still manages it).
+async fn a_host_who_lost_the_meeting_loses_its_subscription_and_its_deliveries(setup: Setup) {
+    let app = spawn(setup, "0").await;
+    let receiver = Receiver::start().await;
+    let meeting = app.active_meeting("alice", json!({})).await;
+    let alice = app.token("alice");
+    let created = subscribe(
+        &app,
+        &alice,
+        json!({"url": receiver.url, "event_types": ["participant_joined"], "meeting_id": meeting}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let at = |rest: &str| format!("/api/v1/meetings/{meeting}/{rest}");
+    let bob = app.post(&at("join"), "bob", None).await;
+    let bob = bob.body["position"].as_i64().unwrap();
+    receiver.wait_for(&[bob]).await;
+
+    let invited = app
+        .post(
+            &at("participants"),
+            "alice",
+            Some(&json!({"user_id": "carol", "role": "co_host"})),
+        )
+        .await;
+    assert!(invited.status.is_success(), "{:?}", invited.body);
+    let handed = app
+        .send(
+            reqwest::Method::PUT,
+            &at("participants/carol/role"),
+            Some(&alice),
+            Some(&json!({"role": "host"})),
+            &[],
+        )
+        .await;
+    assert!(handed.status.is_success(), "{:?}", handed.body);
+    let dave = app.post(&at("join"), "dave", None).await;
+    let dave = dave.body["position"].as_i64().unwrap();
+    delivered_through(&app, id, dave).await;
+    let positions: Vec<i64> = receiver.got().iter().map(Received::position).collect();
+    assert_eq!(
+        positions,
+        [bob],
+        "nothing after the host role went to carol"
+    );
+
+    let path = format!("/api/v1/webhooks/{id}");
+    let seen = get_as(&app, &path, &alice).await;
+    assert_eq!(seen.status, StatusCode::NOT_FOUND);
+    assert_eq!(seen.code(), "WEBHOOK_NOT_FOUND");
+    let rotated = app
+        .send(
+            reqwest::Method::POST,
+            &format!("{path}/rotate-secret"),
+            Some(&alice),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(rotated.code(), "WEBHOOK_NOT_FOUND");
+    let listed = get_as(&app, "/api/v1/webhooks", &alice).await;
+    assert_eq!(listed.body["webhooks"], json!([]));
+    let by_admin = get_as(&app, &path, &admin(&app)).await;
+    assert_eq!(by_admin.status, StatusCode::OK);
+}
+
+/// Finding 4: the roles a subscription was made with were kept for ever.
+/// Now they are those of the owner's last call: an admin whose token no
+/// longer says so loses their subscriptions at their next call, and the
+/// deliveries of meetings they do not host stop.
+async fn an_admin_who_lost_the_role_loses_their_subscriptions_at_their_next_call(setup: Setup) {
+    let app = spawn(setup, "0").await;
+    let receiver = Receiver::start().await;
+    let root = admin(&app);
+    let created = subscribe(
+        &app,
+        &root,
+        json!({"url": receiver.url, "event_types": ["participant_joined"]}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let meeting = app.active_meeting("alice", json!({})).await;
+    let join = format!("/api/v1/meetings/{meeting}/join");
+    let bob = app.post(&join, "bob", None).await.body["position"]
+        .as_i64()
+        .unwrap();
+    receiver.wait_for(&[bob]).await;
+
+    // The same person, no longer an admin by their token.
+    let plain = app.token_with_roles("root", &[]);
+    let path = format!("/api/v1/webhooks/{id}");
+    let seen = get_as(&app, &path, &plain).await;
+    assert_eq!(seen.code(), "WEBHOOK_NOT_FOUND");
+    let carol = app.post(&join, "carol", None).await.body["position"]
+        .as_i64()
+        .unwrap();
+    let other = app.token_with_roles("other-admin", &["admin"]);
+    eventually(Duration::from_secs(30), || async {
+        let sub = get_as(&app, &path, &other).await;
+        (sub.body["position"].as_i64()? >= carol).then_some(())
+    })
+    .await;
+    let positions: Vec<i64> = receiver.got().iter().map(Received::position).collect();
+    assert_eq!(positions, [bob], "nothing once the owner was no admin");
+}
 
 /// The server as a process with webhooks to loopback allowed.
 async fn server_process(setup: Setup, db: &TestDb, stream: &TestStream) -> crate::crash::Server {
@@ -907,7 +1031,9 @@ fn assert_every_event_in_order(
 }
 
 /// kill -9 of the server while it delivers, then a restart: every event
-/// reaches the receiver at least once, in order, with its own id.
+/// reaches the receiver at least once, in order, with its own id; and
+/// what is sent again is at most what the README promises (the
+/// deliveries since the last save: `SAVE_AFTER`, and the one in flight).
 async fn a_kill_9_mid_stream_loses_and_reorders_nothing(setup: Setup) {
     let db = TestDb::on(setup.backend()).await;
     let stream = TestStream::new();
@@ -944,8 +1070,9 @@ async fn a_kill_9_mid_stream_loses_and_reorders_nothing(setup: Setup) {
         }
     };
     let first = tokio::spawn(burst(server.base.clone(), 400));
+    // Killed once a good many were sent (more than a save's worth).
     eventually(Duration::from_secs(60), || async {
-        (receiver.got().len() >= 40).then_some(())
+        (receiver.got().len() >= 3 * SAVE_AFTER).then_some(())
     })
     .await;
     server.child.start_kill().expect("kill -9");
@@ -966,6 +1093,12 @@ async fn a_kill_9_mid_stream_loses_and_reorders_nothing(setup: Setup) {
         .wait_for(&expected.iter().map(|e| e.0).collect::<Vec<_>>())
         .await;
     assert_every_event_in_order(&got, &expected, 1);
+    let distinct: std::collections::HashSet<i64> = got.iter().map(Received::position).collect();
+    let again = got.len() - distinct.len();
+    assert!(
+        again <= SAVE_AFTER + 1,
+        "{again} events sent twice (at most {SAVE_AFTER} and the one in flight)"
+    );
     drop(server);
 }
 

@@ -261,7 +261,7 @@ async fn a_client_that_stops_reading_is_closed_with_a_resume_position(setup: Set
 }
 
 /// The status of an upgrade attempt: 101, or the refusal's.
-async fn upgrade_status(url: String) -> u16 {
+pub(crate) async fn upgrade_status(url: String) -> u16 {
     match tokio_tungstenite::connect_async(url).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
         Err(e) => panic!("unexpected {e}"),
@@ -270,7 +270,7 @@ async fn upgrade_status(url: String) -> u16 {
 }
 
 /// Frames until the server closes: the JSON frames and the close's code.
-async fn until_closed(socket: &mut Socket) -> (Vec<Value>, u16) {
+pub(crate) async fn until_closed(socket: &mut Socket) -> (Vec<Value>, u16) {
     let mut frames = Vec::new();
     loop {
         match tokio::time::timeout(Duration::from_secs(20), socket.next())

@@ -77,11 +77,14 @@ async fn sample(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let prefix = format!("bench{}", uuid::Uuid::new_v4().simple());
     if nodes {
+        // The key every node of one deployment shares.
+        let seal = live::seal::Seal::new(uuid::Uuid::new_v4().as_bytes());
+        let nats = meetings::config::NatsConfig::default();
         for _ in 0..writers {
             let node = CommandHandler::new(open_log(&db.url, 2).await?);
             if backend == Backend::Postgres {
-                let client = meetings::app::connect_nats(&nats_url()).await?;
-                let router = meetings::forward::NatsRouter::new(client, &prefix);
+                let client = meetings::nats::connect(&nats_url(), &nats).await?;
+                let router = meetings::forward::NatsRouter::new(client, &prefix, seal.clone());
                 let node = Arc::new(node.with_router(router.clone()));
                 tokio::spawn(router.serve(node.clone(), stopped.clone()));
                 handlers.push(node);

@@ -111,7 +111,7 @@ pub(super) fn meeting_of(id: MeetingId, joins: usize) -> anyhow::Result<(Vec<New
     let mut out = Vec::with_capacity(3 + 2 * joins);
     for (user, command) in commands {
         let ctx = context(user);
-        let metadata = ctx.metadata();
+        let metadata = ctx.metadata(events::CommandId::new());
         let events = decide(state.as_ref(), &ctx, &command)
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .events;

@@ -629,7 +629,10 @@ mod tests {
         };
         let events = events_of(&given.state, &ctx, &Command::End).unwrap();
         assert!(matches!(events.as_slice(), [E::MeetingEnded(e)] if e.ended_by == user("root")));
-        assert_eq!(ctx.metadata().actor.kind, events::ActorKind::Admin);
+        assert_eq!(
+            ctx.metadata(events::CommandId::new()).actor.kind,
+            events::ActorKind::Admin
+        );
         assert_eq!(
             given.when("bob", Command::End),
             Err(MeetingError::NotHost),
@@ -653,7 +656,10 @@ mod tests {
             at: given.clock,
             request_id: None,
         };
-        assert_eq!(ctx.metadata().actor.kind, events::ActorKind::Guest);
+        assert_eq!(
+            ctx.metadata(events::CommandId::new()).actor.kind,
+            events::ActorKind::Guest
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@
 use chrono::{DateTime, Utc};
 use events::event::Role;
 use events::{
-    Actor, ActorKind, BreakoutRoomId, BreakoutSessionId, MeetingId, Metadata, ParticipantId,
-    RecordingId, UserId,
+    Actor, ActorKind, BreakoutRoomId, BreakoutSessionId, CommandId, MeetingId, Metadata,
+    ParticipantId, RecordingId, UserId,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -106,8 +106,9 @@ pub struct Context {
 }
 
 impl Context {
-    /// The audit metadata of the events this context's command produces.
-    pub fn metadata(&self) -> Metadata {
+    /// The audit metadata of the events command `command` decides in this
+    /// context (the command's id is their causation).
+    pub fn metadata(&self, command: CommandId) -> Metadata {
         Metadata {
             actor: Actor {
                 user_id: self.caller.user_id.clone(),
@@ -119,7 +120,7 @@ impl Context {
                 .as_deref()
                 .and_then(|id| Uuid::parse_str(id).ok())
                 .unwrap_or_else(Uuid::now_v7),
-            causation_id: Uuid::now_v7(),
+            causation_id: command.0,
             request_id: self.request_id.clone(),
         }
     }

@@ -68,6 +68,27 @@ pub async fn read_stream(
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
+/// A page of one stream by position (`events_stream_position`).
+#[tracing::instrument(level = "trace", skip(db))]
+pub async fn read_stream_after(
+    db: impl PgExecutor<'_>,
+    stream_id: &str,
+    after_position: i64,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+    let query = format!(
+        "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND position > $2 \
+         ORDER BY position LIMIT $3"
+    );
+    let rows: Vec<EventRow> = sqlx::query_as(&query)
+        .bind(stream_id)
+        .bind(after_position)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
 #[tracing::instrument(level = "trace", skip(db))]
 pub async fn read_all(
     db: impl PgExecutor<'_>,

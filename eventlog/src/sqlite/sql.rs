@@ -59,6 +59,26 @@ pub async fn read_stream(
     rows.iter().map(event).collect()
 }
 
+/// A page of one stream by position (`events_stream_position`).
+pub async fn read_stream_after(
+    db: impl SqliteExecutor<'_>,
+    stream_id: &str,
+    after_position: i64,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+    let query = format!(
+        "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND position > $2 \
+         ORDER BY position LIMIT $3"
+    );
+    let rows = sqlx::query(&query)
+        .bind(stream_id)
+        .bind(after_position)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+    rows.iter().map(event).collect()
+}
+
 pub async fn read_all(
     db: impl SqliteExecutor<'_>,
     after_position: i64,
