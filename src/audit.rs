@@ -72,16 +72,42 @@ impl Verification {
     }
 }
 
-/// Checks the chain from `from` (default 1) to `to` (default the head):
-/// each event's hash recomputed from its columns and linked to the one
-/// before (the event at `from - 1` is taken as given).
+/// A range the chain cannot be checked over (which bound, and why).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{field}: {reason}")]
+    Range { field: &'static str, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks the chain from `from` (default 1) to `to` (default the head;
+/// one past the head is the head): each event's hash recomputed from its
+/// columns and linked to the one before (the event at `from - 1` is taken
+/// as given). `from` may be one past the head (nothing new to check,
+/// which verifies); beyond that, or after `to`, the range is refused:
+/// a check of nothing is neither a tamper alarm nor a clean bill.
 pub async fn verify_log(
     store: &std::sync::Arc<dyn EventStore>,
     from: Option<i64>,
     to: Option<i64>,
-) -> Result<Verification, StoreError> {
+) -> Result<Verification, VerifyError> {
     let head = store.head_position().await?;
     let from = from.unwrap_or(1).max(1);
+    if from > head + 1 {
+        return Err(VerifyError::Range {
+            field: "from",
+            reason: format!("is beyond the log's head ({head}) and the position after it"),
+        });
+    }
+    if let Some(to) = to
+        && to < from
+    {
+        return Err(VerifyError::Range {
+            field: "to",
+            reason: format!("must not be before from ({from})"),
+        });
+    }
     let to = to.unwrap_or(head).min(head);
     let mut verifier = if from == 1 {
         Verifier::default()
@@ -223,10 +249,25 @@ pub struct ReceiptCheck {
     pub position: i64,
     /// The hash as given, hex.
     pub hash: String,
-    pub head_position: i64,
+    /// The log's head (auditors and admins only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head_position: Option<i64>,
     /// Why not, when not valid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+impl ReceiptCheck {
+    /// What someone who may not read the whole log is told: whether the
+    /// receipt holds, not the head nor where the log differs (which would
+    /// tell how far the log reaches).
+    pub fn for_a_reader(self) -> Self {
+        Self {
+            head_position: None,
+            reason: (!self.valid).then(|| "the log does not hold this receipt".to_owned()),
+            ..self
+        }
+    }
 }
 
 /// Checks a receipt (a command's `position` and `hash`): the event at the
@@ -243,7 +284,7 @@ pub async fn check_receipt(
         valid: reason.is_none(),
         position,
         hash: hash.to_owned(),
-        head_position: head,
+        head_position: Some(head),
         reason,
     };
     if position < 1 || position > head {
@@ -258,7 +299,14 @@ pub async fn check_receipt(
             "the log holds another hash at this position: history was rewritten".into(),
         )));
     }
-    let after = verify_log(store, Some(position + 1), None).await?;
+    let after = match verify_log(store, Some(position + 1), None).await {
+        Ok(after) => after,
+        Err(VerifyError::Store(e)) => return Err(e),
+        // From one past a position at or below the head: never refused.
+        Err(e @ VerifyError::Range { .. }) => {
+            return Err(StoreError::Backend(e.to_string().into()));
+        }
+    };
     Ok(answer((!after.verified).then(|| {
         format!(
             "the chain after the receipt breaks at {}: {}",

@@ -60,6 +60,7 @@ pub fn recorder() -> Option<&'static PrometheusHandle> {
             let handle = recorder.handle();
             match metrics::set_global_recorder(recorder) {
                 Ok(()) => {
+                    describe();
                     // Histograms keep their samples until upkeep folds
                     // them into buckets: without it, an unscraped node's
                     // memory would grow with every request.
@@ -82,6 +83,145 @@ pub fn recorder() -> Option<&'static PrometheusHandle> {
             }
         })
         .as_ref()
+}
+
+/// One series' labels: (name, value) pairs.
+type Series = &'static [(&'static str, &'static str)];
+
+/// What a metric is.
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every metric the process exports (but the positions [`render`] adds):
+/// its name, kind, help, and the series shown from the start (label sets
+/// known before first use; `&[]` is the unlabelled series), so a dashboard
+/// sees 0 rather than "no data". Series of open-ended labels (a command,
+/// a route) appear with their first use.
+const METRICS: [(&str, Kind, &str, &[Series]); 14] = [
+    (
+        "meetings_commands_total",
+        Kind::Counter,
+        "Commands run on this node, by command and outcome (ok, refused, not_found, conflict, error).",
+        &[],
+    ),
+    (
+        "meetings_command_duration_seconds",
+        Kind::Histogram,
+        "How long a command took on this node, by command.",
+        &[],
+    ),
+    (
+        "meetings_commands_forwarded_total",
+        Kind::Counter,
+        "Commands sent to a hot meeting's holder and answered there, by command.",
+        &[],
+    ),
+    (
+        "meetings_forwarded_refused_total",
+        Kind::Counter,
+        "Forwarded commands this node refused, by reason (unsealed, stale).",
+        &[&[("reason", "unsealed")], &[("reason", "stale")]],
+    ),
+    (
+        "meetings_append_batch_size",
+        Kind::Histogram,
+        "Appends written by one group commit.",
+        &[&[]],
+    ),
+    (
+        "meetings_relay_position",
+        Kind::Gauge,
+        "The last position the relay published to the bus.",
+        &[&[]],
+    ),
+    (
+        "meetings_bus_unsealed_total",
+        Kind::Counter,
+        "Messages on the bus whose seal did not check, dropped.",
+        &[&[]],
+    ),
+    (
+        "meetings_feed_unchained_total",
+        Kind::Counter,
+        "Live events that did not chain to the last one a subscription delivered (read from the log instead).",
+        &[&[]],
+    ),
+    (
+        "meetings_websocket_connections",
+        Kind::Gauge,
+        "WebSocket connections open on this node.",
+        &[&[]],
+    ),
+    (
+        "meetings_database_up",
+        Kind::Gauge,
+        "1 while the database answers this node's probe, 0 while it does not.",
+        &[&[]],
+    ),
+    (
+        "meetings_http_requests_total",
+        Kind::Counter,
+        "HTTP requests answered, by method, route template and status.",
+        &[],
+    ),
+    (
+        "meetings_http_request_duration_seconds",
+        Kind::Histogram,
+        "How long an HTTP request took, by method and route template.",
+        &[],
+    ),
+    (
+        "meetings_webhook_deliveries_total",
+        Kind::Counter,
+        "Webhook delivery attempts, by outcome (delivered, failed).",
+        &[&[("outcome", "delivered")], &[("outcome", "failed")]],
+    ),
+    (
+        "meetings_rate_limited_total",
+        Kind::Counter,
+        "Requests and WebSocket frames refused over a budget, by category.",
+        &[
+            &[("category", "meetings")],
+            &[("category", "participants")],
+            &[("category", "chat")],
+            &[("category", "status")],
+            &[("category", "websocket")],
+        ],
+    ),
+];
+
+/// Describes every metric, and shows its known series at their start
+/// (counters 0, gauges 0, the database up until a probe says otherwise).
+fn describe() {
+    for (name, kind, help, series) in METRICS {
+        match kind {
+            Kind::Counter => metrics::describe_counter!(name, help),
+            Kind::Gauge => metrics::describe_gauge!(name, help),
+            Kind::Histogram => metrics::describe_histogram!(name, help),
+        }
+        for labels in series {
+            let labels: Vec<metrics::Label> = labels
+                .iter()
+                .map(|(k, v)| metrics::Label::new(*k, *v))
+                .collect();
+            match kind {
+                Kind::Counter => metrics::counter!(name, labels).absolute(0),
+                Kind::Gauge => {
+                    let start = if name == "meetings_database_up" {
+                        1.0
+                    } else {
+                        0.0
+                    };
+                    metrics::gauge!(name, labels).set(start);
+                }
+                Kind::Histogram => drop(metrics::histogram!(name, labels)),
+            }
+        }
+    }
 }
 
 /// Counts and times every HTTP request by method, route template and

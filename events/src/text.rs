@@ -4,11 +4,20 @@
 //! and so do the token's subject and name.
 //!
 //! Refused everywhere: NUL and every other control character (C0, DEL,
-//! C1), and the bidirectional embedding, override and isolate controls
-//! (U+202A-U+202E, U+2066-U+2069: text that displays other than it reads).
-//! Running text (a description, a chat message) may hold line breaks and
-//! tabs; a line (an id, a name, a title) may not. The directional marks
-//! (U+200E, U+200F) are ordinary text.
+//! C1), the bidirectional embedding, override and isolate controls
+//! (U+202A-U+202E, U+2066-U+2069: text that displays other than it reads),
+//! the byte-order mark U+FEFF and the interlinear annotation characters
+//! (U+FFF9-U+FFFB). Running text (a description, a chat message) may hold
+//! line breaks and tabs, and the marks and joiners real writing uses
+//! (U+200B-U+200F: Thai word breaks, Persian joiners, the directional
+//! marks of Arabic and Hebrew). A line (an id, a name, a title) may not:
+//! nor the line and paragraph separators (U+2028, U+2029), the zero-width
+//! space and the directional marks (U+200B, U+200E, U+200F, U+061C), the
+//! invisible operators (U+2060-U+2064), the tag characters
+//! (U+E0000-U+E007F) and the Hangul fillers (U+115F, U+1160, U+3164,
+//! U+FFA0) that display as nothing. And a name or a title must show
+//! something: at least one character that is neither white space nor
+//! invisible ([`visible`]).
 
 /// Most characters of a user id (a token's `sub`, a body's `user_id`).
 pub const MAX_ID_CHARS: usize = 255;
@@ -29,6 +38,10 @@ pub enum TextError {
     Control,
     #[error("must not contain bidirectional control characters")]
     Bidirectional,
+    #[error("must not contain invisible or formatting characters")]
+    Invisible,
+    #[error("must contain a visible character")]
+    Blank,
 }
 
 /// A single line of at most `max` characters (may be empty).
@@ -56,14 +69,48 @@ pub fn name(value: &str) -> Result<String, TextError> {
 }
 
 /// A name given when joining: trimmed, then a line of 1 to
-/// [`MAX_JOIN_NAME_CHARS`] characters.
+/// [`MAX_JOIN_NAME_CHARS`] characters that shows something.
 pub fn join_name(value: &str) -> Result<String, TextError> {
     let value = value.trim();
     if value.is_empty() {
         return Err(TextError::Empty);
     }
     line(value, MAX_JOIN_NAME_CHARS)?;
+    visible(value)?;
     Ok(value.to_owned())
+}
+
+/// Whether a text shows something: at least one character that is neither
+/// white space nor one that displays as nothing (joiners, fillers, blank
+/// patterns), so a name or a title cannot look empty.
+pub fn visible(value: &str) -> Result<(), TextError> {
+    let shows = |c: char| {
+        !c.is_whitespace()
+            && !c.is_control()
+            && !matches!(
+                c,
+                '\u{00AD}'
+                    | '\u{034F}'
+                    | '\u{115F}'
+                    | '\u{1160}'
+                    | '\u{17B4}'
+                    | '\u{17B5}'
+                    | '\u{180B}'..='\u{180F}'
+                    | '\u{200B}'..='\u{200F}'
+                    | '\u{2060}'..='\u{2064}'
+                    | '\u{2800}'
+                    | '\u{3164}'
+                    | '\u{FE00}'..='\u{FE0F}'
+                    | '\u{FEFF}'
+                    | '\u{FFA0}'
+                    | '\u{E0000}'..='\u{E01EF}'
+            )
+    };
+    if value.chars().any(shows) {
+        Ok(())
+    } else {
+        Err(TextError::Blank)
+    }
 }
 
 fn check(value: &str, max: usize, breaks: bool) -> Result<(), TextError> {
@@ -79,6 +126,28 @@ fn check(value: &str, max: usize, breaks: bool) -> Result<(), TextError> {
         if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
             return Err(TextError::Bidirectional);
         }
+        if matches!(c, '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}') {
+            return Err(TextError::Invisible);
+        }
+        let line_only = matches!(
+            c,
+            '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{180E}'
+                | '\u{200B}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{3164}'
+                | '\u{FFA0}'
+                | '\u{E0000}'..='\u{E007F}'
+        );
+        if line_only && !breaks {
+            return Err(TextError::Invisible);
+        }
     }
     Ok(())
 }
@@ -88,8 +157,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lines_refuse_invisible_and_formatting_characters_running_text_keeps_writings_marks() {
+        for bad in [
+            "\u{200B}",
+            "a\u{200E}",
+            "\u{200F}b",
+            "\u{3164}",
+            "a\u{FEFF}b",
+            "a\u{2028}b",
+            "a\u{2029}",
+            "\u{E0041}\u{E007F}",
+            "a\u{2060}b",
+            "\u{115F}",
+            "\u{FFA0}",
+        ] {
+            assert_eq!(line(bad, 50), Err(TextError::Invisible), "{bad:?}");
+        }
+        // Persian with a zero-width non-joiner, an emoji family (joiners):
+        // lines keep them.
+        assert_eq!(line("می\u{200C}خواهم", 50), Ok(()));
+        assert_eq!(line("👨\u{200D}👩\u{200D}👧", 50), Ok(()));
+        // Running text keeps the marks and separators real writing uses,
+        // and the tags of a flag emoji; not a byte-order mark.
+        assert_eq!(
+            running("שלום\u{200F} world\u{2028}next \u{200B}", 50),
+            Ok(())
+        );
+        assert_eq!(
+            running(
+                "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}",
+                50
+            ),
+            Ok(())
+        );
+        assert_eq!(running("a\u{FEFF}", 50), Err(TextError::Invisible));
+    }
+
+    #[test]
+    fn a_name_or_title_must_show_something() {
+        for blank in ["\u{3164}", "\u{200B}\u{200C}", " \u{2800} ", "\u{FE0F}"] {
+            assert_eq!(visible(blank), Err(TextError::Blank), "{blank:?}");
+        }
+        assert_eq!(visible("\u{200C}a"), Ok(()));
+        assert_eq!(visible("😀"), Ok(()));
+        assert_eq!(join_name("\u{200C}\u{200D}"), Err(TextError::Blank));
+    }
+
+    #[test]
     fn lines_refuse_every_control_and_bidirectional_character() {
-        assert_eq!(line("Weekly sync é ✓ \u{200F}", 50), Ok(()));
+        assert_eq!(line("Weekly sync é ✓", 50), Ok(()));
         for bad in ["a\0b", "a\nb", "tab\t", "\u{7f}", "\u{85}", "\u{1b}[31m"] {
             assert_eq!(line(bad, 50), Err(TextError::Control), "{bad:?}");
         }

@@ -152,6 +152,5 @@ async fn lead(
         lease.save_checkpoint(last).await?;
         published = last;
         metrics::gauge!("meetings_relay_position").set(published as f64);
-        metrics::gauge!("meetings_relay_position").set(published as f64);
     }
 }

@@ -248,10 +248,14 @@ pub async fn verify(
     audits(&caller)?;
     at_least("from", params.from, 1)?;
     at_least("to", params.to, 1)?;
+    use crate::audit::VerifyError;
     crate::audit::verify_log(state.commands.store(), params.from, params.to)
         .await
         .map(axum::Json)
-        .map_err(|e| ApiError::App(e.into()))
+        .map_err(|e| match e {
+            VerifyError::Range { field, reason } => ApiError::invalid(field, reason),
+            VerifyError::Store(e) => ApiError::App(e.into()),
+        })
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -267,7 +271,8 @@ pub struct ReceiptParams {
 
 /// `GET /api/v1/audit/receipt`: whether a command's receipt still holds.
 /// Anyone signed in may ask: the answer shows no event, only whether the
-/// hash is still where it was.
+/// hash is still where it was; the log's head and why a receipt does not
+/// hold only to auditors and admins.
 #[utoipa::path(
     get,
     path = "/audit/receipt",
@@ -278,7 +283,7 @@ pub struct ReceiptParams {
     )
 )]
 pub async fn receipt(
-    AuthUser(_caller): AuthUser,
+    AuthUser(caller): AuthUser,
     State(state): State<AppState>,
     params: Result<Query<ReceiptParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<crate::audit::ReceiptCheck>, ApiError> {
@@ -289,10 +294,13 @@ pub async fn receipt(
         return Err(ApiError::invalid("hash", "must be 64 hex digits"));
     }
 
-    crate::audit::check_receipt(state.commands.store(), params.position, &params.hash)
+    let check = crate::audit::check_receipt(state.commands.store(), params.position, &params.hash)
         .await
-        .map(axum::Json)
-        .map_err(|e| ApiError::App(e.into()))
+        .map_err(|e| ApiError::App(e.into()))?;
+    Ok(axum::Json(match reads_all(&caller) {
+        true => check,
+        false => check.for_a_reader(),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -76,6 +76,7 @@ impl ChatBody {
 /// `POST .../chat {content, recipient_id?}`.
 #[utoipa::path(
     post,
+    operation_id = "send_chat",
     path = "/meetings/{meeting}/chat",
     tag = "chat",
     params(super::openapi::MeetingPath, super::openapi::Keyed),

@@ -168,13 +168,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge
-            } else {
-                ApiError::invalid("body", e.body_text())
-            }
-        })?;
+        let bytes = body_bytes(request, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
@@ -191,6 +185,33 @@ where
             };
             ApiError::invalid(field, e.into_inner().to_string())
         })
+    }
+}
+
+/// A request's body, its refusals in the error format (413 over the
+/// limit).
+async fn body_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state).await.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::invalid("body", e.body_text())
+        }
+    })
+}
+
+/// A body of UTF-8 text (one a signature covers as sent: a media server's
+/// webhook), its refusals in the error format.
+pub struct TextBody(pub String);
+
+impl<S: Send + Sync> FromRequest<S> for TextBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = body_bytes(request, state).await?;
+        String::from_utf8(bytes.to_vec())
+            .map(Self)
+            .map_err(|_| ApiError::invalid("body", "must be UTF-8 text"))
     }
 }
 

@@ -35,6 +35,7 @@ pub struct CreateMeeting {
 /// `POST /meetings`: anyone signed in; the caller hosts it.
 #[utoipa::path(
     post,
+    operation_id = "create_meeting",
     path = "/meetings",
     tag = "meetings",
     params(super::openapi::Keyed),
@@ -118,6 +119,7 @@ pub async fn update(
 /// `DELETE /meetings/{meeting}`: cancels (an active meeting is ended first).
 #[utoipa::path(
     delete,
+    operation_id = "cancel_meeting",
     path = "/meetings/{meeting}",
     tag = "meetings",
     params(super::openapi::MeetingPath, super::openapi::Keyed),

@@ -217,11 +217,15 @@ impl RateLimits {
                     reset: now + (per * used).as_secs_f64().ceil() as i64,
                 }))
             }
-            Err(not_until) => Err(Exceeded {
-                category,
-                budget: limiter.budget,
-                retry_after: not_until.wait_time_from(self.clock.now()),
-            }),
+            Err(not_until) => {
+                metrics::counter!("meetings_rate_limited_total", "category" => category.name())
+                    .increment(1);
+                Err(Exceeded {
+                    category,
+                    budget: limiter.budget,
+                    retry_after: not_until.wait_time_from(self.clock.now()),
+                })
+            }
         }
     }
 

@@ -42,6 +42,7 @@ impl StatusBody {
 /// `PUT .../participants/status`: setting values, naturally idempotent.
 #[utoipa::path(
     put,
+    operation_id = "set_participant_status",
     path = "/meetings/{meeting}/participants/status",
     tag = "participants",
     params(super::openapi::MeetingPath),

@@ -281,6 +281,7 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     openapi::finish(&mut document);
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/api/v1/openapi.json", document);
+    let docs = Router::from(docs).layer(middleware::map_response(web::docs_headers));
     let router = api
         .merge(docs)
         .merge(web::routes())

@@ -67,7 +67,11 @@ pub struct MinPosition(
     ),
     modifiers(&Bearer),
     security(("bearer" = [])),
-    components(schemas(ErrorBody)),
+    components(schemas(
+        ErrorBody,
+        query::history::HistoryRole,
+        super::webhooks::DeliveryStatus
+    )),
     tags(
         (name = "meetings", description = "A meeting's life"),
         (name = "participants", description = "Admission, roles and the waiting room"),
@@ -112,10 +116,126 @@ impl Modify for Bearer {
     }
 }
 
-/// Completes the document once every route is in it: the answers every
-/// operation shares ([`CommonErrors`]).
+/// Completes the document once every route is in it: its own `info` (the
+/// routers it was assembled from bring their crate's), the answers every
+/// operation shares ([`CommonErrors`]) and the links from what makes a
+/// thing to what uses it ([`Links`]).
 pub fn finish(document: &mut utoipa::openapi::OpenApi) {
+    document.info = ApiDoc::openapi().info;
+    document.info.version = env!("CARGO_PKG_VERSION").into();
+    document.info.license = Some(utoipa::openapi::License::new(env!("CARGO_PKG_LICENSE")));
     CommonErrors.modify(document);
+    Links.modify(document);
+}
+
+/// The answers that make a thing, and which path parameter of other
+/// operations the thing's id fills: (operation, status, parameter, where
+/// the answer holds it).
+const MAKERS: [(&str, &str, &str, &str); 5] = [
+    (
+        "create_meeting",
+        "201",
+        "meeting",
+        "$response.body#/meeting_id",
+    ),
+    ("create_webhook", "201", "id", "$response.body#/id"),
+    ("join", "200", "user_id", "$response.body#/user_id"),
+    (
+        "join",
+        "202",
+        "participant_id",
+        "$response.body#/participant_id",
+    ),
+    (
+        "start_recording",
+        "200",
+        "recording_id",
+        "$response.body#/recording_id",
+    ),
+];
+
+/// OpenAPI `links` from each answer in [`MAKERS`] to every operation whose
+/// path parameters it fills (with the maker's own, such as `meeting`,
+/// passed on from its request): what a client, or a fuzzer's stateful
+/// phase, follows from "create" to "use".
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::link::LinkBuilder;
+        fn parameters_of(path: &str) -> Vec<&str> {
+            path.split('{')
+                .skip(1)
+                .filter_map(|rest| rest.split('}').next())
+                .collect()
+        }
+        // Every operation: (id, path).
+        let mut operations = Vec::new();
+        for (path, item) in &openapi.paths.paths {
+            for operation in [&item.get, &item.post, &item.put, &item.patch, &item.delete]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(id) = &operation.operation_id {
+                    operations.push((id.clone(), path.clone()));
+                }
+            }
+        }
+        for (maker, status, parameter, value) in MAKERS {
+            let Some((_, maker_path)) = operations.iter().find(|(id, _)| id == maker) else {
+                continue;
+            };
+            let inherited = parameters_of(maker_path);
+            let links: Vec<(String, utoipa::openapi::link::Link)> = operations
+                .iter()
+                .filter(|(id, path)| {
+                    let wanted = parameters_of(path);
+                    id != maker
+                        && wanted.contains(&parameter)
+                        && wanted
+                            .iter()
+                            .all(|p| *p == parameter || inherited.contains(p))
+                })
+                .map(|(id, path)| {
+                    // utoipa 5.5 writes a link's fields in snake case
+                    // (`operation_id`), which no reader of OpenAPI takes:
+                    // the id goes in under its own name.
+                    let named = utoipa::openapi::extensions::Extensions::from_iter([(
+                        "operationId",
+                        id.clone(),
+                    )]);
+                    let mut link = LinkBuilder::new()
+                        .extensions(Some(named))
+                        .parameter(parameter, value);
+                    for shared in parameters_of(path).into_iter().filter(|p| *p != parameter) {
+                        link = link.parameter(shared, format!("$request.path.{shared}"));
+                    }
+                    (id.clone(), link.build())
+                })
+                .collect();
+            for item in openapi.paths.paths.values_mut() {
+                for operation in [
+                    &mut item.get,
+                    &mut item.post,
+                    &mut item.put,
+                    &mut item.patch,
+                    &mut item.delete,
+                ]
+                .into_iter()
+                .flatten()
+                .filter(|o| o.operation_id.as_deref() == Some(maker))
+                {
+                    if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(status)
+                    {
+                        for (name, link) in &links {
+                            response.links.insert(name.clone(), RefOr::T(link.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The answers any operation may give besides its own: 422 (a URL with

@@ -17,6 +17,7 @@ use command::AppError;
 use command::meeting::{Caller, Command, MeetingError};
 
 use super::call::context;
+use super::extract::TextBody;
 use super::{ApiError, AppState, RequestId};
 use crate::auth::AuthError;
 use crate::media::livekit;
@@ -39,7 +40,7 @@ pub async fn livekit_webhook(
     State(state): State<AppState>,
     request: RequestId,
     headers: HeaderMap,
-    body: String,
+    TextBody(body): TextBody,
 ) -> Result<Response, ApiError> {
     let livekit = state
         .media

@@ -143,6 +143,7 @@ pub async fn details(
 
 #[utoipa::path(
     get,
+    operation_id = "meeting_status",
     path = "/meetings/{meeting}/status",
     tag = "queries",
     params(super::openapi::MeetingPath, super::openapi::MinPosition),
@@ -207,6 +208,7 @@ pub struct ListParams {
 /// or joined).
 #[utoipa::path(
     get,
+    operation_id = "list_meetings",
     path = "/meetings",
     tag = "queries",
     params(ListParams, super::openapi::MinPosition),
@@ -365,6 +367,7 @@ pub struct ChatParams {
 /// their sender and recipient.
 #[utoipa::path(
     get,
+    operation_id = "read_chat",
     path = "/meetings/{meeting}/chat",
     tag = "queries",
     params(super::openapi::MeetingPath, ChatParams, super::openapi::MinPosition),

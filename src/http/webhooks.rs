@@ -122,6 +122,7 @@ pub struct DeliveriesParams {
     limit: Option<i64>,
 }
 
+/// Which attempts of the delivery log to list.
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
@@ -162,14 +163,14 @@ fn event_types(types: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
     Ok(types)
 }
 
+/// A description: running text of at most [`MAX_DESCRIPTION`] characters,
+/// under the text rules every other field has.
 fn description(text: Option<String>) -> Result<Option<String>, ApiError> {
-    match text {
-        Some(d) if d.chars().count() > MAX_DESCRIPTION => Err(ApiError::invalid(
-            "description",
-            format!("must be at most {MAX_DESCRIPTION} characters"),
-        )),
-        other => Ok(other),
+    if let Some(d) = &text {
+        events::text::running(d, MAX_DESCRIPTION)
+            .map_err(|e| ApiError::invalid("description", e.to_string()))?;
     }
+    Ok(text)
 }
 
 fn url(state: &AppState, text: Option<String>) -> Result<String, ApiError> {
@@ -209,6 +210,7 @@ async fn keep_roles(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
 /// `POST /api/v1/webhooks`.
 #[utoipa::path(
     post,
+    operation_id = "create_webhook",
     path = "/webhooks",
     tag = "webhooks",
     request_body = CreateBody,
@@ -283,6 +285,7 @@ pub async fn create(
 /// (an admin's: all).
 #[utoipa::path(
     get,
+    operation_id = "list_webhooks",
     path = "/webhooks",
     tag = "webhooks",
     responses((status = 200, description = "Subscriptions, oldest first", body = WebhookList))
@@ -305,6 +308,7 @@ pub async fn list(
 /// `GET /api/v1/webhooks/{id}`.
 #[utoipa::path(
     get,
+    operation_id = "get_webhook",
     path = "/webhooks/{id}",
     tag = "webhooks",
     params(WebhookPath),
@@ -326,6 +330,7 @@ pub async fn get(
 /// `description`.
 #[utoipa::path(
     patch,
+    operation_id = "update_webhook",
     path = "/webhooks/{id}",
     tag = "webhooks",
     params(WebhookPath),
@@ -367,6 +372,7 @@ pub async fn patch(
 /// `DELETE /api/v1/webhooks/{id}`: no more deliveries; its log goes too.
 #[utoipa::path(
     delete,
+    operation_id = "delete_webhook",
     path = "/webhooks/{id}",
     tag = "webhooks",
     params(WebhookPath),
@@ -482,6 +488,15 @@ pub async fn replay(
     let after = body
         .after_position
         .ok_or_else(|| ApiError::invalid("after_position", "is required"))?;
+    let head = state.head().await?;
+    if after > head {
+        // Nothing was ever at such a position: the subscription would
+        // wait, silent, for the log to reach it.
+        return Err(ApiError::invalid(
+            "after_position",
+            format!("is beyond the log's head ({head})"),
+        ));
+    }
     store::replay(&state.webhooks.pool, &id, after).await?;
     state.webhooks.changed();
     subscription.position = after;

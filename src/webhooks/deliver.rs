@@ -307,6 +307,13 @@ impl Worker<'_> {
                 return Ok(Some(stopped));
             }
             let answer = self.hooks.send(&self.sub, event, &body).await;
+            let outcome = if answer.delivered() {
+                "delivered"
+            } else {
+                "failed"
+            };
+            metrics::counter!("meetings_webhook_deliveries_total", "outcome" => outcome)
+                .increment(1);
             let last = n + 1 >= schedule.len() || answer.gone();
             self.seq += 1;
             self.attempts

@@ -7,7 +7,7 @@
 //! the connection cannot slip through). `WEBHOOK_ALLOW_PRIVATE_NETWORKS`
 //! turns both checks off, for development and tests.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use reqwest::Url;
 
@@ -62,21 +62,47 @@ pub fn forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(ip) => v4_forbidden(ip),
         IpAddr::V6(ip) => {
-            if let Some(v4) = ip.to_ipv4_mapped() {
-                return v4_forbidden(v4);
+            if embedded_v4(ip).into_iter().any(v4_forbidden) {
+                return true;
             }
-            let first = ip.segments()[0];
+            let [first, second, ..] = ip.segments();
             ip.is_loopback()
                 || ip.is_unspecified()
                 || ip.is_multicast()
                 // fc00::/7 unique local (AWS's metadata is fd00:ec2::254).
                 || (first & 0xfe00) == 0xfc00
-                // fe80::/10 link-local.
+                // fe80::/10 link-local, fec0::/10 (old) site-local.
                 || (first & 0xffc0) == 0xfe80
-                // 64:ff9b::/96 NAT64 of any IPv4 address.
-                || (first == 0x64 && ip.segments()[1] == 0xff9b)
+                || (first & 0xffc0) == 0xfec0
+                // 64:ff9b::/96 and 64:ff9b:1::/48: NAT64 of any IPv4 address.
+                || (first == 0x64 && second == 0xff9b)
         }
     }
+}
+
+/// The IPv4 addresses an IPv6 address carries, and reaches through a
+/// translator or tunnel: IPv4-compatible `::a.b.c.d`, mapped
+/// `::ffff:a.b.c.d`, translated `::ffff:0:a.b.c.d`, 6to4 `2002:AABB:CCDD::`
+/// and Teredo `2001:0:S:S::C:C` (the server's address and the client's,
+/// inverted).
+fn embedded_v4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let s = ip.segments();
+    let v4 = |high: u16, low: u16| Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
+    let mut found = Vec::new();
+    if s[..5] == [0; 5] && (s[5] == 0 || s[5] == 0xffff) {
+        found.push(v4(s[6], s[7]));
+    }
+    if s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0 {
+        found.push(v4(s[6], s[7]));
+    }
+    if s[0] == 0x2002 {
+        found.push(v4(s[1], s[2]));
+    }
+    if s[0] == 0x2001 && s[1] == 0 {
+        found.push(v4(s[2], s[3]));
+        found.push(v4(!s[6], !s[7]));
+    }
+    found
 }
 
 fn v4_forbidden(ip: Ipv4Addr) -> bool {
@@ -136,6 +162,14 @@ mod tests {
             "http://[fd00:ec2::254]/",
             "http://[fe80::1]/",
             "http://[::ffff:127.0.0.1]/",
+            "http://[::127.0.0.1]/",
+            "http://[::169.254.169.254]/",
+            "http://[::ffff:0:10.0.0.1]/",
+            "http://[::ffff:0:7f00:1]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://[2002:c0a8:0101::]/",
+            "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+            "http://[64:ff9b:1::a00:1]/",
             "http://0.0.0.0/",
             "http://100.64.0.1/",
             "http://localhost:8080/",
@@ -166,7 +200,13 @@ mod tests {
 
     #[test]
     fn public_addresses_are_not_forbidden() {
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "2002:5db8:d822::1",
+            "::ffff:93.184.216.34",
+        ] {
             assert!(!forbidden(ip.parse().unwrap()), "{ip}");
         }
         assert!(forbidden(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)));

@@ -27,6 +27,12 @@ on_setups!([postgres, sqlite]
 on_setups!([postgres, sqlite]
     password_checks_are_bounded_and_cheap_refusals_come_first,
     frames_and_guests_count_against_the_budgets_of_what_they_do,
+    names_titles_and_descriptions_that_hide_themselves_are_refused,
+    a_range_of_the_chain_beyond_the_head_or_backwards_is_refused,
+    a_replay_from_beyond_the_head_is_refused,
+);
+on_setups!([sqlite]
+    the_media_servers_oversized_webhook_and_the_reference_page_answer_as_documented,
 );
 on_setups!([sqlite]
     one_caller_or_one_address_cannot_hold_every_websocket,
@@ -390,4 +396,234 @@ async fn frames_and_guests_count_against_the_budgets_of_what_they_do(setup: Setu
         ["", "", "RATE_LIMIT_EXCEEDED"],
         "one budget for the address's guests"
     );
+}
+
+/// Finding 11: names and titles could be invisible (a zero-width space,
+/// U+3164, a byte-order mark) or carry directional marks, line separators
+/// and tag characters; a webhook's description skipped the text rules
+/// (BEL and U+202E taken). All refused now (422 naming the field), and
+/// nothing is appended or stored.
+async fn names_titles_and_descriptions_that_hide_themselves_are_refused(setup: Setup) {
+    let app = app_with(setup, |c| c.webhooks.allow_private_networks = true).await;
+    let id = app.active_meeting("alice", json!({})).await;
+    let head = app.head().await;
+    for title in [
+        "\u{3164}",
+        "\u{200B}",
+        "\u{FEFF}Sync",
+        "Sy\u{2028}nc",
+        "a\u{E0041}",
+    ] {
+        let made = app
+            .post("/api/v1/meetings", "alice", Some(&json!({"title": title})))
+            .await;
+        assert_eq!(made.status.as_u16(), 422, "{title:?}: {:?}", made.body);
+        assert_eq!(made.body["details"]["field"], "title", "{title:?}");
+    }
+    for name in [
+        "\u{200B}\u{200C}",
+        "\u{3164}\u{3164}",
+        "Ann\u{200F}",
+        "An\u{2029}n",
+    ] {
+        let joined = app
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/meetings/{id}/join"),
+                None,
+                Some(&json!({"user_name": name})),
+                &[],
+            )
+            .await;
+        assert_eq!(joined.status.as_u16(), 422, "{name:?}: {:?}", joined.body);
+        assert_eq!(joined.body["details"]["field"], "user_name", "{name:?}");
+    }
+    assert_eq!(app.head().await, head, "nothing appended");
+    let admin = app.token_with_roles("root", &["admin"]);
+    for description in ["bell\u{7}", "\u{202E}txt.exe", "a\u{FEFF}"] {
+        let made = app
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/webhooks",
+                Some(&admin),
+                Some(&json!({"url": "http://127.0.0.1:9/hook", "event_types": ["*"], "description": description})),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            made.status.as_u16(),
+            422,
+            "{description:?}: {:?}",
+            made.body
+        );
+        assert_eq!(made.body["details"]["field"], "description");
+    }
+    let listed = app
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/webhooks",
+            Some(&admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(listed.body["webhooks"], json!([]), "nothing stored");
+}
+
+/// Finding 12: `/audit/verify?from=` beyond the head and the position
+/// after it answered `verified: false` (a false tamper alarm), and a range
+/// from after its end answered `verified: true` having checked nothing.
+/// Both are 422 now; from the position after the head (nothing new yet)
+/// verifies, having checked nothing.
+async fn a_range_of_the_chain_beyond_the_head_or_backwards_is_refused(setup: Setup) {
+    let app = app_with(setup, |_| {}).await;
+    app.active_meeting("alice", json!({})).await;
+    let head = app.head().await;
+    let auditor = app.token_with_roles("audrey", &["auditor"]);
+    let verify = |query: String| {
+        let (app, auditor) = (&app, &auditor);
+        async move {
+            app.send(
+                reqwest::Method::GET,
+                &format!("/api/v1/audit/verify?{query}"),
+                Some(auditor),
+                None,
+                &[],
+            )
+            .await
+        }
+    };
+    let beyond = verify(format!("from={}", head + 5)).await;
+    assert_eq!(beyond.status.as_u16(), 422, "{:?}", beyond.body);
+    assert_eq!(beyond.body["details"]["field"], "from");
+    let backwards = verify("from=2&to=1".into()).await;
+    assert_eq!(backwards.status.as_u16(), 422, "{:?}", backwards.body);
+    assert_eq!(backwards.body["details"]["field"], "to");
+    let nothing_new = verify(format!("from={}", head + 1)).await;
+    assert_eq!(nothing_new.body["verified"], true, "{:?}", nothing_new.body);
+    assert_eq!(nothing_new.body["events_checked"], 0);
+    let all = verify("from=1".into()).await;
+    assert_eq!(all.body["events_checked"], head);
+}
+
+/// Finding 13: a replay from beyond the head was taken, and the
+/// subscription then waited, silent, for positions that never came. Now
+/// it is 422, and the subscription is unchanged.
+async fn a_replay_from_beyond_the_head_is_refused(setup: Setup) {
+    let app = app_with(setup, |c| c.webhooks.allow_private_networks = true).await;
+    let admin = app.token_with_roles("root", &["admin"]);
+    let made = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/webhooks",
+            Some(&admin),
+            Some(&json!({"url": "http://127.0.0.1:9/hook", "event_types": ["*"]})),
+            &[],
+        )
+        .await;
+    let id = made.body["id"].as_str().expect("subscribed").to_owned();
+    let head = app.head().await;
+    let replay = |after: i64| {
+        let (app, admin, id) = (&app, &admin, &id);
+        async move {
+            app.send(
+                reqwest::Method::POST,
+                &format!("/api/v1/webhooks/{id}/replay"),
+                Some(admin),
+                Some(&json!({"after_position": after})),
+                &[],
+            )
+            .await
+        }
+    };
+    let refused = replay(head + 100).await;
+    assert_eq!(refused.status.as_u16(), 422, "{:?}", refused.body);
+    assert_eq!(refused.body["details"]["field"], "after_position");
+    let taken = replay(head).await;
+    assert_eq!(taken.status.as_u16(), 202, "{:?}", taken.body);
+}
+
+/// Finding 14: the LiveKit webhook's 413 was plain text, and `/docs` had
+/// no Content-Security-Policy. (The receipt's head: `audit` tests.)
+async fn the_media_servers_oversized_webhook_and_the_reference_page_answer_as_documented(
+    setup: Setup,
+) {
+    let app = crate::media::media_app_with(setup, |_| {}).await;
+    let huge = "x".repeat(3 * 1024 * 1024);
+    let answer = app
+        .client
+        .post(format!("{}/api/v1/integrations/livekit/webhook", app.base))
+        .header("authorization", "anything")
+        .header("content-type", "application/webhook+json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 413);
+    let body: Value = answer.json().await.expect("the error body");
+    assert_eq!(body["code"], "PAYLOAD_TOO_LARGE");
+    for path in ["/docs/", "/docs/swagger-initializer.js"] {
+        let page = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        let policy = page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(policy.contains("default-src 'none'"), "{path}: {policy}");
+        assert!(policy.contains("script-src 'self'"), "{path}: {policy}");
+        assert!(!policy.contains("unsafe-eval"), "{path}: {policy}");
+        assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    }
+}
+
+/// Finding 15: a metric showed only after its first use, so a dashboard
+/// saw "no data" where it should see 0. A node just started describes
+/// every metric, and shows the unlabelled ones at their start.
+#[tokio::test]
+async fn a_node_just_started_describes_every_metric() {
+    let db = TestDb::on(meetings::db::Backend::Sqlite).await;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_meetings"));
+    command
+        .arg("serve")
+        .env("MEETINGS_ADDR", "127.0.0.1:0")
+        .env("DATABASE_URL", &db.url)
+        .env("JWT_SECRET", crate::helpers::SECRET)
+        .env_remove("NATS_URL");
+    let server = crate::crash::launch(command).await;
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "meetings_forwarded_refused_total",
+        "meetings_relay_position",
+        "meetings_websocket_connections",
+        "meetings_database_up",
+        "meetings_webhook_deliveries_total",
+        "meetings_rate_limited_total",
+        "meetings_bus_unsealed_total",
+        "meetings_feed_unchained_total",
+    ] {
+        assert!(text.contains(&format!("# HELP {name} ")), "{name}:\n{text}");
+    }
+    for (line, value) in [
+        ("meetings_websocket_connections", "0"),
+        ("meetings_bus_unsealed_total", "0"),
+        ("meetings_feed_unchained_total", "0"),
+        ("meetings_database_up", "1"),
+        ("meetings_rate_limited_total{category=\"chat\"}", "0"),
+        ("meetings_webhook_deliveries_total{outcome=\"failed\"}", "0"),
+    ] {
+        assert!(
+            text.lines().any(|l| l == format!("{line} {value}")),
+            "{line} {value}:\n{text}"
+        );
+    }
+    drop(server);
 }

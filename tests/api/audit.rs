@@ -434,9 +434,29 @@ async fn a_receipt_refuses_a_history_rewritten_and_rehashed_after_it(setup: Setu
     };
     let held = check(position, hash.clone()).await;
     assert_eq!(held["valid"], true, "{held}");
-    assert_eq!(held["head_position"], app.head().await);
+    assert_eq!(
+        held["head_position"],
+        Value::Null,
+        "the head is the auditors'"
+    );
     let forged = check(position, "0".repeat(64)).await;
     assert_eq!(forged["valid"], false);
+    let beyond = check(app.head().await + 10, hash.clone()).await;
+    assert_eq!(
+        (&beyond["valid"], &beyond["reason"]),
+        (&forged["valid"], &forged["reason"]),
+        "a reader cannot tell a position beyond the head from a wrong hash"
+    );
+    let audited = app
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/audit/receipt?position={position}&hash={hash}"),
+            Some(&app.token_with_roles("audrey", &["auditor"])),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(audited.body["head_position"], app.head().await);
 
     // The first event rewritten and everything after it re-hashed: the
     // chain verifies, the receipt does not.
@@ -452,11 +472,22 @@ async fn a_receipt_refuses_a_history_rewritten_and_rehashed_after_it(setup: Setu
         )
         .await;
     assert_eq!(verified.body["verified"], true, "{:?}", verified.body);
-    let refused = check(position, hash).await;
+    let refused = check(position, hash.clone()).await;
     assert_eq!(refused["valid"], false, "{refused}");
+    let why = app
+        .send(
+            Method::GET,
+            &format!("/api/v1/audit/receipt?position={position}&hash={hash}"),
+            Some(&auditor),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(why.body["valid"], false);
     assert!(
-        refused["reason"].as_str().unwrap().contains("rewritten"),
-        "{refused}"
+        why.body["reason"].as_str().unwrap().contains("rewritten"),
+        "an auditor is told why: {:?}",
+        why.body
     );
 }
 

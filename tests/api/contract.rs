@@ -26,6 +26,46 @@ async fn the_document_describes_every_route_it_routes() {
         "bearer"
     );
     assert!(spec["components"]["schemas"]["ErrorBody"]["properties"]["code"].is_object());
+    assert_eq!(spec["info"]["title"], "Meetings", "{}", spec["info"]);
+
+    // Every reference resolves, and every operation has an id of its own.
+    let text = spec.to_string();
+    for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(
+            spec["components"]["schemas"][name].is_object(),
+            "#/components/schemas/{name} is referenced but not defined"
+        );
+    }
+    let mut ids = std::collections::HashSet::new();
+    for item in spec["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            if let Some(id) = operation["operationId"].as_str() {
+                assert!(ids.insert(id.to_owned()), "operationId {id} is used twice");
+            }
+        }
+    }
+    // What makes a thing links to what uses it.
+    let made = &spec["paths"]["/api/v1/meetings"]["post"]["responses"]["201"]["links"];
+    assert_eq!(
+        made["join"]["parameters"]["meeting"], "$response.body#/meeting_id",
+        "{made}"
+    );
+    let joined =
+        &spec["paths"]["/api/v1/meetings/{meeting}/join"]["post"]["responses"]["200"]["links"];
+    assert_eq!(
+        joined["change_role"]["parameters"]["meeting"],
+        "$request.path.meeting"
+    );
+    for link in made
+        .as_object()
+        .unwrap()
+        .values()
+        .chain(joined.as_object().unwrap().values())
+    {
+        let id = link["operationId"].as_str().unwrap();
+        assert!(ids.contains(id), "a link to {id}, which is no operation");
+    }
 
     let token = app.token("alice");
     let paths = spec["paths"].as_object().unwrap();
@@ -147,7 +187,7 @@ async fn the_api_holds_to_its_own_document_under_fuzzing() {
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
             "--phases",
-            "examples,coverage,fuzzing",
+            "examples,coverage,fuzzing,stateful",
             "--max-examples",
             "25",
             "--seed",

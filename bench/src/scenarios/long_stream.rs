@@ -4,7 +4,11 @@
 //! has never seen the meeting (as after a restart), so the first command
 //! also loads the stream (from its snapshot and the events after it); that
 //! cold first command is reported on its own, and over the fresh one's
-//! (`cold_long_over_fresh`, target at most 2).
+//! (`cold_long_over_fresh`, target at most 2). And the read a page of the
+//! meeting's log costs (`GET /meetings/{m}/events?after=<head-1>&limit=1`,
+//! a WebSocket resuming at the head): one event after the last but one,
+//! read from the store, on each meeting (`page_long_over_fresh`, target
+//! about 1), beside reading the whole stream as the page once did.
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +28,11 @@ struct Measured {
     /// meeting.
     long_cold: Duration,
     fresh_cold: Duration,
+    /// The median read of one page after the last but one event.
+    long_page: Duration,
+    fresh_page: Duration,
+    /// The median read of the whole long stream.
+    long_whole: Duration,
 }
 
 pub async fn report(options: &Options) -> anyhow::Result<Vec<Report>> {
@@ -38,8 +47,15 @@ pub async fn report(options: &Options) -> anyhow::Result<Vec<Report>> {
             m.long_cold.as_secs_f64() / m.fresh_cold.as_secs_f64(),
         );
         long.insert("stream_events", options.stream_events as f64);
+        long.insert("page_ms", m.long_page.as_secs_f64() * 1000.0);
+        long.insert(
+            "page_long_over_fresh",
+            m.long_page.as_secs_f64() / m.fresh_page.as_secs_f64(),
+        );
+        long.insert("whole_stream_read_ms", m.long_whole.as_secs_f64() * 1000.0);
         let mut fresh = m.fresh.figures();
         fresh.insert("first_command_cold_ms", m.fresh_cold.as_secs_f64() * 1000.0);
+        fresh.insert("page_ms", m.fresh_page.as_secs_f64() * 1000.0);
         measured.push(long);
         baseline.push(fresh);
     }
@@ -94,6 +110,50 @@ async fn cold(
     Ok((median(on_long), median(on_fresh)))
 }
 
+/// Reads timed at a time, in turns between the meetings.
+const PAGE_SAMPLES: usize = 50;
+
+/// The median of reading one event after the last but one of `long` and
+/// of `fresh` (in turns), and of reading the whole of `long`.
+async fn pages(
+    store: &std::sync::Arc<dyn events::EventStore>,
+    long: MeetingId,
+    fresh: MeetingId,
+) -> anyhow::Result<(Duration, Duration, Duration)> {
+    let last_but_one = |meeting: MeetingId| {
+        let store = store.clone();
+        async move {
+            let stream = store.read_stream(&meeting.stream_id(), 0).await?;
+            anyhow::Ok(stream[stream.len() - 2].position)
+        }
+    };
+    let (long_after, fresh_after) = (last_but_one(long).await?, last_but_one(fresh).await?);
+    let (mut on_long, mut on_fresh, mut whole) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..PAGE_SAMPLES {
+        for (meeting, after, times) in [
+            (fresh, fresh_after, &mut on_fresh),
+            (long, long_after, &mut on_long),
+        ] {
+            let started = Instant::now();
+            let page = store
+                .read_stream_after(&meeting.stream_id(), after, 1)
+                .await?;
+            times.push(started.elapsed());
+            anyhow::ensure!(page.len() == 1, "one event after the last but one");
+        }
+    }
+    for _ in 0..5 {
+        let started = Instant::now();
+        store.read_stream(&long.stream_id(), 0).await?;
+        whole.push(started.elapsed());
+    }
+    let median = |mut times: Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    Ok((median(on_long), median(on_fresh), median(whole)))
+}
+
 /// `seconds` of sequential join/leave commands through one handler.
 async fn walk(
     store: &std::sync::Arc<dyn events::EventStore>,
@@ -122,6 +182,7 @@ async fn sample(backend: Backend, stream_events: usize, seconds: f64) -> anyhow:
     let (long_cold, fresh_cold) = cold(&store, long, fresh).await?;
     let fresh_sample = walk(&store, fresh, seconds).await?;
     let long_sample = walk(&store, long, seconds).await?;
+    let (long_page, fresh_page, long_whole) = pages(&store, long, fresh).await?;
     drop((writer, store));
     db.drop_db().await?;
     Ok(Measured {
@@ -129,5 +190,8 @@ async fn sample(backend: Backend, stream_events: usize, seconds: f64) -> anyhow:
         fresh: fresh_sample,
         long_cold,
         fresh_cold,
+        long_page,
+        fresh_page,
+        long_whole,
     })
 }

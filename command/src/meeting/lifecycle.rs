@@ -155,6 +155,7 @@ fn valid_title(title: &str) -> Result<String, MeetingError> {
         return Err(MeetingError::invalid("title", "must not be empty"));
     }
     line("title", title, TITLE_MAX_CHARS)?;
+    events::text::visible(title).map_err(|e| MeetingError::invalid("title", e.to_string()))?;
     Ok(title.to_owned())
 }
 
@@ -383,7 +384,14 @@ mod tests {
 
     #[test]
     fn titles_refuse_control_and_bidirectional_characters_and_descriptions_keep_lines() {
-        for bad in ["Weekly\0sync", "Weekly\nsync", "\u{202E}cnys"] {
+        for bad in [
+            "Weekly\0sync",
+            "Weekly\nsync",
+            "\u{202E}cnys",
+            "\u{3164}",
+            "\u{200B}",
+            "sy\u{2028}nc",
+        ] {
             let mut cmd = schedule_cmd(MeetingId::new());
             cmd.title = bad.to_owned();
             let result = events_of(&None, &ctx("alice", t0()), &Command::Schedule(cmd));
