@@ -442,14 +442,17 @@ impl Router for NatsRouter {
         };
         let mut headers = HeaderMap::new();
         headers.insert(seal::HEADER, self.seal.sign(&[&body]).as_str());
+        // One timer per command: the probes' (the answer's own deadline
+        // is counted in probes).
         let request = async_nats::Request::new()
             .payload(body.into())
             .headers(headers)
-            .timeout(Some(ANSWER_WITHIN));
+            .timeout(None);
         let answer = self.client.send_request(self.subject(node), request);
         let mut answer = std::pin::pin!(answer);
         let mut probes =
             tokio::time::interval_at(tokio::time::Instant::now() + PROBE_EVERY, PROBE_EVERY);
+        let waited = std::time::Instant::now();
         let answer = loop {
             tokio::select! {
                 answer = &mut answer => break answer,
@@ -459,6 +462,9 @@ impl Router for NatsRouter {
                         // the log from taking it twice).
                         self.gone(command.meeting_id);
                         return None;
+                    }
+                    if waited.elapsed() >= ANSWER_WITHIN {
+                        return unavailable("the meeting's node did not answer in time".into());
                     }
                 }
             }
@@ -490,9 +496,6 @@ impl Router for NatsRouter {
             Err(e) if e.kind() == RequestErrorKind::NoResponders => {
                 self.gone(command.meeting_id);
                 None
-            }
-            Err(e) if e.kind() == RequestErrorKind::TimedOut => {
-                unavailable("the meeting's node did not answer in time".into())
             }
             Err(e) => unavailable(format!("the meeting's node did not answer: {e}")),
         }

@@ -16,6 +16,8 @@ pub mod gate;
 pub mod group_commit;
 pub mod plan;
 pub mod recent;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod stream_page_sql;
 
 #[cfg(feature = "postgres")]
 pub mod postgres;

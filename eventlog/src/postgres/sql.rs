@@ -68,7 +68,7 @@ pub async fn read_stream(
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-/// A page of one stream by position (`events_stream_position`).
+/// A page of one stream by position (`stream_page_sql`).
 #[tracing::instrument(level = "trace", skip(db))]
 pub async fn read_stream_after(
     db: impl PgExecutor<'_>,
@@ -76,10 +76,7 @@ pub async fn read_stream_after(
     after_position: i64,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-    let query = format!(
-        "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND position > $2 \
-         ORDER BY position LIMIT $3"
-    );
+    let query = crate::stream_page_sql::stream_after(COLUMNS);
     let rows: Vec<EventRow> = sqlx::query_as(&query)
         .bind(stream_id)
         .bind(after_position)

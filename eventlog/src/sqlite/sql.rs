@@ -59,17 +59,14 @@ pub async fn read_stream(
     rows.iter().map(event).collect()
 }
 
-/// A page of one stream by position (`events_stream_position`).
+/// A page of one stream by position (`stream_page_sql`).
 pub async fn read_stream_after(
     db: impl SqliteExecutor<'_>,
     stream_id: &str,
     after_position: i64,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-    let query = format!(
-        "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND position > $2 \
-         ORDER BY position LIMIT $3"
-    );
+    let query = crate::stream_page_sql::stream_after(COLUMNS);
     let rows = sqlx::query(&query)
         .bind(stream_id)
         .bind(after_position)
