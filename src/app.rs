@@ -49,8 +49,7 @@ pub struct App {
     hub: Option<JoinHandle<()>>,
 }
 
-/// The shortest HS256 key Meetings accepts (the hash's own size).
-pub const MIN_SECRET_BYTES: usize = 32;
+pub use crate::auth::MIN_SECRET_BYTES;
 
 /// A setting a node refuses to start with (said to the operator as is).
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +63,6 @@ pub enum Refused {
     EmptySecret,
     #[error("the token key must be at least {MIN_SECRET_BYTES} bytes (JWT_SECRET has {0})")]
     ShortSecret(usize),
-    #[error("NODE_SHARED_SECRET must be at least {MIN_SECRET_BYTES} bytes (it has {0})")]
-    ShortNodeSecret(usize),
 }
 
 /// Where the embedded default keeps the token key it creates.
@@ -208,7 +205,7 @@ pub async fn open_bus(config: &Config, hub: &Hub) -> anyhow::Result<Arc<dyn Bus>
     let Some(url) = &config.nats_url else {
         return Ok(Arc::new(InProcessBus::new(hub.clone())));
     };
-    let seal = crate::nats::seal(&config.nats, &config.jwt)?;
+    let seal = crate::nats::seal(&config.nats, || jwt_secret(&config.jwt))?;
     let client = crate::nats::connect(url, &config.nats).await?;
     Ok(Arc::new(JetStreamLog::new(
         client,
@@ -222,7 +219,7 @@ pub async fn open_bus(config: &Config, hub: &Hub) -> anyhow::Result<Arc<dyn Bus>
 pub async fn open_router(config: &Config) -> anyhow::Result<Option<Arc<NatsRouter>>> {
     match &config.nats_url {
         Some(url) if db::Backend::of(&config.database_url)? == db::Backend::Postgres => {
-            let seal = crate::nats::seal(&config.nats, &config.jwt)?;
+            let seal = crate::nats::seal(&config.nats, || jwt_secret(&config.jwt))?;
             let client = crate::nats::connect(url, &config.nats).await?;
             Ok(Some(NatsRouter::new(client, &config.nats_prefix, seal)))
         }

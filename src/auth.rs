@@ -24,6 +24,10 @@
 //! joined by link with a name. Its `guest_of` claim names the one meeting
 //! it is good for ([`JwtKeys::issue_guest`]).
 
+/// The shortest HS256 key Meetings accepts (the hash's own size); the
+/// nodes' shared key too.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -21,8 +21,8 @@ use hmac::{Hmac, Mac};
 use live::seal::Seal;
 use sha2::Sha256;
 
-use crate::app::{MIN_SECRET_BYTES, Refused};
-use crate::config::{JwtConfig, NatsConfig};
+use crate::auth::MIN_SECRET_BYTES;
+use crate::config::NatsConfig;
 
 /// What the derivation of the nodes' key from the token key is keyed
 /// with: a key for one purpose, never the token key itself.
@@ -91,16 +91,24 @@ fn without_secrets(servers: &[ServerAddr]) -> String {
         .join(",")
 }
 
+/// `NODE_SHARED_SECRET` is shorter than a key may be (its length).
+#[derive(Debug, thiserror::Error)]
+#[error("NODE_SHARED_SECRET must be at least {MIN_SECRET_BYTES} bytes (it has {0})")]
+pub struct ShortNodeSecret(pub usize);
+
 /// The seal every node of the deployment shares: `NODE_SHARED_SECRET`,
-/// else derived from the token key.
-pub fn seal(nats: &NatsConfig, jwt: &JwtConfig) -> anyhow::Result<Seal> {
+/// else derived from the token key (`token_key`, read only then).
+pub fn seal(
+    nats: &NatsConfig,
+    token_key: impl FnOnce() -> anyhow::Result<String>,
+) -> anyhow::Result<Seal> {
     if let Some(secret) = &nats.node_secret {
         if secret.len() < MIN_SECRET_BYTES {
-            return Err(Refused::ShortNodeSecret(secret.len()).into());
+            return Err(ShortNodeSecret(secret.len()).into());
         }
         return Ok(Seal::new(secret.as_bytes()));
     }
-    let token_key = crate::app::jwt_secret(jwt).context(
+    let token_key = token_key().context(
         "NATS needs the key every node shares: set NODE_SHARED_SECRET (or JWT_SECRET, which it is then derived from)",
     )?;
     let mut derive = <Hmac<Sha256>>::new_from_slice(token_key.as_bytes())
@@ -128,14 +136,12 @@ mod tests {
 
     #[test]
     fn the_nodes_key_is_the_setting_or_one_derived_from_the_token_key() {
-        let jwt = JwtConfig {
-            secret: Some("a token key of at least thirty-two bytes".into()),
-            ..JwtConfig::default()
-        };
-        let derived = seal(&NatsConfig::default(), &jwt).unwrap();
+        let jwt = "a token key of at least thirty-two bytes";
+        let token_key = || anyhow::Ok(jwt.to_owned());
+        let derived = seal(&NatsConfig::default(), token_key).unwrap();
         let tag = derived.sign(&[b"event"]);
-        assert!(!Seal::new(jwt.secret.as_deref().unwrap().as_bytes()).verify(&[b"event"], &tag));
-        let again = seal(&NatsConfig::default(), &jwt).unwrap();
+        assert!(!Seal::new(jwt.as_bytes()).verify(&[b"event"], &tag));
+        let again = seal(&NatsConfig::default(), token_key).unwrap();
         assert!(
             again.verify(&[b"event"], &tag),
             "every node derives the same"
@@ -144,16 +150,16 @@ mod tests {
             node_secret: Some("n".repeat(32)),
             ..NatsConfig::default()
         };
-        let own = seal(&set, &jwt).unwrap();
+        let own = seal(&set, token_key).unwrap();
         assert!(!own.verify(&[b"event"], &tag));
         let short = NatsConfig {
             node_secret: Some("short".into()),
             ..NatsConfig::default()
         };
-        let refused = seal(&short, &jwt).unwrap_err();
+        let refused = seal(&short, token_key).unwrap_err();
         assert!(matches!(
-            refused.downcast_ref::<Refused>(),
-            Some(Refused::ShortNodeSecret(5))
+            refused.downcast_ref::<ShortNodeSecret>(),
+            Some(ShortNodeSecret(5))
         ));
     }
 }

@@ -67,11 +67,7 @@ pub struct MinPosition(
     ),
     modifiers(&Bearer),
     security(("bearer" = [])),
-    components(schemas(
-        ErrorBody,
-        query::history::HistoryRole,
-        super::webhooks::DeliveryStatus
-    )),
+    components(schemas(ErrorBody)),
     tags(
         (name = "meetings", description = "A meeting's life"),
         (name = "participants", description = "Admission, roles and the waiting room"),
@@ -128,6 +124,23 @@ pub fn finish(document: &mut utoipa::openapi::OpenApi) {
     Links.modify(document);
 }
 
+/// Every operation of the document, to change.
+fn operations_mut(
+    openapi: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    openapi.paths.paths.values_mut().flat_map(|item| {
+        [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
 /// The answers that make a thing, and which path parameter of other
 /// operations the thing's id fills: (operation, status, parameter, where
 /// the answer holds it).
@@ -182,6 +195,7 @@ impl Modify for Links {
                 }
             }
         }
+
         for (maker, status, parameter, value) in MAKERS {
             let Some((_, maker_path)) = operations.iter().find(|(id, _)| id == maker) else {
                 continue;
@@ -214,23 +228,12 @@ impl Modify for Links {
                     (id.clone(), link.build())
                 })
                 .collect();
-            for item in openapi.paths.paths.values_mut() {
-                for operation in [
-                    &mut item.get,
-                    &mut item.post,
-                    &mut item.put,
-                    &mut item.patch,
-                    &mut item.delete,
-                ]
-                .into_iter()
-                .flatten()
-                .filter(|o| o.operation_id.as_deref() == Some(maker))
-                {
-                    if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(status)
-                    {
-                        for (name, link) in &links {
-                            response.links.insert(name.clone(), RefOr::T(link.clone()));
-                        }
+            for operation in
+                operations_mut(openapi).filter(|o| o.operation_id.as_deref() == Some(maker))
+            {
+                if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(status) {
+                    for (name, link) in &links {
+                        response.links.insert(name.clone(), RefOr::T(link.clone()));
                     }
                 }
             }
@@ -272,33 +275,21 @@ impl Modify for CommonErrors {
             ),
         ];
         let top_level = openapi.security.clone().unwrap_or_default();
-        for item in openapi.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                let responses = &mut operation.responses.responses;
-                for (status, description) in common {
-                    responses
-                        .entry(status.into())
-                        .or_insert_with(|| error(description).into());
-                }
-                let security = operation.security.as_ref().unwrap_or(&top_level);
-                let open = security.iter().any(|s| {
-                    serde_json::to_value(s)
-                        .is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
+        for operation in operations_mut(openapi) {
+            let responses = &mut operation.responses.responses;
+            for (status, description) in common {
+                responses
+                    .entry(status.into())
+                    .or_insert_with(|| error(description).into());
+            }
+            let security = operation.security.as_ref().unwrap_or(&top_level);
+            let open = security.iter().any(|s| {
+                serde_json::to_value(s).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
+            });
+            if !open {
+                responses.entry("401".into()).or_insert_with(|| {
+                    error("UNAUTHORIZED: missing, malformed, expired or forged token (WWW-Authenticate says why)").into()
                 });
-                if !open {
-                    responses.entry("401".into()).or_insert_with(|| {
-                        error("UNAUTHORIZED: missing, malformed, expired or forged token (WWW-Authenticate says why)").into()
-                    });
-                }
             }
         }
     }

@@ -68,7 +68,7 @@ pub struct HistoryParams {
     #[param(minimum = 1, nullable = false)]
     page_size: Option<i64>,
     /// `host` (default), `participant` or `any`.
-    #[param(value_type = Option<HistoryRole>, nullable = false)]
+    #[param(value_type = Option<HistoryRole>, inline, nullable = false)]
     role: Option<String>,
 }
 

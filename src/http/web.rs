@@ -63,13 +63,18 @@ const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self
      style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
      base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// The headers of every answer of `/docs`: its policy, no sniffing, no
-/// referrer.
+/// The headers of every answer of `/docs`.
 pub async fn docs_headers(mut response: Response) -> Response {
-    let headers = response.headers_mut();
+    guard(response.headers_mut(), DOCS_CONTENT_SECURITY_POLICY);
+    response
+}
+
+/// What a browser is told of a page or an asset: its policy, no sniffing,
+/// no referrer.
+fn guard(headers: &mut axum::http::HeaderMap, policy: &'static str) {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
+        HeaderValue::from_static(policy),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -79,7 +84,6 @@ pub async fn docs_headers(mut response: Response) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    response
 }
 
 /// The pages' routes (outside `/api/v1` and the OpenAPI document).
@@ -177,18 +181,7 @@ fn served(ready: &Ready, asked: &HeaderMap) -> Response {
         HeaderValue::from_static(ready.media_type),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    guard(headers, CONTENT_SECURITY_POLICY);
     response
 }
 

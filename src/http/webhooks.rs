@@ -112,7 +112,7 @@ pub struct DeliveryPage {
 #[into_params(parameter_in = Query)]
 pub struct DeliveriesParams {
     /// Only `delivered` or only `failed` attempts.
-    #[param(nullable = false)]
+    #[param(inline, nullable = false)]
     status: Option<DeliveryStatus>,
     /// Attempts after this cursor (`seq`), default 0.
     #[param(minimum = 0, nullable = false)]

@@ -12,12 +12,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use meetings::config::Config;
 use meetings::http::{CLOSE_IDLE, CLOSE_TOO_BIG, MAX_CLIENT_MESSAGE, MAX_REQUEST_ID_CHARS};
 
-use crate::helpers::{
-    Setup, TestApp, TestDb, TestStream, eventually, setup_config, spawn_app_with,
-};
+use crate::helpers::{Setup, TestDb, app_with, eventually};
 use crate::websocket::{next_frame, open, until_caught_up, until_closed, ws_url};
 
 on_setups!([postgres, sqlite]
@@ -39,14 +36,6 @@ on_setups!([sqlite]
     one_address_cannot_hold_every_connection,
     a_socket_quiet_on_both_sides_is_closed_though_it_answers_pings,
 );
-
-async fn app_with(setup: Setup, change: impl FnOnce(&mut Config)) -> TestApp {
-    let db = TestDb::on(setup.backend()).await;
-    let stream = TestStream::new();
-    let mut config = setup_config(setup, &db, &stream);
-    change(&mut config);
-    spawn_app_with(config, db, stream).await
-}
 
 /// An upgrade's status, and the error body when refused.
 async fn upgrade(url: String) -> (u16, Value) {

@@ -10,12 +10,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use meetings::config::Config;
-
-use crate::helpers::{
-    Response, SECRET, Setup, TestApp, TestDb, TestStream, setup_config, spawn_app_on,
-    spawn_app_with,
-};
+use crate::helpers::{Response, SECRET, Setup, app_with, spawn_app_on};
 use crate::websocket::{next_frame, until_caught_up};
 
 on_setups!([postgres, sqlite]
@@ -28,14 +23,6 @@ on_setups!([postgres, sqlite]
     a_caller_over_a_category_budget_is_refused_and_nothing_is_appended,
     calls_without_a_token_are_limited_by_address_and_websocket_frames_by_caller,
 );
-
-async fn app_with(setup: Setup, change: impl FnOnce(&mut Config)) -> TestApp {
-    let db = TestDb::on(setup.backend()).await;
-    let stream = TestStream::new();
-    let mut config = setup_config(setup, &db, &stream);
-    change(&mut config);
-    spawn_app_with(config, db, stream).await
-}
 
 fn error_body_is_documented(response: &Response, status: StatusCode, code: &str) {
     assert_eq!(response.status, status, "{:?}", response.body);

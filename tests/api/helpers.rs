@@ -32,11 +32,7 @@ pub fn nats_url() -> String {
 /// The seal the tests' nodes share: derived from [`SECRET`], as every node
 /// started with [`test_config`] derives it.
 pub fn seal() -> live::seal::Seal {
-    let jwt = meetings::config::JwtConfig {
-        secret: Some(SECRET.into()),
-        ..Default::default()
-    };
-    meetings::nats::seal(&Default::default(), &jwt).expect("the tests' seal")
+    meetings::nats::seal(&Default::default(), || Ok(SECRET.to_owned())).expect("the tests' seal")
 }
 
 /// A NATS client as a node connects (credentials and TLS from the
@@ -341,6 +337,16 @@ pub async fn spawn_app_on(setup: Setup) -> TestApp {
     let db = TestDb::on(setup.backend()).await;
     let stream = TestStream::new();
     spawn_app_with(setup_config(setup, &db, &stream), db, stream).await
+}
+
+/// The app on a fresh database and stream of `setup`, its configuration
+/// changed by `change` first.
+pub async fn app_with(setup: Setup, change: impl FnOnce(&mut Config)) -> TestApp {
+    let db = TestDb::on(setup.backend()).await;
+    let stream = TestStream::new();
+    let mut config = setup_config(setup, &db, &stream);
+    change(&mut config);
+    spawn_app_with(config, db, stream).await
 }
 
 pub async fn spawn_app_with(config: Config, db: TestDb, stream: TestStream) -> TestApp {
