@@ -17,26 +17,53 @@ use live::seal::Seal;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PrivateNats, Setup, TestDb, TestStream, eventually, free_port, nats_client, nats_url, seal,
-    spawn_app_on, spawn_app_with, test_config, unique_prefix,
+    PrivateNats, TestDb, TestStream, eventually, free_port, nats_client, nats_url, seal,
+    spawn_app_with, test_config, unique_prefix,
 };
 use crate::websocket::{next_frame, open, until_caught_up};
 
 const NODE_USER: &str = "meetings";
 const NODE_PASSWORD: &str = "a-password-only-the-nodes-know";
+/// Another service on the deployment's NATS account: it may publish and
+/// subscribe, but it does not hold `NODE_SHARED_SECRET`.
+const OTHER_USER: &str = "another-service";
+const OTHER_PASSWORD: &str = "that-service's-own-password";
+
+/// A NATS of the test's own that admits only the nodes and one other
+/// service, each with a password: (the server, the nodes' URL, the other
+/// service's URL). Without credentials nobody gets in.
+async fn authenticated_nats() -> (PrivateNats, String, String) {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("meetings-nats-{}", uuid::Uuid::new_v4()));
+    let users = format!(
+        "authorization {{ users = [ \
+         {{ user: {NODE_USER:?}, password: {NODE_PASSWORD:?} }}, \
+         {{ user: {OTHER_USER:?}, password: {OTHER_PASSWORD:?} }} ] }}\n"
+    );
+    let nats = PrivateNats::start_configured(port, dir, &users).await;
+    let url = |user: &str, password: &str| format!("nats://{user}:{password}@127.0.0.1:{port}");
+    (
+        nats,
+        url(NODE_USER, NODE_PASSWORD),
+        url(OTHER_USER, OTHER_PASSWORD),
+    )
+}
+
+/// A node on PostgreSQL and the NATS at `nats_url`.
+async fn node_on(nats_url: &str) -> crate::helpers::TestApp {
+    let (db, stream) = (TestDb::create().await, TestStream::new());
+    let mut config = test_config(&db, &stream);
+    config.nats_url = Some(nats_url.to_owned());
+    spawn_app_with(config, db, stream).await
+}
 
 /// A node runs on a NATS that admits only its own users (user and
 /// password in `NATS_URL`); anyone else is turned away by the server, and
 /// what the node publishes there is sealed.
 #[tokio::test]
 async fn a_node_runs_on_a_nats_that_admits_only_its_users() {
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("meetings-nats-{}", uuid::Uuid::new_v4()));
-    let users = format!(
-        "authorization {{ users = [ {{ user: {NODE_USER:?}, password: {NODE_PASSWORD:?} }} ] }}\n"
-    );
-    let nats = PrivateNats::start_configured(port, dir.clone(), &users).await;
-    let address = format!("nats://127.0.0.1:{port}");
+    let (nats, nodes, _) = authenticated_nats().await;
+    let address = format!("nats://127.0.0.1:{}", nats.port);
     let anonymous = async_nats::ConnectOptions::new().connect(&address).await;
     assert!(anonymous.is_err(), "an anonymous client is refused");
     let guessed =
@@ -45,12 +72,7 @@ async fn a_node_runs_on_a_nats_that_admits_only_its_users() {
             .await;
     assert!(guessed.is_err(), "a wrong password is refused");
 
-    let (db, stream) = (TestDb::create().await, TestStream::new());
-    let mut config = test_config(&db, &stream);
-    config.nats_url = Some(format!(
-        "nats://{NODE_USER}:{NODE_PASSWORD}@127.0.0.1:{port}"
-    ));
-    let app = spawn_app_with(config, db, stream).await;
+    let app = node_on(&nodes).await;
     let id = app.active_meeting("alice", json!({})).await;
     let mut socket = open(&app, &id, "alice", None).await;
     until_caught_up(&mut socket).await;
@@ -85,7 +107,7 @@ async fn a_node_runs_on_a_nats_that_admits_only_its_users() {
     .await;
     assert_eq!(sealed as i64, head);
     drop(app);
-    nats.stop().await;
+    let (_, dir) = nats.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -162,10 +184,13 @@ async fn counter(app: &crate::helpers::TestApp, name: &str) -> f64 {
 /// the real event at that position was dropped. Now an unsealed event
 /// (or one sealed with another key) is dropped by the node, and one that
 /// is sealed but does not chain to the log's last event is read from the
-/// log instead: viewers and read models see the real events only.
+/// log instead: viewers and read models see the real events only. (The
+/// stranger here is another service with its own password on the
+/// deployment's authenticated NATS.)
 #[tokio::test]
 async fn nothing_on_the_bus_reaches_a_subscriber_unless_it_is_the_logs_own() {
-    let app = spawn_app_on(Setup::postgres).await;
+    let (_nats, nodes, other) = authenticated_nats().await;
+    let app = node_on(&nodes).await;
     let id = app.active_meeting("alice", json!({})).await;
     let meeting: MeetingId = id.parse().unwrap();
     app.post(&format!("/api/v1/meetings/{id}/join"), "bob", None)
@@ -173,7 +198,7 @@ async fn nothing_on_the_bus_reaches_a_subscriber_unless_it_is_the_logs_own() {
     let mut viewer = open(&app, &id, "alice", None).await;
     until_caught_up(&mut viewer).await;
     app.wait_projected().await;
-    let client = nats_client(&nats_url()).await;
+    let client = nats_client(&other).await;
     let chat = |content: &str| json!({ "content": content });
     let chat_path = format!("/api/v1/meetings/{id}/chat");
 
@@ -228,10 +253,12 @@ async fn nothing_on_the_bus_reaches_a_subscriber_unless_it_is_the_logs_own() {
 /// ended the meeting. Now a forwarded command runs only when a node
 /// sealed it, only if it was sent within a few seconds of the holder's
 /// clock, at the holder's time; and the same command sent again is taken
-/// by the log once.
+/// by the log once. (Sent by another service on the deployment's
+/// authenticated NATS; the sealed ones as a node would.)
 #[tokio::test]
 async fn a_forwarded_command_runs_only_when_a_node_sealed_it_and_at_the_holders_time() {
-    let app = spawn_app_on(Setup::postgres).await;
+    let (_nats, nodes, other) = authenticated_nats().await;
+    let app = node_on(&nodes).await;
     let node = app
         .app
         .node
@@ -242,7 +269,7 @@ async fn a_forwarded_command_runs_only_when_a_node_sealed_it_and_at_the_holders_
     app.post(&format!("/api/v1/meetings/{id}/join"), "bob", None)
         .await;
     let head = app.head().await;
-    let client = nats_client(&nats_url()).await;
+    let client = nats_client(&other).await;
     let subject = format!("{}.commands.{node}", app.stream.prefix);
     let ask = |body: Vec<u8>, with: Option<Seal>| {
         let (client, subject) = (client.clone(), subject.clone());
