@@ -36,9 +36,16 @@
 //! with 429 TOO_MANY_CONNECTIONS; a message of at most
 //! [`MAX_CLIENT_MESSAGE`] bytes; a `request_id` of at most
 //! [`MAX_REQUEST_ID_CHARS`] characters echoed back.
+//!
+//! Here: the upgrade, the connection's loop and its cursor in the log;
+//! [`viewer`]: who sees what; [`client`]: the client's frames;
+//! [`sockets`]: what one client holds.
+
+mod client;
+mod sockets;
+mod viewer;
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -47,58 +54,16 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use command::meeting::{Caller, Command};
-use events::event::{Audience, PRIVATE_TYPES};
 use events::{MeetingId, RawJson, RecordedEvent, StreamId};
 
-use super::chat::{ChatBody, ReactionBody};
-use super::media::StatusBody;
-use super::{ApiError, AppState, RequestId};
-use crate::peer::{Counted, Counts, PeerAddr};
-
-/// The WebSockets open on this node, counted by caller and by client
-/// network, so no one client takes every connection the node serves.
-#[derive(Default)]
-pub struct Sockets {
-    callers: Counts<events::UserId>,
-    networks: Counts<IpAddr>,
-}
-
-/// A socket's places among its caller's and its network's.
-struct Places {
-    _caller: Counted<events::UserId>,
-    _network: Option<Counted<IpAddr>>,
-}
-
-impl Sockets {
-    /// Takes the places of a new socket, or refuses it (429).
-    fn take(
-        &self,
-        config: &crate::config::WebSocketConfig,
-        caller: &Caller,
-        peer: Option<PeerAddr>,
-    ) -> Result<Places, ApiError> {
-        let network = match peer {
-            Some(peer) => Some(
-                self.networks
-                    .take(peer.network(), config.max_per_address)
-                    .ok_or(ApiError::TooManyConnections("from this address"))?,
-            ),
-            None => None,
-        };
-        let caller = self
-            .callers
-            .take(caller.user_id.clone(), config.max_per_caller)
-            .ok_or(ApiError::TooManyConnections("for this caller"))?;
-        Ok(Places {
-            _caller: caller,
-            _network: network,
-        })
-    }
-}
+use super::{ApiError, AppState};
+use crate::peer::PeerAddr;
+use client::{Control, answer, too_big};
+pub use sockets::Sockets;
+use viewer::After;
+pub(crate) use viewer::{Role, Viewer, follower_sees};
 
 /// Frames queued for one client before it counts as too slow.
 pub const CLIENT_QUEUE: usize = 1024;
@@ -327,133 +292,6 @@ impl Cursor {
         self.position = event.position;
     }
 }
-
-/// Who is connected, to which meeting, and what they may see.
-pub(super) struct Viewer {
-    caller: Caller,
-    meeting: MeetingId,
-    /// Where the viewer connects from (a guest's frames count against
-    /// their address's budgets).
-    peer: Option<PeerAddr>,
-    /// In the waiting room: sees only what is about their own wait, until
-    /// they are admitted.
-    waiting: bool,
-}
-
-/// What an event the viewer was sent means for the connection.
-enum After {
-    /// Nothing: go on.
-    Continue,
-    /// The meeting is over: send what is left of it, then close.
-    Over,
-    /// The viewer may read no more (banned, turned away): close now.
-    Refused(&'static str),
-}
-
-impl Viewer {
-    /// A reader of `meeting` as the read check let them in.
-    pub(super) fn new(caller: Caller, meeting: MeetingId, entry: &super::access::Live) -> Self {
-        Self {
-            caller,
-            meeting,
-            peer: None,
-            waiting: entry.waiting,
-        }
-    }
-
-    /// Whether this viewer may see the event: everything but private
-    /// events, and those when their audience includes the viewer. Only an
-    /// audience of moderators needs the viewer's role (as the meeting
-    /// stands now), looked up once per call of `role` and kept in it. A
-    /// viewer in the waiting room sees only the events about their wait.
-    pub(super) async fn sees(
-        &self,
-        state: &AppState,
-        event: &RecordedEvent,
-        role: &mut Role,
-    ) -> bool {
-        let private = PRIVATE_TYPES.contains(&event.event_type.as_str());
-        if !private {
-            return !self.waiting;
-        }
-        let Ok(decoded) = event.decode() else {
-            return false;
-        };
-        let audience = decoded.audience();
-        let user = &self.caller.user_id;
-        if audience.includes(user, None) {
-            return !self.waiting || audience == Audience::ModeratorsAnd(user);
-        }
-        if self.waiting || !matches!(audience, Audience::ModeratorsAnd(_)) {
-            return false;
-        }
-        if role.is_none() {
-            let now = state
-                .commands
-                .inspect(self.meeting, |m| m.and_then(|m| m.role_of(user)))
-                .await
-                .unwrap_or(None);
-            *role = Some(now);
-        }
-        audience.includes(user, role.flatten())
-    }
-
-    /// What an event of the meeting means for this connection (only the
-    /// few kinds that end a connection or a wait are decoded).
-    fn after(&mut self, event: &RecordedEvent) -> After {
-        use events::MeetingEvent as E;
-        const ENDING: [&str; 5] = [
-            "meeting_ended",
-            "meeting_cancelled",
-            "participant_left",
-            "participant_admitted",
-            "participant_rejected",
-        ];
-        if !ENDING.contains(&event.event_type.as_str()) {
-            return After::Continue;
-        }
-        let me = &self.caller.user_id;
-        match event.decode() {
-            Ok(E::MeetingEnded(_) | E::MeetingCancelled(_)) => After::Over,
-            Ok(E::ParticipantLeft(e)) if e.banned && e.user_id == *me => {
-                After::Refused("banned from the meeting")
-            }
-            Ok(E::ParticipantRejected(e)) if e.user_id == *me => {
-                After::Refused("turned away from the waiting room")
-            }
-            Ok(E::ParticipantAdmitted(e)) if e.user_id == *me => {
-                self.waiting = false;
-                After::Continue
-            }
-            _ => After::Continue,
-        }
-    }
-}
-
-/// Whether `caller`, following the event's meeting from outside (a
-/// webhook's owner), may see it: exactly as a connected viewer of that
-/// meeting who is not waiting. `role` caches the caller's role in that
-/// meeting (one per meeting).
-pub(crate) async fn follower_sees(
-    state: &AppState,
-    caller: &Caller,
-    event: &RecordedEvent,
-    role: &mut Role,
-) -> bool {
-    let Some(meeting) = MeetingId::from_stream_id(&event.stream_id) else {
-        return false;
-    };
-    let viewer = Viewer {
-        caller: caller.clone(),
-        meeting,
-        peer: None,
-        waiting: false,
-    };
-    viewer.sees(state, event, role).await
-}
-
-/// The viewer's role in the meeting once looked up (`Some(None)`: none).
-pub(crate) type Role = Option<Option<events::event::Role>>;
 
 async fn serve(
     state: AppState,
@@ -717,158 +555,4 @@ async fn follow(
             },
         }
     }
-}
-
-/// The frames the server sends besides events.
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Control {
-    /// The backlog is sent; live events follow.
-    CaughtUp {
-        position: i64,
-    },
-    Pong {
-        request_id: Value,
-    },
-    /// A client frame's command was accepted.
-    Ack {
-        request_id: Value,
-        position: i64,
-    },
-    /// A client frame was refused.
-    Error {
-        request_id: Value,
-        code: &'static str,
-        message: String,
-    },
-}
-
-impl Control {
-    fn text(&self) -> String {
-        serde_json::to_string(self).expect("a control frame of strings and numbers serialises")
-    }
-}
-
-/// Whether a read failed on a message over [`MAX_CLIENT_MESSAGE`].
-fn too_big(error: &axum::Error) -> bool {
-    let source: &(dyn std::error::Error + 'static) = error;
-    let mut cause = Some(source);
-    while let Some(e) = cause {
-        if let Some(tungstenite::Error::Capacity(_)) = e.downcast_ref::<tungstenite::Error>() {
-            return true;
-        }
-        cause = e.source();
-    }
-    false
-}
-
-/// A client frame `{type, request_id, data}`; its `request_id` (a string
-/// of at most [`MAX_REQUEST_ID_CHARS`] characters, or a number) is echoed
-/// back.
-#[derive(Default, Deserialize)]
-struct ClientFrame {
-    #[serde(rename = "type", default)]
-    kind: Value,
-    #[serde(default)]
-    request_id: Value,
-    #[serde(default)]
-    data: Value,
-}
-
-/// Runs a client frame as the REST command of the same name.
-async fn answer(state: &AppState, viewer: &Viewer, text: &str) -> Control {
-    // Not a JSON object: no type, which is refused below.
-    let frame = serde_json::from_str::<ClientFrame>(text).unwrap_or_default();
-    let request_id = match frame.request_id {
-        id @ (Value::Null | Value::Number(_)) => id,
-        Value::String(id) if id.chars().count() <= MAX_REQUEST_ID_CHARS => Value::String(id),
-        _ => {
-            let (code, message) = ApiError::invalid(
-                "request_id",
-                format!(
-                    "must be a number or a string of at most {MAX_REQUEST_ID_CHARS} characters"
-                ),
-            )
-            .code_and_message();
-            return Control::Error {
-                request_id: Value::Null,
-                code,
-                message,
-            };
-        }
-    };
-    let kind = frame.kind.as_str().unwrap_or("");
-    // Every frame counts against the frame budget, and one that runs a
-    // command against its REST twin's category too.
-    let twin = match kind {
-        "chat" | "reaction" => Some(super::Category::Chat),
-        "hand_raise" | "participant_update" => Some(super::Category::Status),
-        _ => None,
-    };
-    let key = super::limits::key(Some(&viewer.caller), viewer.peer).unwrap_or_default();
-    for category in std::iter::once(super::Category::WebSocket).chain(twin) {
-        if let Err(exceeded) = state.limits.check(category, key.clone()) {
-            let (code, message) = ApiError::from(exceeded).code_and_message();
-            return Control::Error {
-                request_id,
-                code,
-                message,
-            };
-        }
-    }
-    if kind == "ping" {
-        return Control::Pong { request_id };
-    }
-    let data = match frame.data {
-        Value::Null => json!({}),
-        data => data,
-    };
-    let command = match kind {
-        "chat" => body::<ChatBody>(data).and_then(|b| b.command()),
-        "reaction" => body::<ReactionBody>(data).and_then(|b| b.command()),
-        "participant_update" => body::<StatusBody>(data).map(|b| b.command()),
-        "hand_raise" => {
-            let raised = data["is_hand_raised"].as_bool().unwrap_or(true);
-            Ok(StatusBody {
-                is_hand_raised: Some(raised),
-                ..StatusBody::default()
-            }
-            .command())
-        }
-        _ => Err(ApiError::invalid(
-            "type",
-            "must be ping, chat, hand_raise, reaction or participant_update",
-        )),
-    };
-    let outcome = match command {
-        Ok(command) => run(state, viewer, command).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(position) => Control::Ack {
-            request_id,
-            position,
-        },
-        Err(e) => {
-            let (code, message) = e.code_and_message();
-            Control::Error {
-                request_id,
-                code,
-                message,
-            }
-        }
-    }
-}
-
-fn body<T: serde::de::DeserializeOwned>(data: Value) -> Result<T, ApiError> {
-    serde_json::from_value(data).map_err(|e| ApiError::invalid("data", e.to_string()))
-}
-
-async fn run(state: &AppState, viewer: &Viewer, command: Command) -> Result<i64, ApiError> {
-    let ctx = super::call::context(viewer.caller.clone(), RequestId::generate());
-    let done = state
-        .commands
-        .execute(viewer.meeting, &ctx, command, None)
-        .await?;
-    Ok(done.position)
 }
