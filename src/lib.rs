@@ -22,5 +22,6 @@ pub mod peer;
 pub mod secrets;
 pub mod server;
 pub mod timer;
+pub mod visibility;
 pub mod webhooks;
 pub mod workers;

@@ -101,7 +101,7 @@ enum Kind {
 /// known before first use; `&[]` is the unlabelled series), so a dashboard
 /// sees 0 rather than "no data". Series of open-ended labels (a command,
 /// a route) appear with their first use.
-const METRICS: [(&str, Kind, &str, &[Series]); 14] = [
+const METRICS: [(&str, Kind, &str, &[Series]); 15] = [
     (
         "meetings_commands_total",
         Kind::Counter,
@@ -142,6 +142,12 @@ const METRICS: [(&str, Kind, &str, &[Series]); 14] = [
         "meetings_bus_unsealed_total",
         Kind::Counter,
         "Messages on the bus whose seal did not check, dropped.",
+        &[&[]],
+    ),
+    (
+        "meetings_undecodable_events_total",
+        Kind::Counter,
+        "Events of the log that did not decode where they were to be shown or sent (shown to nobody; a webhook gives them up).",
         &[&[]],
     ),
     (

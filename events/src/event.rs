@@ -595,8 +595,22 @@ pub struct MediaRoomFinished {
 
 /// Declares the catalogue once: the enum, each variant's log name (its
 /// serde tag too), and the direct decode from the log's columns.
+/// The catalogue: every event with its log name and who may see it,
+/// `public` (everyone who may read the meeting) or `private(e => the
+/// audience of event e)`. There is no default: a new event says which it
+/// is, or does not compile.
 macro_rules! catalogue {
-    ($($variant:ident => $name:literal,)*) => {
+    (@audience $event:ident public) => {{
+        let _ = $event;
+        Audience::Everyone
+    }};
+    (@audience $event:ident private ($e:ident => $who:expr)) => {{
+        let $e = $event;
+        $who
+    }};
+    (@private public) => { false };
+    (@private private) => { true };
+    ($($variant:ident => $name:literal, $vis:ident $(($e:ident => $who:expr))?,)*) => {
         /// Everything that can happen to a meeting.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -623,6 +637,24 @@ macro_rules! catalogue {
                 }
             }
 
+            /// Who may see this event (the catalogue's word for its type).
+            pub fn audience(&self) -> Audience<'_> {
+                match self {
+                    $(Self::$variant(event) => catalogue!(@audience event $vis $(($e => $who))?),)*
+                }
+            }
+
+            /// Whether events of this log type may be private (a reader
+            /// decodes only those to find their audience). A type the
+            /// catalogue does not know may be: it is decoded, and refused
+            /// if it does not decode.
+            pub fn may_be_private(event_type: &str) -> bool {
+                match event_type {
+                    $($name => catalogue!(@private $vis),)*
+                    _ => true,
+                }
+            }
+
             /// Straight into the variant's struct: no copy of the payload
             /// and no buffering of an adjacently tagged object.
             fn decode<'de, D>(event_type: &str, data: D) -> Result<Self, serde_json::Error>
@@ -640,34 +672,39 @@ macro_rules! catalogue {
 }
 
 catalogue! {
-    MeetingScheduled => "meeting_scheduled",
-    MeetingDetailsUpdated => "meeting_details_updated",
-    MeetingCancelled => "meeting_cancelled",
-    MeetingStarted => "meeting_started",
-    MeetingEnded => "meeting_ended",
-    RoomConfigUpdated => "room_config_updated",
-    SecurityPolicyApplied => "security_policy_applied",
-    ParticipantInvited => "participant_invited",
-    ParticipantWaiting => "participant_waiting",
-    ParticipantAdmitted => "participant_admitted",
-    ParticipantRejected => "participant_rejected",
-    ParticipantJoined => "participant_joined",
-    ParticipantLeft => "participant_left",
-    ParticipantRoleChanged => "participant_role_changed",
-    ParticipantMediaChanged => "participant_media_changed",
-    HandRaised => "hand_raised",
-    HandLowered => "hand_lowered",
-    ReactionSent => "reaction_sent",
-    ChatMessageSent => "chat_message_sent",
-    BreakoutRoomsOpened => "breakout_rooms_opened",
-    ParticipantAssignedToBreakout => "participant_assigned_to_breakout",
-    BreakoutRoomsClosed => "breakout_rooms_closed",
-    RecordingStarted => "recording_started",
-    RecordingStopped => "recording_stopped",
-    RecordingFileReported => "recording_file_reported",
-    MediaConnected => "media_connected",
-    MediaDisconnected => "media_disconnected",
-    MediaRoomFinished => "media_room_finished",
+    MeetingScheduled => "meeting_scheduled", public,
+    MeetingDetailsUpdated => "meeting_details_updated", public,
+    MeetingCancelled => "meeting_cancelled", public,
+    MeetingStarted => "meeting_started", public,
+    MeetingEnded => "meeting_ended", public,
+    RoomConfigUpdated => "room_config_updated", public,
+    SecurityPolicyApplied => "security_policy_applied", public,
+    ParticipantInvited => "participant_invited", public,
+    // A waiting-room request: the person waiting and the moderators.
+    ParticipantWaiting => "participant_waiting", private(e => Audience::ModeratorsAnd(&e.user_id)),
+    ParticipantAdmitted => "participant_admitted", private(e => Audience::ModeratorsAnd(&e.user_id)),
+    ParticipantRejected => "participant_rejected", private(e => Audience::ModeratorsAnd(&e.user_id)),
+    ParticipantJoined => "participant_joined", public,
+    ParticipantLeft => "participant_left", public,
+    ParticipantRoleChanged => "participant_role_changed", public,
+    ParticipantMediaChanged => "participant_media_changed", public,
+    HandRaised => "hand_raised", public,
+    HandLowered => "hand_lowered", public,
+    ReactionSent => "reaction_sent", public,
+    // A message with a recipient: its sender and recipient only.
+    ChatMessageSent => "chat_message_sent", private(e => match &e.recipient_id {
+        Some(recipient) => Audience::Pair(&e.sender_id, recipient),
+        None => Audience::Everyone,
+    }),
+    BreakoutRoomsOpened => "breakout_rooms_opened", public,
+    ParticipantAssignedToBreakout => "participant_assigned_to_breakout", public,
+    BreakoutRoomsClosed => "breakout_rooms_closed", public,
+    RecordingStarted => "recording_started", public,
+    RecordingStopped => "recording_stopped", public,
+    RecordingFileReported => "recording_file_reported", public,
+    MediaConnected => "media_connected", public,
+    MediaDisconnected => "media_disconnected", public,
+    MediaRoomFinished => "media_room_finished", public,
 }
 
 /// Who may see an event live or in a query.
@@ -694,15 +731,6 @@ impl<'a> Audience<'a> {
     }
 }
 
-/// The event types that are not for everyone: a reader decodes only these
-/// to find their [`Audience`].
-pub const PRIVATE_TYPES: [&str; 4] = [
-    "chat_message_sent",
-    "participant_waiting",
-    "participant_admitted",
-    "participant_rejected",
-];
-
 /// An event payload that could not be decoded from the log.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot decode {event_type} v{schema_version}: {source}")]
@@ -714,21 +742,6 @@ pub struct DecodeError {
 }
 
 impl MeetingEvent {
-    /// Who may see this event.
-    pub fn audience(&self) -> Audience<'_> {
-        match self {
-            Self::ChatMessageSent(ChatMessageSent {
-                sender_id,
-                recipient_id: Some(recipient),
-                ..
-            }) => Audience::Pair(sender_id, recipient),
-            Self::ParticipantWaiting(e) => Audience::ModeratorsAnd(&e.user_id),
-            Self::ParticipantAdmitted(e) => Audience::ModeratorsAnd(&e.user_id),
-            Self::ParticipantRejected(e) => Audience::ModeratorsAnd(&e.user_id),
-            _ => Audience::Everyone,
-        }
-    }
-
     /// Splits the event into the log's `event_type` and `data` columns.
     pub fn to_parts(&self) -> (&'static str, serde_json::Value) {
         let data = match serde_json::to_value(self) {
@@ -928,7 +941,12 @@ mod tests {
         assert!(audience.includes(&sender, Some(Role::Participant)));
         assert!(audience.includes(&recipient, Some(Role::Participant)));
         assert!(!audience.includes(&other, Some(Role::Host)));
-        assert!(PRIVATE_TYPES.contains(&chat.event_type()));
+        assert!(MeetingEvent::may_be_private(chat.event_type()));
+        assert!(!MeetingEvent::may_be_private("participant_joined"));
+        assert!(
+            MeetingEvent::may_be_private("meeting_exploded"),
+            "an unknown type may be private: decode it"
+        );
 
         let waiting = MeetingEvent::ParticipantWaiting(ParticipantWaiting {
             meeting_id: MeetingId::new(),

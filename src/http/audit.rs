@@ -408,7 +408,11 @@ pub async fn meeting_events(
     let id = state.commands.resolve(&meeting).await?;
     let everything = audits(&caller).is_ok();
     let entry = super::access::live(&state, &caller, id).await?;
-    let viewer = super::ws::Viewer::new(caller, id, &entry);
+    let reader = crate::visibility::Reader {
+        user: caller.user_id.clone(),
+        meeting: id,
+        waiting: entry.waiting,
+    };
     let head = state.head().await?;
     // Pages of the stream after `after`, until `limit` events the caller
     // may see are found or the stream ends: the read costs what the page
@@ -434,7 +438,7 @@ pub async fn meeting_events(
                 break;
             }
             next_after = event.position;
-            if everything || viewer.sees(&state, &event, &mut role).await {
+            if everything || reader.sees(&state.commands, &event, &mut role).await {
                 events.push(event);
             }
         }

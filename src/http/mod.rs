@@ -29,7 +29,7 @@ mod recording;
 mod roles;
 mod web;
 mod webhooks;
-pub(crate) mod ws;
+mod ws;
 
 use std::sync::Arc;
 

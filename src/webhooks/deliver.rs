@@ -50,7 +50,7 @@ struct Standing {
     /// Whether they follow it now ([`owner::follows`]).
     follows: Option<bool>,
     /// Their role in it, for the events only moderators see.
-    role: crate::http::ws::Role,
+    role: crate::visibility::RoleCache,
 }
 
 /// Why a worker stopped following.
@@ -283,9 +283,16 @@ impl Worker<'_> {
                 follows
             }
         };
+        let reader = crate::visibility::Reader::outside(&self.owner.user_id, event);
         Ok(follows
-            && crate::http::ws::follower_sees(self.state, &self.owner, event, &mut standing.role)
-                .await)
+            && match reader {
+                Some(reader) => {
+                    reader
+                        .sees(&self.state.commands, event, &mut standing.role)
+                        .await
+                }
+                None => false,
+            })
     }
 
     /// Sends one event until it is taken or given up on; `Some` when the
@@ -295,7 +302,18 @@ impl Worker<'_> {
         event: &RecordedEvent,
         stop: &mut watch::Receiver<bool>,
     ) -> anyhow::Result<Option<Stop>> {
-        let body = body(event);
+        let body = match body(event) {
+            Ok(body) => body,
+            Err(e) => {
+                // Given up on at once, and said so in the delivery log.
+                crate::visibility::undecodable(event, &e);
+                self.seq += 1;
+                let answer = Answer::refused(format!("the event does not decode: {e}"));
+                self.attempts
+                    .push(answer.delivery(self.seq, event, 1, true));
+                return Ok(None);
+            }
+        };
         let schedule = &self.hooks.config.retry_schedule.0;
         loop {
             let n = self.progress.attempts as usize;
@@ -371,28 +389,27 @@ impl Worker<'_> {
 
 /// The request body: `{type, timestamp, data: {position, event_id,
 /// meeting_id, actor, ...the event's data}}`.
-pub fn body(event: &RecordedEvent) -> Vec<u8> {
-    let mut data = match serde_json::from_str(event.data.get()) {
-        Ok(serde_json::Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    };
-    let metadata: serde_json::Value =
-        serde_json::from_str(event.metadata.get()).unwrap_or_default();
+/// An event whose data is not an object or whose metadata names no
+/// actor has no body: an error, never an empty one.
+pub fn body(event: &RecordedEvent) -> Result<Vec<u8>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        actor: serde_json::Value,
+    }
+    let mut data: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(event.data.get())?;
+    let metadata: Metadata = serde_json::from_str(event.metadata.get())?;
     data.insert("position".into(), event.position.into());
     data.insert("event_id".into(), event.event_id.to_string().into());
     if let Some(meeting) = event.stream_id.0.strip_prefix("meeting-") {
         data.insert("meeting_id".into(), meeting.into());
     }
-    data.insert(
-        "actor".into(),
-        metadata.get("actor").cloned().unwrap_or_default(),
-    );
+    data.insert("actor".into(), metadata.actor);
     serde_json::to_vec(&serde_json::json!({
         "type": event.event_type,
         "timestamp": events::time::text(event.recorded_at),
         "data": data,
     }))
-    .expect("a JSON value serialises")
 }
 
 /// What one attempt got.
@@ -406,6 +423,18 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// An attempt not made, for why.
+    fn refused(why: String) -> Self {
+        Self {
+            status: None,
+            retry_after: None,
+            error: Some(why),
+            body: None,
+            latency: Duration::ZERO,
+            at: Utc::now(),
+        }
+    }
+
     fn delivered(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
     }
@@ -532,6 +561,37 @@ fn retry_after(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_without_an_object_for_data_or_an_actor_has_no_body_not_an_empty_one() {
+        let event = |data: &str, metadata: &str| RecordedEvent {
+            position: 7,
+            event_id: events::EventId::new(),
+            stream_id: events::MeetingId::new().stream_id(),
+            stream_version: 1,
+            event_type: "meeting_started".into(),
+            schema_version: 1,
+            data: events::RawJson::from_string(data.into()).unwrap(),
+            metadata: events::RawJson::from_string(metadata.into()).unwrap(),
+            recorded_at: Utc::now(),
+            prev_hash: vec![0; 32],
+            hash: vec![0; 32],
+        };
+        let actor = r#"{"actor": {"user_id": "alice", "name": "Alice", "kind": "user"}}"#;
+        let good: serde_json::Value =
+            serde_json::from_slice(&body(&event(r#"{"a": 1}"#, actor)).unwrap()).unwrap();
+        assert_eq!(good["data"]["a"], 1);
+        assert_eq!(good["data"]["actor"]["user_id"], "alice");
+        assert_eq!(good["data"]["position"], 7);
+        assert!(
+            body(&event("[1, 2]", actor)).is_err(),
+            "data that is no object"
+        );
+        assert!(
+            body(&event("{}", "{}")).is_err(),
+            "metadata without an actor"
+        );
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {

@@ -163,7 +163,7 @@ async fn run(state: &AppState, viewer: &Viewer, command: Command) -> Result<i64,
     let ctx = super::super::call::context(viewer.caller.clone(), RequestId::generate());
     let done = state
         .commands
-        .execute(viewer.meeting, &ctx, command, None)
+        .execute(viewer.reader.meeting, &ctx, command, None)
         .await?;
     Ok(done.position)
 }

@@ -38,7 +38,8 @@
 //! [`MAX_REQUEST_ID_CHARS`] characters echoed back.
 //!
 //! Here: the upgrade, the connection's loop and its cursor in the log;
-//! [`viewer`]: who sees what; [`client`]: the client's frames;
+//! [`viewer`]: who is connected (what they may see is
+//! [`crate::visibility`]); [`client`]: the client's frames;
 //! [`sockets`]: what one client holds.
 
 mod client;
@@ -62,8 +63,7 @@ use super::{ApiError, AppState};
 use crate::peer::PeerAddr;
 use client::{Control, answer, too_big};
 pub use sockets::Sockets;
-use viewer::After;
-pub(crate) use viewer::{Role, Viewer, follower_sees};
+use viewer::{After, Viewer};
 
 /// Frames queued for one client before it counts as too slow.
 pub const CLIENT_QUEUE: usize = 1024;
@@ -160,8 +160,13 @@ pub async fn connect(
     let peer = peer.map(|p| p.0);
     let places = state.sockets.take(&state.websocket, &caller, peer)?;
     let viewer = Viewer {
+        reader: crate::visibility::Reader {
+            user: caller.user_id.clone(),
+            meeting: meeting_id,
+            waiting: entry.waiting,
+        },
+        caller,
         peer,
-        ..Viewer::new(caller, meeting_id, &entry)
     };
     Ok(upgrade
         .protocols([SUBPROTOCOL])
@@ -224,7 +229,9 @@ pub fn frame(event: &RecordedEvent) -> String {
         data: &'a RawJson,
         timestamp: DateTime<Utc>,
     }
-    let metadata = serde_json::from_str::<Metadata<'_>>(event.metadata.get()).ok();
+    let metadata = serde_json::from_str::<Metadata<'_>>(event.metadata.get())
+        .inspect_err(|e| crate::visibility::undecodable(event, e))
+        .ok();
     serde_json::to_string(&Frame {
         kind: &event.event_type,
         position: event.position,
@@ -301,7 +308,7 @@ async fn serve(
     socket: WebSocket,
 ) {
     let _counted = crate::metrics::WebSocketGauge::open();
-    let meeting = viewer.meeting;
+    let meeting = viewer.reader.meeting;
     let send_timeout = Duration::from_secs(state.websocket.send_timeout_seconds);
     let (mut sink, mut incoming) = socket.split();
     let (frames, mut queue) = mpsc::channel::<Message>(CLIENT_QUEUE);
