@@ -333,7 +333,7 @@ impl App {
             websocket: config.websocket.clone(),
             sockets: Default::default(),
             request_timeout: Duration::from_secs(config.http.request_timeout_seconds),
-            limits: Arc::new(http::RateLimits::new(|c| config.edge.budget(c))),
+            limits: Arc::new(http::RateLimits::new(|c| c.budget(&config.edge))),
             metrics: config
                 .edge
                 .metrics_enabled
@@ -351,7 +351,7 @@ impl App {
             dev_login: config.dev_login,
         });
         workers.push(tokio::spawn(crate::webhooks::run(
-            state.clone(),
+            commands.clone(),
             webhooks,
             leases,
             stopped.clone(),
@@ -360,7 +360,7 @@ impl App {
         let server = tokio::spawn(crate::server::serve(
             listener,
             router,
-            config.http.limits(),
+            (&config.http).into(),
             stopped,
         ));
         Ok(Self {

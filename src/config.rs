@@ -271,22 +271,6 @@ impl Default for EdgeConfig {
 }
 
 impl EdgeConfig {
-    /// A category's budget (`None` where it is 0: not limited).
-    pub fn budget(&self, category: crate::http::Category) -> Option<crate::http::Budget> {
-        use crate::http::Category as C;
-        let (limit, window) = match category {
-            C::Meetings => (self.rate_limit_meetings_per_hour, 3600),
-            C::Participants => (self.rate_limit_participants_per_hour, 3600),
-            C::Chat => (self.rate_limit_chat_per_minute, 60),
-            C::Status => (self.rate_limit_status_per_minute, 60),
-            C::WebSocket => (self.rate_limit_ws_messages_per_minute, 60),
-        };
-        (limit > 0).then(|| crate::http::Budget {
-            limit,
-            window: std::time::Duration::from_secs(window),
-        })
-    }
-
     /// No rate limits at all (the benchmarks measure the machinery, not
     /// the budgets).
     pub fn unlimited(self) -> Self {
@@ -334,17 +318,6 @@ impl Default for HttpConfig {
             request_timeout_seconds: 30,
             max_connections: 10_000,
             max_connections_per_address: 1_000,
-        }
-    }
-}
-
-impl HttpConfig {
-    pub fn limits(&self) -> crate::server::Limits {
-        crate::server::Limits {
-            header_timeout: std::time::Duration::from_secs(self.header_timeout_seconds),
-            request_timeout: std::time::Duration::from_secs(self.request_timeout_seconds),
-            max_connections: self.max_connections,
-            max_connections_per_address: self.max_connections_per_address,
         }
     }
 }

@@ -6,8 +6,8 @@
 //!   connection, a half-sent request and a keep-alive connection between
 //!   requests are all closed when it runs out (hyper's header read
 //!   timeout, which `axum::serve` leaves off).
-//! - A request has [`Limits::request_timeout`] to be answered (a body sent
-//!   slowly included): 408 then.
+//! - A request's own time is the router's (`HTTP_REQUEST_TIMEOUT_SECONDS`,
+//!   408 after: `crate::http`).
 //! - At most [`Limits::max_connections`] connections are open at once,
 //!   WebSockets included (the slot goes with the upgraded socket), and at
 //!   most [`Limits::max_connections_per_address`] from one client network
@@ -36,10 +36,19 @@ use crate::peer::{Counted, Counts, PeerAddr};
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub header_timeout: Duration,
-    pub request_timeout: Duration,
     pub max_connections: usize,
     /// Connections open at once from one client network (0: no bound).
     pub max_connections_per_address: usize,
+}
+
+impl From<&crate::config::HttpConfig> for Limits {
+    fn from(http: &crate::config::HttpConfig) -> Self {
+        Self {
+            header_timeout: Duration::from_secs(http.header_timeout_seconds),
+            max_connections: http.max_connections,
+            max_connections_per_address: http.max_connections_per_address,
+        }
+    }
 }
 
 /// A connection's place among the open ones (and among its network's),
@@ -123,17 +132,4 @@ pub async fn serve(
     // Every connection task has ended once no receiver is left.
     done_tx.closed().await;
     Ok(())
-}
-
-/// Answers 408 REQUEST_TIMEOUT when a request takes longer than `limit`.
-pub async fn request_timeout(
-    limit: Duration,
-    request: Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => crate::http::ApiError::TimedOut.into_response(),
-    }
 }

@@ -1,6 +1,7 @@
 //! The vocabulary every part of Meetings agrees on, and the ports.
 //!
-//! Typed ids ([`ids`]), the domain events and their payloads ([`event`]),
+//! Typed ids ([`ids`]), the deployment's roles ([`deployment`]), the
+//! domain events and their payloads ([`event`]),
 //! the room settings declared once ([`settings`]), the envelope that wraps
 //! an event in the log ([`envelope`]), the tamper-evident hash chain
 //! ([`hash`]), the rules for text from outside ([`text`]), timestamps as
@@ -13,6 +14,7 @@
 //! live delivery (bus, feed, relay) in `live`, so the write model builds
 //! and tests without a database or a broker.
 
+pub mod deployment;
 pub mod envelope;
 pub mod event;
 pub mod hash;

@@ -5,9 +5,6 @@
 use events::MeetingId;
 use sqlx::AnyPool;
 
-/// Deployment roles that may read every meeting.
-pub const READ_ALL_ROLES: [&str; 2] = ["admin", "auditor"];
-
 /// How a user stands in a meeting, by the read models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Standing {
@@ -68,7 +65,7 @@ pub async fn may(
     roles: &[String],
     access: Access,
 ) -> Result<Option<bool>, sqlx::Error> {
-    let reads_all = roles.iter().any(|r| READ_ALL_ROLES.contains(&r.as_str()));
+    let reads_all = events::deployment::reads_all(roles);
     Ok(standing(pool, meeting_id, user).await?.map(|s| {
         reads_all
             || (!s.banned

@@ -81,7 +81,7 @@ pub async fn live(
         })
         .await?;
     let (banned, waiting, over) = now.ok_or(ApiError::App(command::AppError::NotFound))?;
-    if banned && !super::audit::reads_all(caller) {
+    if banned && !caller.reads_all() {
         return Err(ApiError::CannotRead);
     }
     match check(state, caller, meeting_id, Access::Read).await {

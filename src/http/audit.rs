@@ -200,17 +200,9 @@ pub async fn events(
         .into_response())
 }
 
-/// Whether the caller holds a deployment role that reads everything
-/// (`auditor`, `admin`).
-pub fn reads_all(caller: &command::meeting::Caller) -> bool {
-    query::access::READ_ALL_ROLES
-        .iter()
-        .any(|role| caller.has_role(role))
-}
-
 /// Only the deployment's auditors and admins read the whole log.
 fn audits(caller: &command::meeting::Caller) -> Result<(), ApiError> {
-    if reads_all(caller) {
+    if caller.reads_all() {
         Ok(())
     } else {
         Err(ApiError::CannotRead)
@@ -297,7 +289,7 @@ pub async fn receipt(
     let check = crate::audit::check_receipt(state.commands.store(), params.position, &params.hash)
         .await
         .map_err(|e| ApiError::App(e.into()))?;
-    Ok(axum::Json(match reads_all(&caller) {
+    Ok(axum::Json(match caller.reads_all() {
         true => check,
         false => check.for_a_reader(),
     }))

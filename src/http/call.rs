@@ -223,7 +223,7 @@ struct Answer<'a, B: Serialize> {
 #[derive(Debug, Default, Serialize)]
 pub struct JoinAdditions {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub media: Option<super::grants::MediaAccess>,
+    pub media: Option<crate::media::MediaAccess>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guest_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -18,16 +18,8 @@ use events::{MeetingId, UserId};
 use super::call::{Call, Unkeyed};
 use super::extract::{AuthUser, JsonBody};
 use super::{ApiError, AppState};
+use crate::media::MediaAccess;
 use crate::media::livekit::LiveKit;
-
-/// A way into the meeting's media room (a join's `media`).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct MediaAccess {
-    pub provider: &'static str,
-    pub url: String,
-    pub token: String,
-    pub expires_at: DateTime<Utc>,
-}
 
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

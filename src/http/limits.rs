@@ -175,6 +175,24 @@ pub struct Exceeded {
     pub retry_after: Duration,
 }
 
+impl Category {
+    /// The category's budget under the settings (`None` where it is 0:
+    /// not limited).
+    pub fn budget(self, edge: &crate::config::EdgeConfig) -> Option<Budget> {
+        let (limit, window) = match self {
+            Self::Meetings => (edge.rate_limit_meetings_per_hour, 3600),
+            Self::Participants => (edge.rate_limit_participants_per_hour, 3600),
+            Self::Chat => (edge.rate_limit_chat_per_minute, 60),
+            Self::Status => (edge.rate_limit_status_per_minute, 60),
+            Self::WebSocket => (edge.rate_limit_ws_messages_per_minute, 60),
+        };
+        (limit > 0).then(|| Budget {
+            limit,
+            window: Duration::from_secs(window),
+        })
+    }
+}
+
 impl RateLimits {
     /// Buckets for the budgets given per category (`None`: not limited).
     pub fn new(budgets: impl Fn(Category) -> Option<Budget>) -> Self {

@@ -296,9 +296,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn_with_state(
             state.request_timeout,
-            |axum::extract::State(limit), request, next| {
-                crate::server::request_timeout(limit, request, next)
-            },
+            |axum::extract::State(limit), request, next| request_timeout(limit, request, next),
         ));
     let router = match state.metrics {
         Some(_) => router.layer(middleware::from_fn(crate::metrics::http)),
@@ -404,6 +402,15 @@ async fn ready(
         Err(_) => Err(ApiError::App(
             events::StoreError::Unavailable("no answer within a second".into()).into(),
         )),
+    }
+}
+
+/// Answers 408 REQUEST_TIMEOUT when a request takes longer than `limit`
+/// (`HTTP_REQUEST_TIMEOUT_SECONDS`, a body sent slowly included).
+async fn request_timeout(limit: std::time::Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::TimedOut.into_response(),
     }
 }
 

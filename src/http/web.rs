@@ -226,7 +226,7 @@ async fn dev_login(
     let roles = body.roles.unwrap_or_default();
     if let Some(role) = roles
         .iter()
-        .find(|r| !matches!(r.as_str(), "admin" | "auditor"))
+        .find(|r| events::deployment::DeploymentRole::parse(r).is_none())
     {
         return Err(ApiError::invalid(
             "roles",

@@ -25,6 +25,15 @@ impl Media {
     }
 }
 
+/// A way into the meeting's media room (a join's `media`).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct MediaAccess {
+    pub provider: &'static str,
+    pub url: String,
+    pub token: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// Seconds since the epoch as a time (the media servers' clocks count in
 /// whole seconds); 0 or out of range: none.
 pub fn from_epoch_seconds(seconds: i64) -> Option<chrono::DateTime<chrono::Utc>> {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use command::CommandHandler;
 use command::meeting::Caller;
 use events::{MeetingId, RecordedEvent, StreamId};
 use live::feed::FeedItem;
@@ -26,7 +27,6 @@ use tokio::sync::watch;
 use super::Webhooks;
 use super::owner;
 use super::store::{self, Delivery, Progress, Subscription};
-use crate::http::AppState;
 
 /// Events taken from the feed at a time.
 const BATCH: usize = 256;
@@ -63,13 +63,13 @@ enum Stop {
 
 /// Delivers one subscription until it is turned off or deleted, or `stop`.
 pub async fn subscription(
-    state: AppState,
+    commands: Arc<CommandHandler>,
     hooks: Arc<Webhooks>,
     id: String,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        match follow(&state, &hooks, &id, &mut stop).await {
+        match follow(&commands, &hooks, &id, &mut stop).await {
             Ok(Stop::Done) => return,
             Ok(Stop::Replayed) => continue,
             Err(e) => {
@@ -85,7 +85,7 @@ pub async fn subscription(
 
 /// One worker's state between the batches of one epoch.
 struct Worker<'a> {
-    state: &'a AppState,
+    commands: &'a CommandHandler,
     hooks: &'a Webhooks,
     sub: Subscription,
     owner: Caller,
@@ -107,7 +107,7 @@ struct Worker<'a> {
 }
 
 async fn follow(
-    state: &AppState,
+    commands: &CommandHandler,
     hooks: &Webhooks,
     id: &str,
     stop: &mut watch::Receiver<bool>,
@@ -120,7 +120,7 @@ async fn follow(
     };
     let owner = owner::caller(&sub);
     let mut worker = Worker {
-        state,
+        commands,
         hooks,
         progress: Progress {
             position: sub.position,
@@ -278,7 +278,7 @@ impl Worker<'_> {
         let follows = match standing.follows {
             Some(follows) => follows,
             None => {
-                let follows = owner::follows(&self.state.commands, &self.owner, meeting).await?;
+                let follows = owner::follows(self.commands, &self.owner, meeting).await?;
                 standing.follows = Some(follows);
                 follows
             }
@@ -286,11 +286,7 @@ impl Worker<'_> {
         let reader = crate::visibility::Reader::outside(&self.owner.user_id, event);
         Ok(follows
             && match reader {
-                Some(reader) => {
-                    reader
-                        .sees(&self.state.commands, event, &mut standing.role)
-                        .await
-                }
+                Some(reader) => reader.sees(self.commands, event, &mut standing.role).await,
                 None => false,
             })
     }

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use command::CommandHandler;
 use events::lease::Leases;
 use live::feed::Feed;
 use sqlx::AnyPool;
@@ -24,7 +25,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::WebhookConfig;
-use crate::http::AppState;
 
 /// The lease of the node that delivers.
 const LEASE: &str = "webhooks";
@@ -91,7 +91,7 @@ impl Webhooks {
 /// Delivers every enabled subscription while this node holds the lease,
 /// until `stop`.
 pub async fn run(
-    state: AppState,
+    commands: Arc<CommandHandler>,
     hooks: Arc<Webhooks>,
     leases: Arc<dyn Leases>,
     mut stop: watch::Receiver<bool>,
@@ -127,7 +127,7 @@ pub async fn run(
                     for id in ids {
                         running.entry(id.clone()).or_insert_with(|| {
                             tokio::spawn(deliver::subscription(
-                                state.clone(),
+                                commands.clone(),
                                 hooks.clone(),
                                 id,
                                 stop.clone(),

@@ -11,9 +11,8 @@ use events::{MeetingEvent, MeetingId, ParticipantId, SecretId, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::Decision;
-use super::command::Context;
+use super::context::Context;
 use super::error::MeetingError;
-use super::reply::Reply;
 use super::rules::{
     line, may_use_camera, minutes_between, own_seat, require_active, require_moderator,
 };
@@ -100,13 +99,20 @@ fn joined_view(e: &ParticipantJoined) -> SeatView {
     }
 }
 
-fn waiting(meeting_id: MeetingId, participant_id: ParticipantId, user_id: &UserId) -> Reply {
-    Reply::Waiting(WaitingView {
+fn waiting(meeting_id: MeetingId, participant_id: ParticipantId, user_id: &UserId) -> Admission {
+    Admission::Waiting(WaitingView {
         meeting_id,
         participant_id,
         user_id: user_id.clone(),
         status: ParticipantStatus::Waiting,
     })
+}
+
+/// What a join ends in: a seat, or a wait.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admission {
+    Joined(SeatView),
+    Waiting(WaitingView),
 }
 
 /// Who gets in, in this order: nobody blocked; the host and deployment
@@ -123,13 +129,13 @@ pub(super) fn join(
     meeting: &Meeting,
     ctx: &Context,
     cmd: &JoinMeeting,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<Admission>, MeetingError> {
     require_active(meeting)?;
     let user = &ctx.caller.user_id;
     if let Some(seat) = meeting.present.get(user) {
         return Ok(Decision::new(
             vec![],
-            Reply::Joined(seat_view(meeting, seat)),
+            Admission::Joined(seat_view(meeting, seat)),
         ));
     }
     if let Some(waiter) = meeting.waiting.values().find(|w| &w.user_id == user) {
@@ -210,7 +216,7 @@ pub(super) fn join(
         is_video_enabled,
         joined_at: ctx.at,
     };
-    let reply = Reply::Joined(joined_view(&joined));
+    let reply = Admission::Joined(joined_view(&joined));
     Ok(Decision::new(
         vec![MeetingEvent::ParticipantJoined(joined)],
         reply,
@@ -231,15 +237,15 @@ fn role_at_join(meeting: &Meeting, ctx: &Context) -> Role {
     }
 }
 
-pub(super) fn leave(meeting: &Meeting, ctx: &Context) -> Result<Decision, MeetingError> {
+pub(super) fn leave(meeting: &Meeting, ctx: &Context) -> Result<Decision<LeftView>, MeetingError> {
     let seat = own_seat(meeting, ctx)?;
-    let reply = Reply::Left(LeftView {
+    let reply = LeftView {
         meeting_id: meeting.id,
         participant_id: seat.participant_id,
         user_id: seat.user_id.clone(),
         left_at: ctx.at,
         duration_minutes: minutes_between(seat.joined_at, ctx.at),
-    });
+    };
     Ok(Decision::new(
         vec![left(meeting, ctx, seat, LeaveReason::Left, false)],
         reply,
@@ -270,7 +276,7 @@ pub(super) fn admit(
     meeting: &Meeting,
     ctx: &Context,
     id: ParticipantId,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<SeatView>, MeetingError> {
     require_moderator(meeting, ctx)?;
     require_active(meeting)?;
     let waiter = meeting.waiting.get(&id).ok_or(MeetingError::NotWaiting)?;
@@ -291,7 +297,7 @@ pub(super) fn admit(
         is_video_enabled: waiter.is_video_enabled,
         joined_at: ctx.at,
     };
-    let reply = Reply::Joined(joined_view(&joined));
+    let reply = joined_view(&joined);
     let events = vec![
         MeetingEvent::ParticipantAdmitted(ParticipantAdmitted {
             meeting_id: meeting.id,
@@ -309,7 +315,7 @@ pub(super) fn reject(
     meeting: &Meeting,
     ctx: &Context,
     id: ParticipantId,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<WaitingView>, MeetingError> {
     require_moderator(meeting, ctx)?;
     require_active(meeting)?;
     let waiter = meeting.waiting.get(&id).ok_or(MeetingError::NotWaiting)?;
@@ -320,12 +326,12 @@ pub(super) fn reject(
         rejected_by: ctx.caller.user_id.clone(),
         rejected_at: ctx.at,
     });
-    let reply = Reply::Waiting(WaitingView {
+    let reply = WaitingView {
         meeting_id: meeting.id,
         participant_id: id,
         user_id: waiter.user_id.clone(),
         status: ParticipantStatus::Rejected,
-    });
+    };
     Ok(Decision::new(vec![event], reply))
 }
 

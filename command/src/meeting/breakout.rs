@@ -11,9 +11,8 @@ use events::{BreakoutRoomId, BreakoutSessionId, MeetingEvent, MeetingId, UserId}
 use serde::{Deserialize, Serialize};
 
 use super::Decision;
-use super::command::Context;
+use super::context::Context;
 use super::error::MeetingError;
-use super::reply::Reply;
 use super::rules::{
     MAX_PARTICIPANTS_LIMIT, capacity, line, moderates, require_active, require_moderator, running,
     seat_of,
@@ -107,7 +106,7 @@ pub(super) fn open(
     meeting: &Meeting,
     ctx: &Context,
     cmd: &OpenBreakout,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<BreakoutView>, MeetingError> {
     require_moderator(meeting, ctx)?;
     require_active(meeting)?;
     if meeting.breakout.is_some() {
@@ -219,7 +218,7 @@ pub(super) fn open(
             opened_at: ctx.at,
         }),
     );
-    let reply = Reply::Breakout(breakout_view(&meeting.after(&events)));
+    let reply = breakout_view(&meeting.after(&events));
     Ok(Decision::new(events, reply))
 }
 
@@ -230,7 +229,7 @@ pub(super) fn assign(
     ctx: &Context,
     user: &UserId,
     room: BreakoutRoomId,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<AssignedView>, MeetingError> {
     let moderator = moderates(meeting, ctx);
     let chooses_own = *user == ctx.caller.user_id
         && meeting
@@ -251,11 +250,11 @@ pub(super) fn assign(
         .iter()
         .find(|r| r.room_id == room)
         .ok_or_else(|| MeetingError::invalid("breakout_room_id", "no such breakout room"))?;
-    let reply = Reply::Assigned(AssignedView {
+    let reply = AssignedView {
         meeting_id: meeting.id,
         participant_user_id: user.clone(),
         breakout_room_id: room,
-    });
+    };
     if breakout.assignments.get(user) == Some(&room) {
         return Ok(Decision::new(vec![], reply));
     }
@@ -291,15 +290,18 @@ pub(super) fn closed_by(
     })
 }
 
-fn closed_reply(meeting: &Meeting, session_id: Option<BreakoutSessionId>) -> Reply {
-    Reply::BreakoutClosed(BreakoutClosedView {
+fn closed_reply(meeting: &Meeting, session_id: Option<BreakoutSessionId>) -> BreakoutClosedView {
+    BreakoutClosedView {
         meeting_id: meeting.id,
         session_id,
         closed: session_id.is_some(),
-    })
+    }
 }
 
-pub(super) fn close(meeting: &Meeting, ctx: &Context) -> Result<Decision, MeetingError> {
+pub(super) fn close(
+    meeting: &Meeting,
+    ctx: &Context,
+) -> Result<Decision<BreakoutClosedView>, MeetingError> {
     require_moderator(meeting, ctx)?;
     require_active(meeting)?;
     let breakout = meeting
@@ -325,7 +327,7 @@ pub(super) fn expire(
     meeting: &Meeting,
     ctx: &Context,
     session: BreakoutSessionId,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<BreakoutClosedView>, MeetingError> {
     let due = meeting
         .breakout
         .as_ref()

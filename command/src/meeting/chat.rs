@@ -9,9 +9,8 @@ use events::{MeetingEvent, MeetingId, MessageId, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::Decision;
-use super::command::Context;
+use super::context::Context;
 use super::error::MeetingError;
-use super::reply::Reply;
 use super::rules::{line, may_chat, own_seat, require_active, running};
 use super::state::{Meeting, Throttled};
 
@@ -105,7 +104,7 @@ pub(super) fn send(
     meeting: &Meeting,
     ctx: &Context,
     cmd: &SendChat,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<ChatView>, MeetingError> {
     require_active(meeting)?;
     let seat = own_seat(meeting, ctx)?;
     if !may_chat(meeting, seat) {
@@ -141,7 +140,7 @@ pub(super) fn send(
         sent_at: ctx.at,
         file: cmd.file.clone(),
     };
-    let reply = Reply::Chat(ChatView::of(&sent));
+    let reply = ChatView::of(&sent);
     Ok(Decision::new(
         vec![MeetingEvent::ChatMessageSent(sent)],
         reply,
@@ -152,7 +151,7 @@ pub(super) fn react(
     meeting: &Meeting,
     ctx: &Context,
     reaction_type: &str,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<ReactionView>, MeetingError> {
     require_active(meeting)?;
     let seat = own_seat(meeting, ctx)?;
     let well_formed = !reaction_type.is_empty()
@@ -167,12 +166,12 @@ pub(super) fn react(
         ));
     }
     throttle(meeting, &seat.user_id, Throttled::Reaction, ctx.at)?;
-    let reply = Reply::Reaction(ReactionView {
+    let reply = ReactionView {
         meeting_id: meeting.id,
         user_id: seat.user_id.clone(),
         reaction_type: reaction_type.to_owned(),
         sent_at: ctx.at,
-    });
+    };
     let event = MeetingEvent::ReactionSent(ReactionSent {
         meeting_id: meeting.id,
         participant_id: seat.participant_id,

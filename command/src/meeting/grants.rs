@@ -13,7 +13,7 @@ use events::event::Role;
 use events::views::MeetingStatus;
 use events::{MeetingId, RoomCode, UserId};
 
-use super::command::Caller;
+use super::context::Caller;
 use super::error::MeetingError;
 use super::rules::{
     may_chat, may_record, may_share_screen, may_use_camera, require_active, require_open,

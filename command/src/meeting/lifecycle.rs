@@ -15,10 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::Decision;
 use super::admission::left;
 use super::breakout::closed_by;
-use super::command::Context;
+use super::context::Context;
 use super::error::MeetingError;
 use super::recording::stopped_by;
-use super::reply::Reply;
 use super::rules::{
     capacity, line, minutes_between, over, require_host, require_moderator, require_open, running,
 };
@@ -106,7 +105,10 @@ pub fn meeting_view(meeting: &Meeting) -> MeetingView {
     }
 }
 
-pub(super) fn schedule(ctx: &Context, cmd: &ScheduleMeeting) -> Result<Decision, MeetingError> {
+pub(super) fn schedule(
+    ctx: &Context,
+    cmd: &ScheduleMeeting,
+) -> Result<Decision<MeetingView>, MeetingError> {
     let title = valid_title(&cmd.title)?;
     let description = cmd.description.clone().unwrap_or_default();
     running("description", &description, DESCRIPTION_MAX_CHARS)?;
@@ -143,10 +145,7 @@ pub(super) fn schedule(ctx: &Context, cmd: &ScheduleMeeting) -> Result<Decision,
         meeting.apply(&started);
         events.push(started);
     }
-    Ok(Decision::new(
-        events,
-        Reply::Scheduled(meeting_view(&meeting)),
-    ))
+    Ok(Decision::new(events, meeting_view(&meeting)))
 }
 
 fn valid_title(title: &str) -> Result<String, MeetingError> {
@@ -171,7 +170,10 @@ fn valid_times(
     Ok(())
 }
 
-pub(super) fn start(meeting: &Meeting, ctx: &Context) -> Result<Decision, MeetingError> {
+pub(super) fn start(
+    meeting: &Meeting,
+    ctx: &Context,
+) -> Result<Decision<StartedView>, MeetingError> {
     require_host(meeting, ctx)?;
     match meeting.status {
         MeetingStatus::Scheduled => {}
@@ -183,29 +185,29 @@ pub(super) fn start(meeting: &Meeting, ctx: &Context) -> Result<Decision, Meetin
         started_by: ctx.caller.user_id.clone(),
         started_at: ctx.at,
     };
-    let reply = Reply::Started(StartedView {
+    let reply = StartedView {
         meeting_id: meeting.id,
         status: MeetingStatus::Active,
         started_by: started.started_by.clone(),
         started_at: started.started_at,
-    });
+    };
     Ok(Decision::new(
         vec![MeetingEvent::MeetingStarted(started)],
         reply,
     ))
 }
 
-pub(super) fn end(meeting: &Meeting, ctx: &Context) -> Result<Decision, MeetingError> {
+pub(super) fn end(meeting: &Meeting, ctx: &Context) -> Result<Decision<EndedView>, MeetingError> {
     require_host(meeting, ctx)?;
     super::rules::require_active(meeting)?;
     let (events, ended) = closing(meeting, ctx, EndReason::Ended);
-    let reply = Reply::Ended(EndedView {
+    let reply = EndedView {
         meeting_id: meeting.id,
         status: MeetingStatus::Ended,
         ended_by: ended.ended_by,
         ended_at: ended.ended_at,
         duration_minutes: ended.duration_minutes,
-    });
+    };
     Ok(Decision::new(events, reply))
 }
 
@@ -253,7 +255,7 @@ pub(super) fn update(
     meeting: &Meeting,
     ctx: &Context,
     cmd: &UpdateMeeting,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<MeetingView>, MeetingError> {
     require_moderator(meeting, ctx)?;
     require_open(meeting)?;
     let title = cmd.title.as_deref().map(valid_title).transpose()?;
@@ -290,12 +292,15 @@ pub(super) fn update(
     } else {
         vec![MeetingEvent::MeetingDetailsUpdated(event)]
     };
-    let reply = Reply::Updated(meeting_view(&meeting.after(&events)));
+    let reply = meeting_view(&meeting.after(&events));
     Ok(Decision::new(events, reply))
 }
 
 /// Cancels a scheduled meeting; an active one is ended first.
-pub(super) fn delete(meeting: &Meeting, ctx: &Context) -> Result<Decision, MeetingError> {
+pub(super) fn delete(
+    meeting: &Meeting,
+    ctx: &Context,
+) -> Result<Decision<CancelledView>, MeetingError> {
     require_host(meeting, ctx)?;
     let mut events = match meeting.status {
         MeetingStatus::Scheduled => Vec::new(),
@@ -307,10 +312,10 @@ pub(super) fn delete(meeting: &Meeting, ctx: &Context) -> Result<Decision, Meeti
         cancelled_by: ctx.caller.user_id.clone(),
         cancelled_at: ctx.at,
     }));
-    let reply = Reply::Cancelled(CancelledView {
+    let reply = CancelledView {
         meeting_id: meeting.id,
         status: MeetingStatus::Cancelled,
-    });
+    };
     Ok(Decision::new(events, reply))
 }
 

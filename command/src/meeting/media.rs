@@ -7,9 +7,8 @@ use events::{MeetingEvent, MeetingId, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::Decision;
-use super::command::Context;
+use super::context::Context;
 use super::error::MeetingError;
-use super::reply::Reply;
 use super::rules::{may_share_screen, may_use_camera, require_active, require_moderator, seat_of};
 use super::state::Meeting;
 
@@ -40,7 +39,7 @@ pub(super) fn set_status(
     meeting: &Meeting,
     ctx: &Context,
     cmd: &StatusUpdate,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<StatusView>, MeetingError> {
     let caller = &ctx.caller.user_id;
     let target = cmd.target.as_ref().unwrap_or(caller);
     if target != caller {
@@ -98,7 +97,7 @@ pub(super) fn set_status(
     }
     // What was asked is what holds now: a wanted value either changed or
     // was already so.
-    let reply = Reply::Status(StatusView {
+    let reply = StatusView {
         meeting_id: meeting.id,
         user_id: target.clone(),
         is_muted: cmd.is_muted.unwrap_or(seat.is_muted),
@@ -106,7 +105,7 @@ pub(super) fn set_status(
         is_screen_sharing: cmd.is_screen_sharing.unwrap_or(seat.is_screen_sharing),
         is_hand_raised: cmd.is_hand_raised.unwrap_or(seat.is_hand_raised),
         is_in_waiting_room: false,
-    });
+    };
     Ok(Decision::new(events, reply))
 }
 

@@ -22,6 +22,7 @@ pub mod admission;
 pub mod breakout;
 pub mod chat;
 mod command;
+mod context;
 mod error;
 pub mod grants;
 pub mod lifecycle;
@@ -37,10 +38,11 @@ mod state;
 #[cfg(test)]
 mod given;
 
-pub use command::{Caller, CallerKind, Command, Context};
+pub use command::Command;
+pub use context::{Caller, CallerKind, Context};
 pub use error::MeetingError;
 pub use reply::Reply;
-pub use rules::{ADMIN_ROLE, MAX_PARTICIPANTS_LIMIT};
+pub use rules::MAX_PARTICIPANTS_LIMIT;
 pub use state::{
     Breakout, MediaConnection, MediaPresence, Meeting, Recording, SNAPSHOT_SCHEMA, Seat, Throttled,
     Waiter, evolve, fold,
@@ -49,16 +51,34 @@ pub use state::{
 use events::MeetingEvent;
 
 /// What a command decided: the events to append (none when it is already
-/// satisfied, such as a join of someone present) and the caller's answer.
+/// satisfied, such as a join of someone present) and the caller's answer:
+/// the area's own view, which [`decide`] names as a [`Reply`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
+pub struct Decision<R = Reply> {
     pub events: Vec<MeetingEvent>,
-    pub reply: Reply,
+    pub reply: R,
 }
 
-impl Decision {
-    pub(crate) fn new(events: Vec<MeetingEvent>, reply: Reply) -> Self {
+impl<R> Decision<R> {
+    pub(crate) fn new(events: Vec<MeetingEvent>, reply: R) -> Self {
         Self { events, reply }
+    }
+
+    /// The same events, the answer as `name` calls it.
+    fn named<S>(self, name: impl FnOnce(R) -> S) -> Decision<S> {
+        Decision {
+            events: self.events,
+            reply: name(self.reply),
+        }
+    }
+}
+
+impl From<admission::Admission> for Reply {
+    fn from(admission: admission::Admission) -> Self {
+        match admission {
+            admission::Admission::Joined(seat) => Self::Joined(seat),
+            admission::Admission::Waiting(wait) => Self::Waiting(wait),
+        }
     }
 }
 
@@ -70,42 +90,54 @@ pub fn decide(
     command: &Command,
 ) -> Result<Decision, MeetingError> {
     let meeting = || state.ok_or(MeetingError::NotFound);
-    match command {
+    use Reply as R;
+    Ok(match command {
         Command::Schedule(cmd) => match state {
-            None => lifecycle::schedule(ctx, cmd),
-            Some(_) => Err(MeetingError::AlreadyExists),
+            None => lifecycle::schedule(ctx, cmd)?.named(R::Scheduled),
+            Some(_) => return Err(MeetingError::AlreadyExists),
         },
-        Command::Start => lifecycle::start(meeting()?, ctx),
-        Command::End => lifecycle::end(meeting()?, ctx),
-        Command::Update(cmd) => lifecycle::update(meeting()?, ctx, cmd),
-        Command::Delete => lifecycle::delete(meeting()?, ctx),
-        Command::Join(cmd) => admission::join(meeting()?, ctx, cmd),
-        Command::Leave => admission::leave(meeting()?, ctx),
-        Command::Admit(id) => admission::admit(meeting()?, ctx, *id),
-        Command::Reject(id) => admission::reject(meeting()?, ctx, *id),
-        Command::Invite { user_id, role } => roles::invite(meeting()?, ctx, user_id, *role),
-        Command::Remove { user_id, ban } => roles::remove(meeting()?, ctx, user_id, *ban),
+        Command::Start => lifecycle::start(meeting()?, ctx)?.named(R::Started),
+        Command::End => lifecycle::end(meeting()?, ctx)?.named(R::Ended),
+        Command::Update(cmd) => lifecycle::update(meeting()?, ctx, cmd)?.named(R::Updated),
+        Command::Delete => lifecycle::delete(meeting()?, ctx)?.named(R::Cancelled),
+        Command::Join(cmd) => admission::join(meeting()?, ctx, cmd)?.named(R::from),
+        Command::Leave => admission::leave(meeting()?, ctx)?.named(R::Left),
+        Command::Admit(id) => admission::admit(meeting()?, ctx, *id)?.named(R::Joined),
+        Command::Reject(id) => admission::reject(meeting()?, ctx, *id)?.named(R::Waiting),
+        Command::Invite { user_id, role } => {
+            roles::invite(meeting()?, ctx, user_id, *role)?.named(R::Member)
+        }
+        Command::Remove { user_id, ban } => {
+            roles::remove(meeting()?, ctx, user_id, *ban)?.named(R::Removed)
+        }
         Command::ChangeRole { user_id, role } => {
-            roles::change_role(meeting()?, ctx, user_id, *role)
+            roles::change_role(meeting()?, ctx, user_id, *role)?.named(R::Member)
         }
-        Command::SetStatus(cmd) => media::set_status(meeting()?, ctx, cmd),
-        Command::Chat(cmd) => chat::send(meeting()?, ctx, cmd),
-        Command::React { reaction_type } => chat::react(meeting()?, ctx, reaction_type),
-        Command::OpenBreakout(cmd) => breakout::open(meeting()?, ctx, cmd),
+        Command::SetStatus(cmd) => media::set_status(meeting()?, ctx, cmd)?.named(R::Status),
+        Command::Chat(cmd) => chat::send(meeting()?, ctx, cmd)?.named(R::Chat),
+        Command::React { reaction_type } => {
+            chat::react(meeting()?, ctx, reaction_type)?.named(R::Reaction)
+        }
+        Command::OpenBreakout(cmd) => breakout::open(meeting()?, ctx, cmd)?.named(R::Breakout),
         Command::AssignBreakout { user_id, room_id } => {
-            breakout::assign(meeting()?, ctx, user_id, *room_id)
+            breakout::assign(meeting()?, ctx, user_id, *room_id)?.named(R::Assigned)
         }
-        Command::CloseBreakout => breakout::close(meeting()?, ctx),
-        Command::ExpireBreakout(session) => breakout::expire(meeting()?, ctx, *session),
-        Command::StartRecording(id) => recording::start(meeting()?, ctx, *id),
-        Command::StopRecording => recording::stop(meeting()?, ctx),
+        Command::CloseBreakout => breakout::close(meeting()?, ctx)?.named(R::BreakoutClosed),
+        Command::ExpireBreakout(session) => {
+            breakout::expire(meeting()?, ctx, *session)?.named(R::BreakoutClosed)
+        }
+        Command::StartRecording(id) => recording::start(meeting()?, ctx, *id)?.named(R::Recording),
+        Command::StopRecording => recording::stop(meeting()?, ctx)?.named(R::Recording),
         Command::ReportRecordingFile {
             recording_id,
             file_url,
             size,
-        } => recording::report_file(meeting()?, ctx, *recording_id, file_url, *size),
-        Command::UpdateConfig(cmd) => policy::configure(meeting()?, ctx, cmd),
-        Command::ApplyPolicy(cmd) => policy::apply(meeting()?, ctx, cmd),
-        Command::RecordMedia(report) => presence::record(meeting()?, ctx, report),
-    }
+        } => recording::report_file(meeting()?, ctx, *recording_id, file_url, *size)?
+            .named(R::Recording),
+        Command::UpdateConfig(cmd) => policy::configure(meeting()?, ctx, cmd)?.named(R::Configured),
+        Command::ApplyPolicy(cmd) => policy::apply(meeting()?, ctx, cmd)?.named(R::PolicyApplied),
+        Command::RecordMedia(report) => {
+            presence::record(meeting()?, ctx, report)?.named(R::MediaRecorded)
+        }
+    })
 }

@@ -9,9 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Decision;
 use super::admission::left;
-use super::command::Context;
+use super::context::Context;
 use super::error::MeetingError;
-use super::reply::Reply;
 use super::rules::{capacity, require_host, require_open, user_id};
 use super::state::Meeting;
 use events::views::MeetingStatus;
@@ -57,7 +56,7 @@ pub(super) fn configure(
     meeting: &Meeting,
     ctx: &Context,
     cmd: &ConfigUpdate,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<ConfigView>, MeetingError> {
     require_host(meeting, ctx)?;
     if meeting.status != MeetingStatus::Active {
         return Err(MeetingError::NotActive);
@@ -69,13 +68,13 @@ pub(super) fn configure(
     };
     let mut settings = meeting.settings;
     settings.apply(&change.settings);
-    let reply = Reply::Configured(ConfigView {
+    let reply = ConfigView {
         meeting_id: meeting.id,
         settings: RoomSettings {
             settings,
             max_participants: change.max_participants.unwrap_or(meeting.max_participants),
         },
-    });
+    };
     if change.is_empty() {
         return Ok(Decision::new(vec![], reply));
     }
@@ -92,7 +91,7 @@ pub(super) fn apply(
     meeting: &Meeting,
     ctx: &Context,
     cmd: &ApplyPolicy,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<PolicyView>, MeetingError> {
     require_host(meeting, ctx)?;
     require_open(meeting)?;
     let mut policy = cmd.policy.clone();
@@ -143,11 +142,11 @@ pub(super) fn apply(
         .filter(|seat| policy.blocked_users.contains(&seat.user_id))
         .map(|seat| left(meeting, ctx, seat, LeaveReason::Removed, false))
         .collect();
-    let reply = Reply::PolicyApplied(PolicyView {
+    let reply = PolicyView {
         meeting_id: meeting.id,
         policy: policy.clone(),
         password_set: password_id.is_some(),
-    });
+    };
     events.push(MeetingEvent::SecurityPolicyApplied(SecurityPolicyApplied {
         meeting_id: meeting.id,
         applied_by: ctx.caller.user_id.clone(),

@@ -15,9 +15,8 @@ use events::{MeetingEvent, MeetingId, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::Decision;
-use super::command::{CallerKind, Context};
+use super::context::{CallerKind, Context};
 use super::error::MeetingError;
-use super::reply::Reply;
 use super::rules::{line, user_id};
 use super::state::{MediaConnection, Meeting};
 
@@ -66,7 +65,7 @@ pub(super) fn record(
     meeting: &Meeting,
     ctx: &Context,
     report: &MediaReport,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<MediaRecorded>, MeetingError> {
     if ctx.caller.kind != CallerKind::System {
         return Err(MeetingError::NotPermitted);
     }
@@ -77,10 +76,10 @@ pub(super) fn record(
     } else {
         happened(meeting, report)?
     };
-    let reply = Reply::MediaRecorded(MediaRecorded {
+    let reply = MediaRecorded {
         meeting_id: meeting.id,
         recorded: events.len(),
-    });
+    };
     Ok(Decision::new(events, reply))
 }
 

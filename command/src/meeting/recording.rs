@@ -8,9 +8,8 @@ use events::{MeetingEvent, MeetingId, RecordingId};
 use serde::{Deserialize, Serialize};
 
 use super::Decision;
-use super::command::Context;
+use super::context::Context;
 use super::error::MeetingError;
-use super::reply::Reply;
 use super::rules::{hosts, require_active};
 use super::state::{Meeting, Recording};
 
@@ -68,7 +67,7 @@ pub(super) fn start(
     meeting: &Meeting,
     ctx: &Context,
     id: RecordingId,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<RecordingView>, MeetingError> {
     may_record(meeting, ctx)?;
     if meeting.recording.is_some() {
         return Err(MeetingError::RecordingInProgress);
@@ -79,10 +78,10 @@ pub(super) fn start(
         started_by: ctx.caller.user_id.clone(),
         started_at: ctx.at,
     });
-    let reply = Reply::Recording(RecordingView {
+    let reply = RecordingView {
         started_at: Some(ctx.at),
         ..RecordingView::of(meeting, id)
-    });
+    };
     Ok(Decision::new(vec![event], reply))
 }
 
@@ -101,18 +100,21 @@ fn duration_seconds(recording: &Recording, ctx: &Context) -> i64 {
     (ctx.at - recording.started_at).num_seconds().max(0)
 }
 
-pub(super) fn stop(meeting: &Meeting, ctx: &Context) -> Result<Decision, MeetingError> {
+pub(super) fn stop(
+    meeting: &Meeting,
+    ctx: &Context,
+) -> Result<Decision<RecordingView>, MeetingError> {
     may_record(meeting, ctx)?;
     let recording = meeting
         .recording
         .as_ref()
         .ok_or(MeetingError::NotRecording)?;
-    let reply = Reply::Recording(RecordingView {
+    let reply = RecordingView {
         started_at: Some(recording.started_at),
         stopped_at: Some(ctx.at),
         duration: Some(duration_seconds(recording, ctx)),
         ..RecordingView::of(meeting, recording.recording_id)
-    });
+    };
     Ok(Decision::new(
         vec![stopped_by(meeting, ctx, recording)],
         reply,
@@ -127,7 +129,7 @@ pub(super) fn report_file(
     recording_id: RecordingId,
     file_url: &str,
     size: i64,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<RecordingView>, MeetingError> {
     if !hosts(meeting, ctx) {
         return Err(MeetingError::NotHost);
     }
@@ -153,11 +155,11 @@ pub(super) fn report_file(
         size,
         reported_by: ctx.caller.user_id.clone(),
     });
-    let reply = Reply::Recording(RecordingView {
+    let reply = RecordingView {
         file_url: Some(file_url.to_owned()),
         size: Some(size),
         ..RecordingView::of(meeting, recording_id)
-    });
+    };
     Ok(Decision::new(vec![event], reply))
 }
 

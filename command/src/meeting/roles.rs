@@ -7,9 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Decision;
 use super::admission::left;
-use super::command::Context;
+use super::context::Context;
 use super::error::MeetingError;
-use super::reply::Reply;
 use super::rules::{hosts, require_host, require_moderator, require_open, user_id};
 use super::state::Meeting;
 
@@ -31,12 +30,12 @@ pub struct RemovedView {
     pub banned: bool,
 }
 
-fn member(meeting: &Meeting, user: &UserId, role: Role) -> Reply {
-    Reply::Member(MemberView {
+fn member(meeting: &Meeting, user: &UserId, role: Role) -> MemberView {
+    MemberView {
         meeting_id: meeting.id,
         user_id: user.clone(),
         role,
-    })
+    }
 }
 
 pub(super) fn invite(
@@ -44,7 +43,7 @@ pub(super) fn invite(
     ctx: &Context,
     user: &UserId,
     role: Role,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<MemberView>, MeetingError> {
     require_moderator(meeting, ctx)?;
     require_open(meeting)?;
     if role == Role::Host {
@@ -87,7 +86,7 @@ pub(super) fn remove(
     ctx: &Context,
     user: &UserId,
     ban: bool,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<RemovedView>, MeetingError> {
     require_moderator(meeting, ctx)?;
     if meeting.is_host(user) {
         return Err(MeetingError::HostRemoval);
@@ -99,12 +98,12 @@ pub(super) fn remove(
         .present
         .get(user)
         .ok_or_else(|| MeetingError::ParticipantNotFound(user.clone()))?;
-    let reply = Reply::Removed(RemovedView {
+    let reply = RemovedView {
         meeting_id: meeting.id,
         user_id: user.clone(),
         participant_id: seat.participant_id,
         banned: ban,
-    });
+    };
     Ok(Decision::new(
         vec![left(meeting, ctx, seat, LeaveReason::Removed, ban)],
         reply,
@@ -118,7 +117,7 @@ pub(super) fn change_role(
     ctx: &Context,
     user: &UserId,
     role: Role,
-) -> Result<Decision, MeetingError> {
+) -> Result<Decision<MemberView>, MeetingError> {
     require_host(meeting, ctx)?;
     require_open(meeting)?;
     let reply = member(meeting, user, role);

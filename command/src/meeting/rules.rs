@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use events::UserId;
 use events::event::Role;
 
-use super::command::Context;
+use super::context::Context;
 use super::error::MeetingError;
 use events::views::MeetingStatus;
 
@@ -14,8 +14,6 @@ use super::state::{Meeting, Seat};
 
 /// Most people a meeting (or a breakout room) may hold.
 pub const MAX_PARTICIPANTS_LIMIT: u32 = 1000;
-/// The deployment role that administers every meeting.
-pub const ADMIN_ROLE: &str = "admin";
 
 /// Whether the caller may do what the meeting's host may: its host, or a
 /// deployment admin (a moderator of every meeting).
