@@ -18,8 +18,8 @@ use events::{CommandId, MeetingId, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::handler::{Executed, IdempotencyKey};
 use crate::meeting::{Command, Context, MeetingError, Reply};
+use crate::outcome::{Executed, IdempotencyKey};
 
 /// Where a meeting's next command runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
